@@ -21,7 +21,9 @@ if (groups.includes('privileged') && process.getuid?.() !== 0) {
   process.exit(125);
 }
 
-const files = groups.flatMap((g) => walk(join('dist', 'test', g))).filter((f) => f.includes(filter));
+const files = groups
+  .flatMap((g) => walk(join('dist', 'test', g)))
+  .filter((f) => f.includes(filter));
 if (files.length === 0) {
   console.error(`no test files for ${groups.join(', ')} (did you run "npm run build"?)`);
   process.exit(1);
