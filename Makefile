@@ -15,8 +15,8 @@ test: build
 	npm run --silent lint
 	npm run --silent format:check
 	node scripts/run-tests.mjs unit integration
-	@if [ "$$(id -u)" = 0 ]; then node scripts/run-tests.mjs privileged; \
-	 else echo "privileged tests skipped: not root"; fi
+	@if [ "$$(id -u)" = 0 ]; then node scripts/run-tests.mjs privileged e2e; \
+	 else echo "privileged and e2e tests skipped: not root (namespaces, mounts, cgroups)"; fi
 
 demo: build
 	node dist/bin/tsdemo.js

@@ -16,7 +16,8 @@ function walk(dir) {
   });
 }
 
-if (groups.includes('privileged') && process.getuid?.() !== 0) {
+const rootOnly = groups.includes('privileged') || groups.includes('e2e');
+if (rootOnly && process.getuid?.() !== 0) {
   console.error('test:privileged needs root (namespaces, overlay mounts, cgroups); run it as root');
   process.exit(125);
 }
@@ -28,7 +29,7 @@ if (files.length === 0) {
   console.error(`no test files for ${groups.join(', ')} (did you run "npm run build"?)`);
   process.exit(1);
 }
-const concurrency = groups.includes('privileged') ? '1' : '2';
+const concurrency = rootOnly ? '1' : '2';
 const res = spawnSync(
   process.execPath,
   ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
