@@ -208,10 +208,15 @@ static void mount_at(int rootfd, const char *src, const char *dst, const char *t
   snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
   if (mount(src, target, type, flags, data) < 0)
     fail(125, "mount %s on %s: %s", type ? type : src, dst, strerror(errno));
-  if ((flags & MS_BIND) && (flags & MS_RDONLY))
+  close(fd);
+  if ((flags & MS_BIND) && (flags & MS_RDONLY)) {
+    /* the old fd names the directory under the new mount: resolve again to reach its root */
+    fd = resolve_target(rootfd, dst, as_file);
+    snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
     if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)), NULL) < 0)
       fail(125, "remount %s read-only: %s", dst, strerror(errno));
-  close(fd);
+    close(fd);
+  }
 }
 
 /* ---------- the container's filesystem ---------- */

@@ -1,0 +1,215 @@
+// Cgroup drivers for the Sandbox: v1 (one directory per controller hierarchy) and v2 (one
+// unified directory), detected at run time. Each container gets `tsdock/<id>`; limits are
+// written before the process starts (the native helper joins the directories before exec).
+//
+//   v1: /sys/fs/cgroup/{memory,cpu,cpuacct,pids,devices}/tsdock/<id>/
+//   v2: /sys/fs/cgroup/tsdock/<id>/   (controllers enabled in cgroup.subtree_control on the way)
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Limits } from './spec.js';
+import { TsdockError } from '../shared/errors.js';
+
+/** One container's cgroup, whatever the version. */
+export interface Cgroup {
+  readonly version: 1 | 2;
+  /** directories the process joins (writes 0 to <dir>/cgroup.procs) */
+  readonly dirs: string[];
+  /** true when the memory limit's OOM killer fired in this cgroup */
+  oomKilled(): boolean;
+  /** pids currently in the cgroup */
+  pids(): number[];
+  /** removes the directories, killing leftover processes first */
+  remove(): void;
+}
+
+export interface CgroupDriver {
+  readonly version: 1 | 2;
+  /** creates `<parent>/<id>` and applies the limits */
+  create(id: string, limits: Limits): Cgroup;
+  /** the existing cgroup of a container (for exec, stats, removal) */
+  open(id: string): Cgroup;
+}
+
+const PARENT = 'tsdock';
+// docker's default device allow-list (v1 devices cgroup): null zero full random urandom tty
+// console ptmx pts/*, plus mknod of any char/block node (access still denied).
+const DEVICE_ALLOW = [
+  'c *:* m',
+  'b *:* m',
+  'c 1:3 rwm',
+  'c 1:5 rwm',
+  'c 1:7 rwm',
+  'c 1:8 rwm',
+  'c 1:9 rwm',
+  'c 5:0 rwm',
+  'c 5:1 rwm',
+  'c 5:2 rwm',
+  'c 136:* rwm',
+  'c 10:200 rwm',
+];
+
+function write(path: string, value: string | number): void {
+  try {
+    writeFileSync(path, String(value));
+  } catch (err) {
+    throw new TsdockError(`cannot set ${path} to ${value}`, (err as Error).message);
+  }
+}
+
+function readOr(path: string, fallback = ''): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function readPids(dir: string): number[] {
+  return readOr(join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
+}
+
+function removeDirs(dirs: string[]): void {
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    for (let attempt = 0; ; attempt++) {
+      for (const pid of readPids(dir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+      try {
+        rmdirSync(dir);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code !== 'EBUSY' || attempt > 200) throw err;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      }
+    }
+  }
+}
+
+/** cgroup v1: a directory per controller. */
+export class CgroupV1Driver implements CgroupDriver {
+  readonly version = 1 as const;
+  constructor(readonly root = '/sys/fs/cgroup') {}
+
+  private controllers(): string[] {
+    return ['memory', 'cpu', 'cpuacct', 'pids', 'devices'].filter((c) =>
+      existsSync(join(this.root, c)),
+    );
+  }
+
+  private dirsFor(id: string): Record<string, string> {
+    return Object.fromEntries(this.controllers().map((c) => [c, join(this.root, c, PARENT, id)]));
+  }
+
+  create(id: string, limits: Limits): Cgroup {
+    const dirs = this.dirsFor(id);
+    for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+    const mem = dirs.memory;
+    if (mem && limits.memory) {
+      write(join(mem, 'memory.limit_in_bytes'), limits.memory);
+      const memsw = join(mem, 'memory.memsw.limit_in_bytes');
+      if (existsSync(memsw)) write(memsw, limits.memory); // no swap beyond the limit
+      write(join(mem, 'memory.swappiness'), 0);
+    }
+    const cpu = dirs.cpu;
+    if (cpu && limits.cpuPeriod) write(join(cpu, 'cpu.cfs_period_us'), limits.cpuPeriod);
+    if (cpu && limits.cpuQuota) write(join(cpu, 'cpu.cfs_quota_us'), limits.cpuQuota);
+    if (cpu && limits.cpuShares) write(join(cpu, 'cpu.shares'), limits.cpuShares);
+    if (dirs.pids && limits.pids) write(join(dirs.pids, 'pids.max'), limits.pids);
+    if (dirs.devices) {
+      write(join(dirs.devices, 'devices.deny'), 'a');
+      for (const rule of DEVICE_ALLOW) write(join(dirs.devices, 'devices.allow'), rule);
+    }
+    return this.handle(dirs);
+  }
+
+  open(id: string): Cgroup {
+    return this.handle(this.dirsFor(id));
+  }
+
+  private handle(dirs: Record<string, string>): Cgroup {
+    const list = Object.values(dirs);
+    return {
+      version: 1,
+      dirs: list,
+      oomKilled: () => {
+        const m = /oom_kill (\d+)/.exec(
+          readOr(join(dirs.memory ?? '/nonexistent', 'memory.oom_control')),
+        );
+        return !!m && Number(m[1]) > 0;
+      },
+      pids: () => (dirs.pids ? readPids(dirs.pids) : []),
+      remove: () => removeDirs(list),
+    };
+  }
+}
+
+/** cgroup v2: one unified directory. */
+export class CgroupV2Driver implements CgroupDriver {
+  readonly version = 2 as const;
+  constructor(readonly root = '/sys/fs/cgroup') {}
+
+  private enable(dir: string): void {
+    const available = readOr(join(dir, 'cgroup.controllers')).split(/\s+/);
+    const want = ['memory', 'cpu', 'pids'].filter((c) => available.includes(c));
+    if (want.length) write(join(dir, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
+  }
+
+  create(id: string, limits: Limits): Cgroup {
+    const parent = join(this.root, PARENT);
+    const dir = join(parent, id);
+    mkdirSync(parent, { recursive: true });
+    this.enable(this.root);
+    this.enable(parent);
+    mkdirSync(dir, { recursive: true });
+    if (limits.memory) {
+      write(join(dir, 'memory.max'), limits.memory);
+      if (existsSync(join(dir, 'memory.swap.max'))) write(join(dir, 'memory.swap.max'), 0);
+    }
+    if (limits.cpuQuota || limits.cpuPeriod) {
+      write(join(dir, 'cpu.max'), `${limits.cpuQuota ?? 'max'} ${limits.cpuPeriod ?? 100000}`);
+    }
+    if (limits.cpuShares) write(join(dir, 'cpu.weight'), sharesToWeight(limits.cpuShares));
+    if (limits.pids) write(join(dir, 'pids.max'), limits.pids);
+    return this.open(id);
+  }
+
+  open(id: string): Cgroup {
+    const dir = join(this.root, PARENT, id);
+    return {
+      version: 2,
+      dirs: [dir],
+      oomKilled: () => {
+        const m = /oom_kill (\d+)/.exec(readOr(join(dir, 'memory.events')));
+        return !!m && Number(m[1]) > 0;
+      },
+      pids: () => readPids(dir),
+      remove: () => removeDirs([dir]),
+    };
+  }
+}
+
+/** cpu.shares (2..262144) -> cpu.weight (1..10000), the conversion runc uses. */
+export function sharesToWeight(shares: number): number {
+  return Math.max(1, Math.min(10000, 1 + Math.floor(((shares - 2) * 9999) / 262142)));
+}
+
+/** v2 when /sys/fs/cgroup itself is cgroup2 (cgroup.controllers there); v1 otherwise. */
+export function detectCgroupVersion(root = '/sys/fs/cgroup'): 1 | 2 {
+  const forced = process.env.TSDOCK_CGROUP_VERSION;
+  if (forced === '1' || forced === '2') return Number(forced) as 1 | 2;
+  return existsSync(join(root, 'cgroup.controllers')) ? 2 : 1;
+}
+
+let cached: CgroupDriver | undefined;
+/** The driver for this machine. */
+export function cgroupDriver(): CgroupDriver {
+  cached ??= detectCgroupVersion() === 2 ? new CgroupV2Driver() : new CgroupV1Driver();
+  return cached;
+}
