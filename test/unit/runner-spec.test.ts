@@ -89,7 +89,7 @@ test('volumes, tmpfs and ports', () => {
     protocol: 'tcp',
   });
   assert.equal(parsePublish('0.0.0.0:80:80/tcp').hostIp, '0.0.0.0');
-  assert.throws(() => parsePublish('80:80/udp'), /only tcp/);
+  assert.throws(() => parsePublish('80:80/udp'), /unsupported protocol/);
   assert.throws(() => parsePublish('99999:80'), /invalid port/);
 });
 
