@@ -19,6 +19,7 @@
  *   --cgroup DIR (repeat; writes 0 to DIR/cgroup.procs before exec)
  *   --env K=V (repeat)   --rlimit RES SOFT HARD   --init   --tty   --readonly
  *   --pid-file PATH  (host pid of the container's PID 1)   --sync-fd N (wait for a byte first)
+ *   --ip ADDR PREFIX GATEWAY  configure eth0 (a veth peer moved in while we waited on --sync-fd)
  *   --no-mknod (drop CAP_MKNOD: used where no devices cgroup can fence device nodes)
  */
 #define _GNU_SOURCE
@@ -28,6 +29,8 @@
 #include <linux/capability.h>
 #include <linux/openat2.h>
 #include <net/if.h>
+#include <net/route.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sched.h>
@@ -63,6 +66,7 @@ struct opts {
   char *env[MAXN * 4]; int nenv;
   struct { int res; rlim_t soft, hard; } rl[32]; int nrl;
   int init, tty, readonly, sync_fd, no_mknod;
+  const char *ip, *gateway; int prefix;
   char **argv;
 };
 
@@ -144,6 +148,7 @@ static void parse(int argc, char **argv) {
       if (o.nrl < 32) { o.rl[o.nrl].res = res; o.rl[o.nrl].soft = parse_rlim(argv[i + 2]); o.rl[o.nrl].hard = parse_rlim(argv[i + 3]); o.nrl++; }
       i += 3;
     }
+    else if (!strcmp(a, "--ip")) { NEED(3); o.ip = argv[++i]; o.prefix = atoi(argv[++i]); o.gateway = argv[++i]; }
     else if (!strcmp(a, "--init")) o.init = 1;
     else if (!strcmp(a, "--tty")) o.tty = 1;
     else if (!strcmp(a, "--readonly")) o.readonly = 1;
@@ -259,8 +264,44 @@ static void loopback_up(void) {
   close(s);
 }
 
+static void set_addr(int s, struct ifreq *ifr, unsigned long req, const char *addr) {
+  struct sockaddr_in *sin = (struct sockaddr_in *)&ifr->ifr_addr;
+  memset(sin, 0, sizeof *sin);
+  sin->sin_family = AF_INET;
+  if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1) fail(125, "bad address %s", addr);
+  if (ioctl(s, req, ifr) < 0) fail(125, "configure eth0 (%s): %s", addr, strerror(errno));
+}
+
+/* eth0: address/prefix, up, default route via the bridge (all ioctls, no ip(8) needed). */
+static void configure_eth0(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail(125, "socket: %s", strerror(errno));
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "eth0");
+  set_addr(s, &ifr, SIOCSIFADDR, o.ip);
+  char mask[32];
+  uint32_t m = o.prefix ? htonl(~0U << (32 - o.prefix)) : 0;
+  inet_ntop(AF_INET, &m, mask, sizeof mask);
+  set_addr(s, &ifr, SIOCSIFNETMASK, mask);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) fail(125, "eth0 flags: %s", strerror(errno));
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail(125, "eth0 up: %s", strerror(errno));
+  struct rtentry rt;
+  memset(&rt, 0, sizeof rt);
+  struct sockaddr_in *gw = (struct sockaddr_in *)&rt.rt_gateway, *dst = (struct sockaddr_in *)&rt.rt_dst,
+                     *msk = (struct sockaddr_in *)&rt.rt_genmask;
+  gw->sin_family = dst->sin_family = msk->sin_family = AF_INET;
+  inet_pton(AF_INET, o.gateway, &gw->sin_addr);
+  rt.rt_flags = RTF_UP | RTF_GATEWAY;
+  rt.rt_dev = "eth0";
+  if (ioctl(s, SIOCADDRT, &rt) < 0) fail(125, "default route: %s", strerror(errno));
+  close(s);
+}
+
 static void setup_rootfs(void) {
   if (o.net && strcmp(o.net, "new") == 0) loopback_up();
+  if (o.ip) configure_eth0();
   CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make mounts private: %s", strerror(errno));
   if (o.ov_lowers) {
     char data[8192];

@@ -1,0 +1,284 @@
+// Container records: state on disk, names, lookup, liveness, removal and docker-inspect output.
+//
+//   $TSDOCK_ROOT/containers/
+//     .names/<name> -> <id>        symlink: creating it atomically reserves the name
+//     <id>/state.json              ContainerState (written via rename, never half-written)
+//     <id>/ctr.pid                 host pid of the container's PID 1 (written by the helper)
+//     <id>/container.log[.1]       json-lines logs of detached containers (size-capped)
+//     <id>/{l,upper,work,rootfs}   overlay layout (runner/rootfs.ts)
+//     <id>/{hosts,hostname,resolv.conf}
+//
+// Liveness is never trusted from the file alone: a "running" record whose supervisor pid is
+// gone, or that was written before the last reboot (boot_id differs), is settled as exited
+// and its cgroup removed, so a crashed monitor or a reboot leaves nothing to trip over.
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerSpec } from './spec.js';
+import { NotFoundError, InvalidInputError, TsdockError } from '../shared/errors.js';
+
+export type ContainerStatus = 'created' | 'running' | 'exited';
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  /** the reference the user gave */
+  image: string;
+  /** config digest (or "rootfs:<dir>" for --rootfs runs) */
+  imageId: string;
+  created: string;
+  spec: ContainerSpec;
+  status: ContainerStatus;
+  /** pid of the supervising process (tsrun itself in the foreground, the monitor with -d) */
+  monitorPid?: number;
+  bootId: string;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  oomKilled?: boolean;
+  autoRemove: boolean;
+  detached: boolean;
+  /** bridge address, when on the bridge network */
+  ip?: string;
+  /** the image's layer directories (bottom first), or the --rootfs directory */
+  layers: string[];
+  /** config carried over by tscommit */
+  imageConfig?: Record<string, unknown>;
+}
+
+/** $TSDOCK_ROOT (default /var/lib/tsdock for root, else $XDG_DATA_HOME/tsdock). */
+export function tsdockRoot(): string {
+  if (process.env.TSDOCK_ROOT) return process.env.TSDOCK_ROOT;
+  if (process.getuid?.() === 0) return '/var/lib/tsdock';
+  const xdg = process.env.XDG_DATA_HOME ?? join(process.env.HOME ?? '/tmp', '.local/share');
+  return join(xdg, 'tsdock');
+}
+
+export function containersRoot(): string {
+  return join(tsdockRoot(), 'containers');
+}
+
+export function containerDir(id: string): string {
+  return join(containersRoot(), id);
+}
+
+let bootIdCache: string | undefined;
+export function bootId(): string {
+  bootIdCache ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  return bootIdCache;
+}
+
+export function saveState(st: ContainerState): void {
+  const file = join(containerDir(st.id), 'state.json');
+  writeFileSync(`${file}.tmp`, JSON.stringify(st, null, 2));
+  renameSync(`${file}.tmp`, file);
+}
+
+export function loadState(id: string): ContainerState | undefined {
+  try {
+    return JSON.parse(readFileSync(join(containerDir(id), 'state.json'), 'utf8')) as ContainerState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reserves a name for an id (atomically); throws if another container has it. */
+export function reserveName(name: string, id: string): void {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
+    throw new InvalidInputError(
+      `invalid container name "${name}"`,
+      'use [a-zA-Z0-9][a-zA-Z0-9_.-]*',
+    );
+  }
+  const dir = join(containersRoot(), '.names');
+  mkdirSync(dir, { recursive: true });
+  try {
+    symlinkSync(id, join(dir, name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const owner = readlinkSync(join(dir, name));
+    if (existsSync(containerDir(owner))) {
+      throw new TsdockError(
+        `the container name "${name}" is already in use by container ${owner.slice(0, 12)}`,
+        'remove that container (tsrm) or choose another name',
+      );
+    }
+    unlinkSync(join(dir, name)); // stale: its container is gone
+    symlinkSync(id, join(dir, name));
+  }
+}
+
+function releaseName(name: string, id: string): void {
+  const link = join(containersRoot(), '.names', name);
+  try {
+    if (readlinkSync(link) === id) unlinkSync(link);
+  } catch {
+    /* not reserved */
+  }
+}
+
+export function pidAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Host pid of the container's PID 1 while it runs. */
+export function containerPid(st: ContainerState): number | undefined {
+  if (st.status !== 'running') return undefined;
+  try {
+    const pid = Number(readFileSync(join(containerDir(st.id), 'ctr.pid'), 'utf8').trim());
+    return pidAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Settles a record whose supervisor died or predates this boot (crash/reboot recovery). */
+export async function reconcile(st: ContainerState): Promise<ContainerState> {
+  if (st.status !== 'running') return st;
+  if (st.bootId === bootId() && pidAlive(st.monitorPid)) return st;
+  const { cgroupDriver } = await import('./cgroups.js');
+  try {
+    cgroupDriver().open(st.id).remove();
+  } catch {
+    /* best effort */
+  }
+  const settled: ContainerState = {
+    ...st,
+    status: 'exited',
+    exitCode: st.exitCode ?? 255,
+    finishedAt: st.finishedAt ?? new Date().toISOString(),
+  };
+  saveState(settled);
+  return settled;
+}
+
+/** Every container, reconciled, newest first. */
+export async function listContainers(): Promise<ContainerState[]> {
+  let ids: string[] = [];
+  try {
+    ids = readdirSync(containersRoot()).filter((n) => !n.startsWith('.'));
+  } catch {
+    return [];
+  }
+  const states = ids.map(loadState).filter((s): s is ContainerState => !!s);
+  const settled = await Promise.all(states.map(reconcile));
+  return settled.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/** By exact name, full id or unique id prefix. */
+export async function findContainer(ref: string): Promise<ContainerState> {
+  const named = join(containersRoot(), '.names', ref);
+  try {
+    const st = loadState(readlinkSync(named));
+    if (st) return reconcile(st);
+  } catch {
+    /* not a name */
+  }
+  const direct = loadState(ref);
+  if (direct) return reconcile(direct);
+  const all = await listContainers();
+  const matches = all.filter((c) => c.id.startsWith(ref));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw new InvalidInputError(`container id prefix "${ref}" is ambiguous`);
+  throw new NotFoundError(`no such container: ${ref}`, 'see tsps -a');
+}
+
+/** Deletes a stopped container: cgroup, directories, name. */
+export async function removeContainer(st: ContainerState): Promise<void> {
+  const { cgroupDriver } = await import('./cgroups.js');
+  cgroupDriver().open(st.id).remove();
+  releaseName(st.name, st.id);
+  rmSync(containerDir(st.id), { recursive: true, force: true });
+  if (st.ip) {
+    const { releaseAddress } = await import('./network.js');
+    releaseAddress(st.ip, st.id);
+  }
+}
+
+/** docker-inspect-shaped JSON for one container (for tsinspect and its --format). */
+export async function inspectContainer(ref: string): Promise<Record<string, unknown>> {
+  const st = await findContainer(ref);
+  const pid = containerPid(st) ?? 0;
+  const s = st.spec;
+  return {
+    Id: st.id,
+    Created: st.created,
+    Path: s.argv[0],
+    Args: s.argv.slice(1),
+    Name: `/${st.name}`,
+    Image: st.imageId,
+    State: {
+      Status: st.status,
+      Running: st.status === 'running',
+      Paused: false,
+      Restarting: false,
+      OOMKilled: !!st.oomKilled,
+      Dead: false,
+      Pid: pid,
+      ExitCode: st.exitCode ?? 0,
+      Error: '',
+      StartedAt: st.startedAt ?? '0001-01-01T00:00:00Z',
+      FinishedAt: st.finishedAt ?? '0001-01-01T00:00:00Z',
+    },
+    Config: {
+      Hostname: s.hostname,
+      User: s.user,
+      Env: s.env,
+      Cmd: s.argv,
+      Image: st.image,
+      WorkingDir: s.cwd,
+      Tty: s.tty,
+    },
+    HostConfig: {
+      NetworkMode:
+        s.network.mode === 'container' ? `container:${s.network.container}` : s.network.mode,
+      Memory: s.limits.memory ?? 0,
+      CpuPeriod: s.limits.cpuPeriod ?? 0,
+      CpuQuota: s.limits.cpuQuota ?? 0,
+      CpuShares: s.limits.cpuShares ?? 0,
+      PidsLimit: s.limits.pids ?? 0,
+      AutoRemove: st.autoRemove,
+      Binds: s.mounts
+        .filter((m) => m.type !== 'tmpfs')
+        .map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+      PortBindings: Object.fromEntries(
+        s.ports.map((p) => [
+          `${p.containerPort}/tcp`,
+          [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }],
+        ]),
+      ),
+    },
+    Mounts: s.mounts.map((m) => ({
+      Type: m.type,
+      Source: m.source,
+      Destination: m.target,
+      RW: !m.readOnly,
+    })),
+    NetworkSettings: {
+      IPAddress: st.ip ?? '',
+      Ports: Object.fromEntries(
+        s.ports.map((p) => [
+          `${p.containerPort}/tcp`,
+          [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }],
+        ]),
+      ),
+    },
+    LogPath: join(containerDir(st.id), 'container.log'),
+  };
+}

@@ -1,0 +1,120 @@
+// Image -> root filesystem: each layer is unpacked once (in parallel, whiteouts kept as overlay
+// whiteouts) into a cache shared by every container and build; a container's rootfs is an
+// overlay of those layer directories plus its own upper/work directories.
+//
+//   $TSDOCK_ROOT/layers/<diffId hex>/        unpacked layer (complete once renamed into place)
+//   $TSDOCK_ROOT/layers/.tmp-<hex>-<rand>/   extraction in progress (removed on failure)
+//   <container dir>/l/<n> -> layer dir        short links: the overlay option string stays
+//                                             under the kernel's page-size limit
+//   <container dir>/{upper,work,rootfs}/
+//
+// The overlay itself is mounted by the native helper inside the container's private mount
+// namespace (relative lowerdirs from a chdir into the container dir), so it disappears with the
+// container's last process and never leaks onto the host.
+import { mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+/** One layer to unpack: its diffId names the cache entry; open() yields the compressed blob. */
+export interface LayerSource {
+  diffId: string;
+  mediaType: string;
+  open(): Promise<Readable>;
+}
+
+/** Unpacks a (decompressed) layer tar into dest with overlay whiteouts (the tar helper's). */
+export type Extractor = (tar: Readable, dest: string) => Promise<void>;
+
+// the tar helper's module, named through a constant so this compiles before it lands
+const EXTRACT_MODULE = '../shared/tar/extract.js';
+
+async function defaultExtractor(tar: Readable, dest: string): Promise<void> {
+  const mod = (await import(EXTRACT_MODULE)) as {
+    extractLayer(r: Readable, d: string, o: { whiteouts: 'overlay' | 'apply' }): Promise<unknown>;
+  };
+  await mod.extractLayer(tar, dest, { whiteouts: 'overlay' });
+}
+
+async function decompress(blob: Readable, mediaType: string): Promise<Readable> {
+  if (/gzip/.test(mediaType)) {
+    const { createGunzip } = await import('node:zlib');
+    return blob.pipe(createGunzip());
+  }
+  if (/zstd/.test(mediaType)) {
+    const zlib = (await import('node:zlib')) as unknown as {
+      createZstdDecompress?: () => NodeJS.ReadWriteStream;
+    };
+    if (!zlib.createZstdDecompress) {
+      const { TsdockError } = await import('../shared/errors.js');
+      throw new TsdockError('zstd layers need Node >= 22.15', 'use gzip layers');
+    }
+    return blob.pipe(zlib.createZstdDecompress()) as unknown as Readable;
+  }
+  return blob;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Unpacks every layer not already cached (in parallel); returns their dirs, bottom first. */
+export async function ensureLayers(
+  layersDir: string,
+  layers: LayerSource[],
+  extract: Extractor = defaultExtractor,
+): Promise<string[]> {
+  await mkdir(layersDir, { recursive: true });
+  return Promise.all(
+    layers.map(async (layer) => {
+      const hex = layer.diffId.replace(/^sha256:/, '');
+      const dir = join(layersDir, hex);
+      if (await exists(dir)) return dir;
+      const tmp = join(layersDir, `.tmp-${hex}-${randomBytes(4).toString('hex')}`);
+      await mkdir(tmp, { recursive: true });
+      try {
+        await extract(await decompress(await layer.open(), layer.mediaType), tmp);
+        await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
+          // another process finished the same layer first: theirs is as good as ours
+          if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+          await rm(tmp, { recursive: true, force: true });
+        });
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        throw err;
+      }
+      return dir;
+    }),
+  );
+}
+
+/** The overlay layout for one container (what the helper's --overlay needs). */
+export interface OverlayPlan {
+  base: string;
+  lowers: string[];
+  upper: string;
+  work: string;
+  rootfs: string;
+}
+
+/** Creates `<dir>/{l,upper,work,rootfs}` and the short lowerdir links (top layer first). */
+export async function prepareOverlay(dir: string, layerDirs: string[]): Promise<OverlayPlan> {
+  const lowers: string[] = [];
+  await Promise.all(
+    ['l', 'upper', 'work', 'rootfs'].map((d) => mkdir(join(dir, d), { recursive: true })),
+  );
+  const dirs = layerDirs.length > 0 ? layerDirs : [join(dir, 'empty')];
+  if (layerDirs.length === 0) await mkdir(dirs[0]!, { recursive: true });
+  await Promise.all(
+    dirs.map(async (layer, i) => {
+      await symlink(layer, join(dir, 'l', String(i))).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+    }),
+  );
+  for (let i = dirs.length - 1; i >= 0; i--) lowers.push(`l/${i}`);
+  return { base: dir, lowers, upper: 'upper', work: 'work', rootfs: join(dir, 'rootfs') };
+}

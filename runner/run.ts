@@ -1,0 +1,265 @@
+// Container lifecycle core shared by `tsrun` (foreground: tsrun supervises) and the detached
+// monitor: create (record, name, rootfs layout, /etc files), start (cgroup, network, helper),
+// finish (exit status, OOM report, cleanup, --rm). Everything on the start path is synchronous
+// file work or a single spawn, to keep start latency low.
+import { spawn, type ChildProcess, type StdioOptions, type IOType } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildSpec, type ImageRunConfig, type RunFlags } from './spec.js';
+import { sandboxArgs, type SandboxRequest } from './sandbox.js';
+import {
+  bootId,
+  containerDir,
+  containerPid,
+  findContainer,
+  reserveName,
+  saveState,
+  removeContainer,
+  tsdockRoot,
+  type ContainerState,
+} from './containers.js';
+import { cgroupDriver } from './cgroups.js';
+import { prepareOverlay, ensureLayers } from './rootfs.js';
+import { nativeBinary } from '../shared/native.js';
+import { InvalidInputError, TsdockError } from '../shared/errors.js';
+
+export interface CreateOptions {
+  image: string;
+  /** podman's --rootfs: run a directory (kept read-only: it becomes the single lower layer) */
+  rootfsDir?: string;
+  name?: string;
+  flags: RunFlags;
+  detached: boolean;
+  autoRemove: boolean;
+}
+
+const NAME_WORDS = ['brisk', 'calm', 'eager', 'keen', 'lucid', 'quiet', 'swift', 'tidy'];
+const NAME_NOUNS = ['otter', 'heron', 'lynx', 'wren', 'ibex', 'finch', 'orca', 'yak'];
+
+function randomName(id: string): string {
+  const b = Buffer.from(id.slice(0, 4), 'hex');
+  return `${NAME_WORDS[b[0]! % 8]}_${NAME_NOUNS[b[1]! % 8]}_${id.slice(4, 8)}`;
+}
+
+async function imageInputs(
+  opts: CreateOptions,
+): Promise<{
+  imageId: string;
+  config: ImageRunConfig;
+  layers: string[];
+  doc?: Record<string, unknown>;
+}> {
+  if (opts.rootfsDir) {
+    if (!existsSync(opts.rootfsDir))
+      throw new InvalidInputError(`no such directory: ${opts.rootfsDir}`);
+    return { imageId: `rootfs:${opts.rootfsDir}`, config: {}, layers: [opts.rootfsDir] };
+  }
+  const { loadRunnableImage } = await import('./image.js');
+  const image = await loadRunnableImage(opts.image);
+  const layers = await ensureLayers(join(tsdockRoot(), 'layers'), image.layers);
+  return { imageId: image.id, config: image.config, layers, doc: image.configDocument };
+}
+
+/** Creates the record and the rootfs layout; nothing runs yet. */
+export async function createContainer(opts: CreateOptions): Promise<ContainerState> {
+  const id = randomBytes(32).toString('hex');
+  const { imageId, config, layers, doc } = await imageInputs(opts);
+  const spec = buildSpec(config, opts.flags, id, process.env);
+  const name = opts.name ?? randomName(id);
+  const dir = containerDir(id);
+  mkdirSync(dir, { recursive: true });
+  try {
+    reserveName(name, id);
+  } catch (err) {
+    const { rmSync } = await import('node:fs');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const st: ContainerState = {
+    id,
+    name,
+    image: opts.image,
+    imageId,
+    created: new Date().toISOString(),
+    spec,
+    status: 'created',
+    bootId: bootId(),
+    autoRemove: opts.autoRemove,
+    detached: opts.detached,
+    layers,
+    imageConfig: doc,
+  };
+  saveState(st);
+  await prepareOverlay(dir, layers);
+  return st;
+}
+
+function writeEtcFiles(st: ContainerState): void {
+  const dir = containerDir(st.id);
+  const host = st.spec.hostname;
+  let hosts = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
+  if (host) hosts += `${st.ip ?? '127.0.1.1'}\t${host}\n`;
+  writeFileSync(join(dir, 'hosts'), hosts);
+  writeFileSync(join(dir, 'hostname'), `${host}\n`);
+  let resolv = '';
+  try {
+    resolv = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    /* none on the host */
+  }
+  writeFileSync(join(dir, 'resolv.conf'), resolv);
+}
+
+/** The helper request for a created container (network joins resolved). */
+async function buildRequest(
+  st: ContainerState,
+  cgroups: string[],
+  v2: boolean,
+): Promise<SandboxRequest> {
+  const dir = containerDir(st.id);
+  const s = st.spec;
+  const req: SandboxRequest = {
+    rootfs: join(dir, 'rootfs'),
+    overlay: { base: dir, lowers: [], upper: 'upper', work: 'work' },
+    argv: s.argv,
+    env: s.env,
+    cwd: s.cwd,
+    user: s.user || undefined,
+    hostname: s.hostname || undefined,
+    network: s.network.mode === 'host' ? 'host' : 'new',
+    mounts: [],
+    cgroups,
+    init: s.init,
+    tty: s.tty,
+    readOnly: s.readOnly,
+    pidFile: join(dir, 'ctr.pid'),
+    noMknod: v2,
+  };
+  req.overlay!.lowers = st.layers.map((_, i) => `l/${i}`).reverse();
+  if (s.network.mode === 'container') {
+    const other = await findContainer(s.network.container);
+    const pid = containerPid(other);
+    if (!pid)
+      throw new TsdockError(`cannot join the network of ${s.network.container}: it is not running`);
+    req.network = `/proc/${pid}/ns/net`;
+    req.uts = `/proc/${pid}/ns/uts`;
+    req.hostname = undefined;
+  }
+  const etc = ['hosts', 'hostname', 'resolv.conf'].map((f) => ({
+    type: 'bind' as const,
+    source: join(dir, f),
+    target: `/etc/${f}`,
+    readOnly: false,
+  }));
+  const volumes = s.mounts.map((m) => {
+    if (m.type !== 'volume') return m;
+    const source = join(tsdockRoot(), 'volumes', m.source, '_data');
+    mkdirSync(source, { recursive: true });
+    return { ...m, source };
+  });
+  req.mounts = s.network.mode === 'container' ? volumes : [...etc, ...volumes];
+  return req;
+}
+
+export interface Started {
+  child: ChildProcess;
+  /** resolves with the container's exit code once it exited and everything is settled */
+  wait(): Promise<number>;
+}
+
+async function waitForPidFile(file: string, child: ChildProcess): Promise<number> {
+  for (let i = 0; i < 5000; i++) {
+    if (child.exitCode !== null) throw new TsdockError('the container exited during setup');
+    try {
+      const pid = Number(readFileSync(file, 'utf8'));
+      if (pid > 0) return pid;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new TsdockError('the container did not start');
+}
+
+/** Starts a created container; stdio is the helper's (inherit for foreground, pipes for logs). */
+export async function startContainer(st: ContainerState, stdio: StdioOptions): Promise<Started> {
+  const driver = cgroupDriver();
+  const cgroup = driver.create(st.id, st.spec.limits);
+  const bridge = st.spec.network.mode === 'bridge';
+  let net: typeof import('./network.js') | undefined;
+  let proxies: { close(): void } | undefined;
+  try {
+    if (bridge) {
+      net = await import('./network.js');
+      const subnet = net.parseSubnet();
+      net.ensureBridge(subnet);
+      st.ip = net.allocateAddress(st.id, subnet);
+    }
+    writeEtcFiles(st);
+    const req = await buildRequest(st, cgroup.dirs, driver.version === 2);
+    const args = sandboxArgs({ ...req, syncFd: bridge ? 3 : undefined });
+    if (bridge && net) {
+      const sub = net.parseSubnet();
+      args.splice(args.indexOf('--'), 0, '--ip', st.ip!, String(sub.prefix), net.gatewayOf(sub));
+    }
+    const fds = (Array.isArray(stdio) ? stdio : [stdio, stdio, stdio]) as IOType[];
+    const child: ChildProcess = spawn(nativeBinary('sandbox'), args, {
+      stdio: bridge ? [...fds, 'pipe'] : fds,
+    });
+    const exited = new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve(code ?? (signal ? 137 : 125)));
+    });
+    st.status = 'running';
+    st.monitorPid = process.pid;
+    st.startedAt = new Date().toISOString();
+    saveState(st);
+    if (bridge && net) {
+      const pid = await waitForPidFile(join(containerDir(st.id), 'ctr.pid'), child);
+      net.attachVeth(st.id, pid);
+      const sync = child.stdio[3] as NodeJS.WritableStream;
+      sync.write('g');
+      sync.end();
+      if (st.spec.ports.length) proxies = await net.publishPorts(st.spec.ports, st.ip!);
+    }
+    return {
+      child,
+      wait: async () => {
+        const code = await exited;
+        proxies?.close();
+        return finishContainer(st, code, cgroup);
+      },
+    };
+  } catch (err) {
+    proxies?.close();
+    cgroup.remove();
+    st.status = 'exited';
+    st.exitCode = 125;
+    saveState(st);
+    if (st.autoRemove) await removeContainer(st);
+    throw err;
+  }
+}
+
+/** Records the exit (OOM says so), frees the cgroup, removes the container with --rm. */
+async function finishContainer(
+  st: ContainerState,
+  code: number,
+  cgroup: { oomKilled(): boolean; remove(): void },
+): Promise<number> {
+  st.oomKilled = code === 137 && cgroup.oomKilled();
+  if (st.oomKilled) {
+    const mb = Math.round((st.spec.limits.memory ?? 0) / 1048576);
+    process.stderr.write(
+      `tsrun: container ${st.name} was killed: out of memory (memory limit ${mb}m)\n`,
+    );
+  }
+  cgroup.remove();
+  st.status = 'exited';
+  st.exitCode = code;
+  st.finishedAt = new Date().toISOString();
+  if (st.autoRemove) await removeContainer(st);
+  else saveState(st);
+  return code;
+}
