@@ -1,0 +1,82 @@
+// RUN --mount=type=...: BuildKit's mount options (bind, cache, tmpfs, secret), parsed from the
+// expanded flag value into plain data the executor turns into sandbox mounts.
+import { errorAt, type SourceLocation } from '../errors.js';
+
+export interface RunMount {
+  type: 'bind' | 'cache' | 'tmpfs' | 'secret';
+  target: string;
+  /** bind/cache: path in `from` (or the context); secret: unused. */
+  source?: string;
+  /** A stage name/index or image for bind/cache. */
+  from?: string;
+  /** cache: the cache id (defaults to target); secret: the secret id. */
+  id?: string;
+  readonly: boolean;
+  sharing?: 'shared' | 'private' | 'locked';
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  required?: boolean;
+  /** secret: expose as an environment variable instead of (or as well as) a file. */
+  env?: string;
+  size?: number;
+}
+
+const TYPES = ['bind', 'cache', 'tmpfs', 'secret'] as const;
+
+export function parseRunMount(value: string, loc: SourceLocation): RunMount {
+  const fields = new Map<string, string>();
+  for (const part of value.split(',')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const key = (eq < 0 ? part : part.slice(0, eq)).toLowerCase();
+    fields.set(key, eq < 0 ? 'true' : part.slice(eq + 1));
+  }
+  const type = (fields.get('type') ?? 'bind') as RunMount['type'];
+  if (!TYPES.includes(type))
+    throw errorAt(loc, `unsupported mount type "${type}"`, `expected one of ${TYPES.join(', ')}`);
+  const target = fields.get('target') ?? fields.get('dst') ?? fields.get('destination');
+  const id = fields.get('id');
+  const m: RunMount = {
+    type,
+    target: target ?? '',
+    source: fields.get('source') ?? fields.get('src'),
+    from: fields.get('from'),
+    id,
+    readonly:
+      isTrue(fields.get('readonly') ?? fields.get('ro')) ||
+      (type === 'bind' && fields.get('rw') !== 'true' && fields.get('readwrite') !== 'true'),
+    required: isTrue(fields.get('required')),
+    env: fields.get('env'),
+  };
+  const sharing = fields.get('sharing');
+  if (sharing !== undefined) {
+    if (sharing !== 'shared' && sharing !== 'private' && sharing !== 'locked')
+      throw errorAt(loc, `invalid sharing=${sharing}`, 'expected shared, private or locked');
+    m.sharing = sharing;
+  }
+  for (const k of ['uid', 'gid'] as const) {
+    const v = fields.get(k);
+    if (v !== undefined) {
+      if (!/^\d+$/.test(v)) throw errorAt(loc, `invalid ${k}=${v} in --mount`);
+      m[k] = Number(v);
+    }
+  }
+  const mode = fields.get('mode');
+  if (mode !== undefined) {
+    if (!/^[0-7]{1,4}$/.test(mode))
+      throw errorAt(loc, `invalid mode=${mode} in --mount`, 'an octal mode like 0644');
+    m.mode = parseInt(mode, 8);
+  }
+  if (type === 'secret') {
+    if (!id && !target) throw errorAt(loc, 'secret mount needs id= or target=');
+    m.id = id ?? target!.split('/').pop();
+    if (!target && !m.env) m.target = `/run/secrets/${m.id}`;
+  } else if (!target) throw errorAt(loc, `--mount=type=${type} needs target=`);
+  if (type === 'cache' && !m.id) m.id = m.target;
+  return m;
+}
+
+function isTrue(v: string | undefined): boolean {
+  return v === 'true' || v === '1';
+}

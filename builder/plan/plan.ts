@@ -1,0 +1,149 @@
+// Build plan: which stages the target needs (and only those), in dependency order, each with its
+// base resolved (scratch, a previous stage, or an image reference) and FROM expanded with the
+// global ARGs. Stage dependencies come from `FROM stage`, `COPY --from` and `RUN --mount from=`.
+import { errorAt, type SourceLocation } from '../errors.js';
+import type { Dockerfile, Stage } from '../instructions/dockerfile.js';
+import type { Instruction } from '../instructions/types.js';
+import { InvalidInputError } from '../../shared/errors.js';
+import {
+  expandAt,
+  hostPlatform,
+  parsePlatform,
+  platformArgs,
+  resolveGlobalArgs,
+  type Platform,
+} from './build-args.js';
+
+export type BaseRef =
+  { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; ref: string };
+
+export interface PlannedStage {
+  stage: Stage;
+  base: BaseRef;
+  platform: Platform;
+  /** Stage indexes this stage reads from (base, COPY --from, RUN --mount from=). */
+  deps: number[];
+}
+
+export interface BuildOptions {
+  target?: string;
+  buildArgs?: ReadonlyMap<string, string>;
+  platform?: string;
+}
+
+export interface BuildPlan {
+  dockerfile: Dockerfile;
+  globals: Map<string, string | undefined>;
+  buildArgs: ReadonlyMap<string, string>;
+  /** Build-arg names consumed so far (grows while stages run). */
+  usedArgs: Set<string>;
+  /** Needed stages in an order where dependencies come first; the target is last. */
+  stages: PlannedStage[];
+  target: number;
+}
+
+export function planBuild(df: Dockerfile, opts: BuildOptions = {}): BuildPlan {
+  const buildArgs = opts.buildArgs ?? new Map<string, string>();
+  const target = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+  const used = new Set<string>();
+  const escape = df.directives.escape;
+  const globals = resolveGlobalArgs(df.globalArgs, buildArgs, platformArgs(target), escape, used);
+  const lookup = (n: string) => globals.get(n);
+  const planned = df.stages.map((stage): PlannedStage => {
+    const image = expandAt(stage.from.image, lookup, stage.from, escape);
+    if (image === '')
+      throw errorAt(
+        stage.from,
+        'base name (FROM) should not be blank',
+        `"${stage.from.image}" expanded to nothing`,
+      );
+    const platform = stage.from.platform
+      ? parsePlatform(expandAt(stage.from.platform, lookup, stage.from, escape))
+      : target;
+    const base = resolveSource(df, stage.index, image, true);
+    const deps = new Set<number>();
+    if (base?.kind === 'stage') deps.add(base.index);
+    for (const ins of stage.instructions) {
+      for (const from of fromRefs(ins)) {
+        const src = resolveSource(df, stage.index, expandAt(from, lookup, ins, escape), false, ins);
+        if (src?.kind === 'stage') deps.add(src.index);
+      }
+    }
+    return { stage, base: base ?? { kind: 'image', ref: image }, platform, deps: [...deps] };
+  });
+  const targetIndex = findTarget(df, opts.target);
+  return {
+    dockerfile: df,
+    globals,
+    buildArgs,
+    usedArgs: used,
+    stages: orderNeeded(planned, targetIndex),
+    target: targetIndex,
+  };
+}
+
+/** Resolves a FROM image or --from value to a stage (by name or index) or an image/scratch. */
+export function resolveSource(
+  df: Dockerfile,
+  current: number,
+  ref: string,
+  isFrom: boolean,
+  at: SourceLocation = df.stages[current]!.from,
+): BaseRef | undefined {
+  const lower = ref.toLowerCase();
+  if (isFrom && lower === 'scratch') return { kind: 'scratch' };
+  const named = df.stages.find((s) => s.name === lower && s.index < current);
+  if (named) return { kind: 'stage', index: named.index };
+  if (!isFrom && /^\d+$/.test(ref)) {
+    const i = Number(ref);
+    if (i >= current) throw errorAt(at, `stage ${i} referenced by --from is not an earlier stage`);
+    return { kind: 'stage', index: i };
+  }
+  const later = df.stages.find((s) => s.name === lower && s.index >= current);
+  if (later) {
+    throw errorAt(
+      at,
+      `stage "${ref}" is used before it is defined (or by itself)`,
+      'stages can only use earlier stages',
+    );
+  }
+  return isFrom ? undefined : { kind: 'image', ref };
+}
+
+function fromRefs(ins: Instruction): string[] {
+  if (ins.kind === 'COPY' && ins.from) return [ins.from];
+  if (ins.kind === 'RUN')
+    return ins.mounts.flatMap((m) => {
+      const f = /(?:^|,)from=([^,]+)/.exec(m);
+      return f ? [f[1]!] : [];
+    });
+  return [];
+}
+
+function findTarget(df: Dockerfile, target: string | undefined): number {
+  if (target === undefined) return df.stages.length - 1;
+  const s = df.stages.find((st) => st.name === target.toLowerCase());
+  if (!s) {
+    const names = df.stages.map((st) => st.name).filter(Boolean);
+    throw new InvalidInputError(
+      `target stage "${target}" could not be found`,
+      names.length
+        ? `stages: ${names.join(', ')}`
+        : 'the Dockerfile names no stages (FROM image AS name)',
+    );
+  }
+  return s.index;
+}
+
+function orderNeeded(planned: PlannedStage[], target: number): PlannedStage[] {
+  const out: PlannedStage[] = [];
+  const seen = new Set<number>();
+  const visit = (i: number) => {
+    if (seen.has(i)) return;
+    seen.add(i);
+    for (const d of planned[i]!.deps) visit(d);
+    out.push(planned[i]!);
+  };
+  visit(target);
+  return out;
+}

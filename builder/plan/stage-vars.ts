@@ -1,0 +1,106 @@
+// The ARG/ENV state of one stage while its instructions are dispatched: what `$v` expands to
+// (ENV wins over ARG, as in docker), the environment a RUN sees, and the ARG values that go into
+// RUN cache keys and history (`|2 A=1 B=2 /bin/sh -c ...`).
+import type { SourceLocation } from '../errors.js';
+import type { ArgDecl, KeyValue } from '../instructions/types.js';
+import { processWords, ShellSyntaxError, type EnvLookup } from '../parse/shell-lex.js';
+import { errorAt } from '../errors.js';
+import { expandAt, PROXY_ARGS } from './build-args.js';
+
+export interface StageVarsInput {
+  /** Global ARG values (declared before FROM, plus the automatic platform ones). */
+  globals: ReadonlyMap<string, string | undefined>;
+  buildArgs: ReadonlyMap<string, string>;
+  escape: string;
+  /** The base image's Env (`K=V` strings). */
+  imageEnv: readonly string[];
+  /** Build-arg names consumed, to warn about the others. */
+  used: Set<string>;
+}
+
+export class StageVars {
+  /** ENV, in order (the image config's Env). */
+  readonly env = new Map<string, string>();
+  /** Declared ARGs that have a value, in declaration order. */
+  readonly args = new Map<string, string>();
+  readonly lookup: EnvLookup = (n) => (this.env.has(n) ? this.env.get(n) : this.args.get(n));
+
+  constructor(private readonly input: StageVarsInput) {
+    for (const kv of input.imageEnv) {
+      const eq = kv.indexOf('=');
+      if (eq > 0) this.env.set(kv.slice(0, eq), kv.slice(eq + 1));
+      else if (kv) this.env.set(kv, '');
+    }
+  }
+
+  get escape(): string {
+    return this.input.escape;
+  }
+
+  /** ARG name[=default]: build-arg, else default, else the global's value. */
+  declareArg(decl: ArgDecl, loc: SourceLocation): void {
+    const { buildArgs, globals, used } = this.input;
+    let value: string | undefined;
+    if (buildArgs.has(decl.name)) {
+      value = buildArgs.get(decl.name);
+      used.add(decl.name);
+    } else if (decl.defaultValue !== undefined) value = this.expand(decl.defaultValue, loc);
+    else value = globals.get(decl.name);
+    if (value === undefined) this.args.delete(decl.name);
+    else this.args.set(decl.name, value);
+  }
+
+  /** ENV a=1 b=$a: every value sees the state before this instruction. */
+  setEnv(pairs: KeyValue[], loc: SourceLocation): KeyValue[] {
+    const expanded = pairs.map((p) => ({
+      key: this.expand(p.key, loc),
+      value: this.expand(p.value, loc),
+    }));
+    for (const p of expanded) {
+      this.env.delete(p.key);
+      this.env.set(p.key, p.value);
+    }
+    return expanded;
+  }
+
+  expand(word: string, loc: SourceLocation): string {
+    return expandAt(word, this.lookup, loc, this.input.escape);
+  }
+
+  expandWords(word: string, loc: SourceLocation): string[] {
+    try {
+      return processWords(word, this.lookup, { escape: this.input.escape });
+    } catch (e) {
+      if (e instanceof ShellSyntaxError) throw errorAt(loc, e.message);
+      throw e;
+    }
+  }
+
+  /** The image config Env. */
+  configEnv(): string[] {
+    return [...this.env].map(([k, v]) => `${k}=${v}`);
+  }
+
+  /** ARGs a RUN sees (not shadowed by ENV), as `K=V`, for its env, cache key and history. */
+  runArgs(): string[] {
+    return [...this.args].filter(([k]) => !this.env.has(k)).map(([k, v]) => `${k}=${v}`);
+  }
+
+  /** Proxy build-args: in RUN's environment only, never in keys or history. */
+  proxyEnv(): string[] {
+    const out: string[] = [];
+    for (const name of PROXY_ARGS) {
+      const v = this.input.buildArgs.get(name);
+      if (v !== undefined && !this.args.has(name) && !this.env.has(name)) {
+        this.input.used.add(name);
+        out.push(`${name}=${v}`);
+      }
+    }
+    return out;
+  }
+
+  /** The full environment of a RUN process. */
+  runEnv(): string[] {
+    return [...this.runArgs(), ...this.configEnv(), ...this.proxyEnv()];
+  }
+}

@@ -1,0 +1,106 @@
+// Build plan: global/stage ARG scoping, --build-arg, predefined ARGs, --target pruning, deps.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadDockerfile } from '../../builder/instructions/dockerfile.js';
+import { planBuild } from '../../builder/plan/plan.js';
+import { StageVars } from '../../builder/plan/stage-vars.js';
+
+const MULTI = `ARG BASE=busybox
+ARG TAG=1.36
+FROM \${BASE}:\${TAG} AS build
+RUN echo build
+FROM scratch AS unused
+COPY a b
+FROM build AS test
+FROM \${BASE} AS final
+COPY --from=build /out /out
+RUN --mount=type=bind,from=test,target=/t true
+`;
+
+test('FROM expands global ARGs; build-args override defaults', () => {
+  const plan = planBuild(loadDockerfile(MULTI), { buildArgs: new Map([['TAG', '2']]) });
+  const build = plan.stages.find((s) => s.stage.name === 'build')!;
+  assert.deepEqual(build.base, { kind: 'image', ref: 'busybox:2' });
+  assert.ok(plan.usedArgs.has('TAG'));
+});
+
+test('--target builds only the stages it needs, dependencies first', () => {
+  const all = planBuild(loadDockerfile(MULTI));
+  assert.deepEqual(
+    all.stages.map((s) => s.stage.name),
+    ['build', 'test', 'final'],
+  );
+  const t = planBuild(loadDockerfile(MULTI), { target: 'test' });
+  assert.deepEqual(
+    t.stages.map((s) => s.stage.name),
+    ['build', 'test'],
+  );
+  assert.deepEqual(t.stages[1]!.base, { kind: 'stage', index: 0 });
+  const u = planBuild(loadDockerfile(MULTI), { target: 'unused' });
+  assert.deepEqual(
+    u.stages.map((s) => s.stage.name),
+    ['unused'],
+  );
+  assert.deepEqual(u.stages[0]!.base, { kind: 'scratch' });
+  assert.throws(
+    () => planBuild(loadDockerfile(MULTI), { target: 'nope' }),
+    /target stage "nope" could not be found/,
+  );
+});
+
+test('COPY --from an image reference is not a stage dependency', () => {
+  const p = planBuild(loadDockerfile('FROM scratch\nCOPY --from=alpine:3 /x /x\n'));
+  assert.deepEqual(p.stages[0]!.deps, []);
+  assert.throws(
+    () => planBuild(loadDockerfile('FROM scratch AS a\nCOPY --from=b /x /x\nFROM scratch AS b\n')),
+    /used before it is defined/,
+  );
+});
+
+test('global ARGs are visible in a stage only once redeclared; ENV wins over ARG', () => {
+  const df = loadDockerfile('ARG G=global\nARG H=h\nFROM x\nARG G\nARG S=stage-$G\nENV S=env\n');
+  const plan = planBuild(df, { buildArgs: new Map([['HTTP_PROXY', 'http://p']]) });
+  const vars = new StageVars({
+    globals: plan.globals,
+    buildArgs: plan.buildArgs,
+    escape: '\\',
+    imageEnv: ['PATH=/bin'],
+    used: plan.usedArgs,
+  });
+  const loc = { file: 'Dockerfile', line: 1 };
+  assert.equal(vars.expand('$G', loc), '');
+  vars.declareArg({ name: 'G' }, loc);
+  assert.equal(vars.expand('$G', loc), 'global');
+  assert.equal(vars.expand('$H', loc), '');
+  vars.declareArg({ name: 'S', defaultValue: 'stage-$G' }, loc);
+  assert.equal(vars.expand('$S', loc), 'stage-global');
+  vars.setEnv([{ key: 'S', value: 'env' }], loc);
+  assert.equal(vars.expand('$S', loc), 'env');
+  assert.deepEqual(vars.runArgs(), ['G=global']);
+  assert.deepEqual(vars.runEnv(), ['G=global', 'PATH=/bin', 'S=env', 'HTTP_PROXY=http://p']);
+});
+
+test('ENV values see the state before the instruction; predefined platform ARGs', () => {
+  const plan = planBuild(loadDockerfile('ARG TARGETARCH\nFROM x-$TARGETARCH\n'), {
+    platform: 'linux/arm64',
+  });
+  assert.deepEqual(plan.stages[0]!.base, { kind: 'image', ref: 'x-arm64' });
+  const vars = new StageVars({
+    globals: plan.globals,
+    buildArgs: new Map(),
+    escape: '\\',
+    imageEnv: ['A=old'],
+    used: new Set(),
+  });
+  const loc = { file: 'Dockerfile', line: 1 };
+  vars.setEnv(
+    [
+      { key: 'A', value: 'new' },
+      { key: 'B', value: '$A' },
+    ],
+    loc,
+  );
+  assert.equal(vars.env.get('B'), 'old');
+  vars.declareArg({ name: 'TARGETPLATFORM' }, loc);
+  assert.equal(vars.expand('$TARGETPLATFORM', loc), 'linux/arm64');
+});
