@@ -20,38 +20,16 @@ import type { Readable } from 'node:stream';
 export interface LayerSource {
   diffId: string;
   mediaType: string;
+  /** the blob as stored (gzip or plain) */
   open(): Promise<Readable>;
 }
 
-/** Unpacks a (decompressed) layer tar into dest with overlay whiteouts (the tar helper's). */
+/** Unpacks a layer blob (gzip or plain) into dest with overlay whiteouts (the tar helper's). */
 export type Extractor = (tar: Readable, dest: string) => Promise<void>;
 
-// the tar helper's module, named through a constant so this compiles before it lands
-const EXTRACT_MODULE = '../shared/tar/extract.js';
-
-async function defaultExtractor(tar: Readable, dest: string): Promise<void> {
-  const mod = (await import(EXTRACT_MODULE)) as {
-    extractLayer(r: Readable, d: string, o: { whiteouts: 'overlay' | 'apply' }): Promise<unknown>;
-  };
-  await mod.extractLayer(tar, dest, { whiteouts: 'overlay' });
-}
-
-async function decompress(blob: Readable, mediaType: string): Promise<Readable> {
-  if (/gzip/.test(mediaType)) {
-    const { createGunzip } = await import('node:zlib');
-    return blob.pipe(createGunzip());
-  }
-  if (/zstd/.test(mediaType)) {
-    const zlib = (await import('node:zlib')) as unknown as {
-      createZstdDecompress?: () => NodeJS.ReadWriteStream;
-    };
-    if (!zlib.createZstdDecompress) {
-      const { TsdockError } = await import('../shared/errors.js');
-      throw new TsdockError('zstd layers need Node >= 22.15', 'use gzip layers');
-    }
-    return blob.pipe(zlib.createZstdDecompress()) as unknown as Readable;
-  }
-  return blob;
+async function defaultExtractor(blob: Readable, dest: string): Promise<void> {
+  const { extractLayer } = await import('../shared/tar/extract.js');
+  await extractLayer(blob, dest, { whiteouts: 'overlay' });
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -76,7 +54,7 @@ export async function ensureLayers(
       const tmp = join(layersDir, `.tmp-${hex}-${randomBytes(4).toString('hex')}`);
       await mkdir(tmp, { recursive: true });
       try {
-        await extract(await decompress(await layer.open(), layer.mediaType), tmp);
+        await extract(await layer.open(), tmp); // gzip/plain auto-detected by the extractor
         await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
           // another process finished the same layer first: theirs is as good as ours
           if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;

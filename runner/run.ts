@@ -42,9 +42,7 @@ function randomName(id: string): string {
   return `${NAME_WORDS[b[0]! % 8]}_${NAME_NOUNS[b[1]! % 8]}_${id.slice(4, 8)}`;
 }
 
-async function imageInputs(
-  opts: CreateOptions,
-): Promise<{
+async function imageInputs(opts: CreateOptions): Promise<{
   imageId: string;
   config: ImageRunConfig;
   layers: string[];
