@@ -171,7 +171,7 @@ static int open_in_root(int rootfd, const char *path, int flags) {
 
 /* Resolves DST inside the rootfs (symlinks cannot leave it), creating missing directories
  * (and, when as_file, a missing final file). Returns an O_PATH fd for /proc/self/fd mounts. */
-static int resolve_target(int rootfd, const char *dst, int as_file) {
+static int resolve_target_depth(int rootfd, const char *dst, int as_file, int depth) {
   int fd = open_in_root(rootfd, dst, O_PATH);
   if (fd >= 0) return fd;
   if (errno != ENOENT) fail(125, "resolve %s: %s", dst, strerror(errno));
@@ -181,9 +181,9 @@ static int resolve_target(int rootfd, const char *dst, int as_file) {
   char *p = path;
   while (*p == '/') p++;
   while (*p) {
-    char *slash = strchr(p, '/');
+    char *slash = strchr(p, '/'), *cut = slash;
     int last = 0;
-    if (slash) { *slash = 0; while (slash[1] == '/') slash++; last = slash[1] == 0; } else last = 1;
+    if (slash) { *cut = 0; while (slash[1] == '/') slash++; last = slash[1] == 0; } else last = 1;
     if (*p && strcmp(p, ".") != 0) {
       /* Resolve the prefix so far inside the root, then create the next component in it. */
       int next = open_in_root(rootfd, path, O_PATH);
@@ -194,16 +194,33 @@ static int resolve_target(int rootfd, const char *dst, int as_file) {
         if (r < 0 && errno != EEXIST) fail(125, "create mount target %s: %s", dst, strerror(errno));
         if (last && as_file && r >= 0) close(r);
         next = open_in_root(rootfd, path, O_PATH);
+        char link[4096];
+        ssize_t ll;
+        if (next < 0 && errno == ENOENT && (ll = readlinkat(parent, p, link, sizeof link - 1)) > 0) {
+          /* a dangling symlink: continue from its target, still resolved inside the root */
+          link[ll] = 0;
+          char again[8192];
+          const char *rest = slash ? slash + 1 : "";
+          if (link[0] == '/') snprintf(again, sizeof again, "%s/%s", link, rest);
+          else snprintf(again, sizeof again, "%.*s%s/%s", (int)(p - path), path, link, rest);
+          if (++depth > 40) fail(125, "resolve %s: too many levels of symbolic links", dst);
+          close(dirfd);
+          return resolve_target_depth(rootfd, again, as_file, depth);
+        }
       }
       if (next < 0) fail(125, "resolve %s: %s", dst, strerror(errno));
       close(dirfd);
       dirfd = next;
     }
     if (!slash) break;
-    *slash = '/';
+    *cut = '/';
     p = slash + 1;
   }
   return dirfd;
+}
+
+static int resolve_target(int rootfd, const char *dst, int as_file) {
+  return resolve_target_depth(rootfd, dst, as_file, 0);
 }
 
 static void mount_at(int rootfd, const char *src, const char *dst, const char *type,

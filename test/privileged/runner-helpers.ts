@@ -6,12 +6,14 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  readlinkSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 
 /** A fresh busybox root filesystem directory (with /etc/passwd, /etc/group). */
 export function makeBusyboxRootfs(parent = mkdtempSync(join(tmpdir(), 'tsdock-rootfs-'))): string {
@@ -54,4 +56,39 @@ export function leftoverCgroups(prefix = ''): string[] {
     }
   }
   return out;
+}
+
+/** Runs one of the runner's commands (compiled bin/<cmd>.js) with TSDOCK_ROOT=root. */
+export function tsCommand(
+  root: string,
+  cmd: string,
+  args: string[],
+  opts: { input?: string; timeout?: number } = {},
+): { code: number; stdout: string; stderr: string } {
+  const bin = fileURLToPath(new URL(`../../bin/${cmd}.js`, import.meta.url));
+  const res = spawnSync(process.execPath, [bin, ...args], {
+    env: { ...process.env, TSDOCK_ROOT: root },
+    encoding: 'utf8',
+    input: opts.input,
+    timeout: opts.timeout ?? 30000,
+  });
+  return { code: res.status ?? 128, stdout: res.stdout, stderr: res.stderr };
+}
+
+/** Host processes whose executable is the sandbox helper (leftover check). */
+export function sandboxProcesses(): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readlinkSync(`/proc/${pid}/exe`).endsWith('/native/sandbox')) out.push(Number(pid));
+    } catch {
+      /* gone or kernel thread */
+    }
+  }
+  return out;
+}
+
+/** Host network devices created for containers (veth host ends). */
+export function leftoverVeths(): string[] {
+  return readdirSync('/sys/class/net').filter((n) => n.startsWith('tsv'));
 }
