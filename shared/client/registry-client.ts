@@ -1,0 +1,499 @@
+// The registry client: the OCI distribution API (blobs, uploads, mounts, manifests, tags) for one
+// registry, with authentication (auth.ts), retries (http.ts) and resumable, verified blob
+// downloads (blob-download.ts). Used by tspush/tspull, the builder's FROM and the runner's pull.
+import { Readable } from 'node:stream';
+import { digestOf, isDigest, type Digest } from '../digest.js';
+import { NotFoundError, TsdockError, DigestMismatchError } from '../errors.js';
+import { MANIFEST_MEDIA_TYPES } from '../media-types.js';
+import { isInsecureByDefault, registryApiHost } from '../reference.js';
+import { loadCredentials } from '../credentials.js';
+import { Authenticator, repositoryScope, type Credentials } from './auth.js';
+import { downloadBlob } from './blob-download.js';
+import { drain, header, readBody, send, type Body, type HttpResponse } from './http.js';
+import { errorFromResponse, type Operation } from './registry-errors.js';
+
+export type { Credentials } from './auth.js';
+
+export interface RegistryClientOptions {
+  /** Registry host as written in references (`docker.io`, `localhost:5000`). */
+  registry: string;
+  /** Allow plain HTTP and unverified TLS (default: true for loopback hosts). */
+  insecure?: boolean;
+  /** Credentials; `null` for anonymous; undefined loads them from tslogin's / docker's config. */
+  credentials?: Credentials | null;
+  userAgent?: string;
+  /** Blobs larger than this go up in PATCH chunks (default 512 MiB). */
+  monolithicLimit?: number;
+  /** Chunk size for chunked uploads (default 64 MiB). */
+  chunkSize?: number;
+}
+
+export interface FetchedManifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: Digest;
+}
+
+/** Opens a blob's content from `start` (inclusive) to its end. */
+export type BlobSource = (start: number) => Readable;
+
+export interface UploadOptions {
+  digest: string;
+  size: number;
+  /** Force PATCH chunks even for small blobs. */
+  chunked?: boolean;
+  /** Repositories on this registry that may hold the blob already (tried as cross-repo mounts). */
+  mountFrom?: string[];
+}
+
+export type UploadResult = 'exists' | 'mounted' | 'uploaded';
+
+interface Req {
+  method: string;
+  path: string;
+  scopes: string[];
+  headers?: Record<string, string>;
+  body?: Body;
+  bodyLength?: number;
+  attempts?: number;
+}
+
+export class RegistryClient {
+  readonly registry: string;
+  readonly insecure: boolean;
+  private readonly userAgent: string;
+  private readonly monolithicLimit: number;
+  private readonly chunkSize: number;
+  private base: Promise<string> | undefined;
+  private auth: Promise<Authenticator> | undefined;
+
+  constructor(private readonly opts: RegistryClientOptions) {
+    this.registry = opts.registry;
+    this.insecure = opts.insecure ?? isInsecureByDefault(opts.registry);
+    this.userAgent = opts.userAgent ?? 'tsdock/0.1';
+    this.monolithicLimit = opts.monolithicLimit ?? 512 * 1024 * 1024;
+    this.chunkSize = opts.chunkSize ?? 64 * 1024 * 1024;
+  }
+
+  /** Checks that the registry answers the v2 API and that the credentials are accepted. */
+  async ping(): Promise<void> {
+    const res = await this.request({ method: 'GET', path: '/v2/', scopes: [] }, { op: 'login' });
+    await drain(res);
+    if (res.status !== 200) throw await this.error(res, { op: 'login' });
+  }
+
+  /** The size of a blob if the repository has it. */
+  async headBlob(repo: string, digest: string): Promise<number | undefined> {
+    const res = await this.request(
+      { method: 'HEAD', path: `/v2/${repo}/blobs/${digest}`, scopes: [pull(repo)] },
+      { op: 'pull', repo },
+    );
+    await drain(res);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw await this.error(res, { op: 'pull', repo });
+    return Number(header(res, 'content-length') ?? '0');
+  }
+
+  /**
+   * A blob's content as a stream. Broken connections are resumed with Range requests; when
+   * read from the start, the content is verified against `digest` (the stream errors with
+   * DigestMismatchError otherwise). `size`, when known, lets truncation be detected early.
+   */
+  async getBlob(
+    repo: string,
+    digest: string,
+    opts: { start?: number; size?: number; verify?: boolean } = {},
+  ): Promise<Readable> {
+    return downloadBlob({
+      digest,
+      start: opts.start ?? 0,
+      size: opts.size,
+      verify: opts.verify ?? (opts.start ?? 0) === 0,
+      open: async (offset) => {
+        const headers: Record<string, string> = {};
+        if (offset > 0) headers.range = `bytes=${offset}-`;
+        const res = await this.request(
+          { method: 'GET', path: `/v2/${repo}/blobs/${digest}`, scopes: [pull(repo)], headers },
+          { op: 'pull', repo },
+        );
+        if (res.status === 404) {
+          await drain(res);
+          throw new NotFoundError(`blob ${digest} not found in ${this.registry}/${repo}`);
+        }
+        if (res.status !== 200 && res.status !== 206)
+          throw await this.error(res, { op: 'pull', repo });
+        return res;
+      },
+    });
+  }
+
+  /** Uploads a blob unless the repository has it; tries cross-repo mounts first. */
+  async uploadBlob(repo: string, source: BlobSource, opts: UploadOptions): Promise<UploadResult> {
+    if ((await this.headBlob(repo, opts.digest)) !== undefined) return 'exists';
+    let location: string | undefined;
+    for (const from of opts.mountFrom ?? []) {
+      if (from === repo) continue;
+      const started = await this.startUpload(repo, { digest: opts.digest, from });
+      if (started.mounted) return 'mounted';
+      location = started.location;
+      break; // the registry opened a normal upload session instead: use it
+    }
+    location ??= (await this.startUpload(repo)).location!;
+    const chunked = opts.chunked || opts.size > this.monolithicLimit;
+    if (chunked) await this.uploadChunks(repo, location, source, opts);
+    else await this.finishUpload(repo, location, opts, source);
+    return 'uploaded';
+  }
+
+  /** Mounts a blob from another repository of the same registry; false if it was not mounted. */
+  async mountBlob(repo: string, digest: string, fromRepo: string): Promise<boolean> {
+    const started = await this.startUpload(repo, { digest, from: fromRepo });
+    if (started.mounted) return true;
+    await this.cancelUpload(repo, started.location!);
+    return false;
+  }
+
+  /** Fetches a manifest (or index) by tag or digest, verifying the digest when fetched by one. */
+  async getManifest(
+    repo: string,
+    ref: string,
+    accept: readonly string[] = MANIFEST_MEDIA_TYPES,
+  ): Promise<FetchedManifest> {
+    const res = await this.request(
+      {
+        method: 'GET',
+        path: `/v2/${repo}/manifests/${ref}`,
+        scopes: [pull(repo)],
+        headers: { accept: accept.join(', ') },
+      },
+      { op: 'pull', repo, ref },
+    );
+    if (res.status !== 200) throw await this.error(res, { op: 'pull', repo, ref });
+    const bytes = await readBody(res, 4 * 1024 * 1024);
+    const digest = digestOf(bytes);
+    if (isDigest(ref) && ref.startsWith('sha256:') && ref !== digest)
+      throw new DigestMismatchError(ref, digest);
+    return { bytes, mediaType: manifestMediaType(header(res, 'content-type'), bytes), digest };
+  }
+
+  /** A manifest's digest, media type and size without its body; undefined if absent. */
+  async headManifest(
+    repo: string,
+    ref: string,
+    accept: readonly string[] = MANIFEST_MEDIA_TYPES,
+  ): Promise<{ digest: Digest; mediaType: string; size: number } | undefined> {
+    const res = await this.request(
+      {
+        method: 'HEAD',
+        path: `/v2/${repo}/manifests/${ref}`,
+        scopes: [pull(repo)],
+        headers: { accept: accept.join(', ') },
+      },
+      { op: 'pull', repo, ref },
+    );
+    await drain(res);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw await this.error(res, { op: 'pull', repo, ref });
+    const digest = header(res, 'docker-content-digest');
+    if (!digest || !isDigest(digest)) return undefined;
+    return {
+      digest,
+      mediaType: (header(res, 'content-type') ?? '').split(';')[0]!.trim(),
+      size: Number(header(res, 'content-length') ?? '0'),
+    };
+  }
+
+  /** Stores a manifest under a tag or its digest; returns its digest. */
+  async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<Digest> {
+    const res = await this.request(
+      {
+        method: 'PUT',
+        path: `/v2/${repo}/manifests/${ref}`,
+        scopes: [push(repo)],
+        headers: { 'content-type': mediaType },
+        body: bytes,
+      },
+      { op: 'push', repo, ref },
+    );
+    if (res.status !== 201 && res.status !== 200)
+      throw await this.error(res, { op: 'push', repo, ref });
+    await drain(res);
+    const digest = digestOf(bytes);
+    const reported = header(res, 'docker-content-digest');
+    if (reported && reported.startsWith('sha256:') && reported !== digest)
+      throw new DigestMismatchError(digest, reported);
+    return digest;
+  }
+
+  /** All tags of a repository, following `Link` pagination. */
+  async listTags(repo: string, pageSize?: number): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repo}/tags/list${pageSize ? `?n=${pageSize}` : ''}`;
+    while (path) {
+      const res = await this.request(
+        { method: 'GET', path, scopes: [pull(repo)] },
+        { op: 'pull', repo },
+      );
+      if (res.status !== 200) throw await this.error(res, { op: 'pull', repo });
+      const body = JSON.parse((await readBody(res)).toString('utf8')) as { tags?: string[] | null };
+      tags.push(...(body.tags ?? []));
+      path = nextLink(header(res, 'link'));
+    }
+    return tags;
+  }
+
+  /** Deletes a manifest by digest. */
+  async deleteManifest(repo: string, digest: string): Promise<void> {
+    const res = await this.request(
+      {
+        method: 'DELETE',
+        path: `/v2/${repo}/manifests/${digest}`,
+        scopes: [repositoryScope(repo, ['delete'])],
+      },
+      { op: 'delete', repo, ref: digest },
+    );
+    if (res.status !== 202 && res.status !== 200)
+      throw await this.error(res, { op: 'delete', repo, ref: digest });
+    await drain(res);
+  }
+
+  /** Declares that an operation will need `actions` on `repo` (tokens then cover them all). */
+  async declareScope(repo: string, actions: string[]): Promise<void> {
+    (await this.authenticator()).accumulate([repositoryScope(repo, actions)]);
+  }
+
+  // ---- uploads ----
+
+  private async startUpload(
+    repo: string,
+    mount?: { digest: string; from: string },
+  ): Promise<{ mounted: boolean; location?: string }> {
+    const q = mount
+      ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}`
+      : '';
+    const scopes = [push(repo), ...(mount ? [pull(mount.from)] : [])];
+    const res = await this.request(
+      { method: 'POST', path: `/v2/${repo}/blobs/uploads/${q}`, scopes },
+      { op: 'push', repo },
+    );
+    await drain(res);
+    if (mount && res.status === 201) return { mounted: true };
+    if (res.status !== 202) throw await this.error(res, { op: 'push', repo });
+    return { mounted: false, location: this.location(res) };
+  }
+
+  private async finishUpload(
+    repo: string,
+    location: string,
+    opts: UploadOptions,
+    source?: BlobSource,
+  ): Promise<void> {
+    const url = new URL(location);
+    url.searchParams.set('digest', opts.digest);
+    const res = await this.request(
+      {
+        method: 'PUT',
+        path: url.toString(),
+        scopes: [push(repo)],
+        headers: { 'content-type': 'application/octet-stream' },
+        body: source ? () => source(0) : undefined,
+        bodyLength: source ? opts.size : undefined,
+        attempts: source ? 1 : undefined,
+      },
+      { op: 'push', repo },
+    );
+    await drain(res);
+    if (res.status !== 201) throw await this.error(res, { op: 'push', repo });
+    const reported = header(res, 'docker-content-digest');
+    if (reported && reported !== opts.digest) throw new DigestMismatchError(opts.digest, reported);
+  }
+
+  private async uploadChunks(
+    repo: string,
+    location: string,
+    source: BlobSource,
+    opts: UploadOptions,
+  ): Promise<void> {
+    let offset = 0;
+    let failures = 0;
+    while (offset < opts.size) {
+      const len = Math.min(this.chunkSize, opts.size - offset);
+      const start = offset;
+      try {
+        const res = await this.request(
+          {
+            method: 'PATCH',
+            path: location,
+            scopes: [push(repo)],
+            headers: {
+              'content-type': 'application/octet-stream',
+              'content-range': `${start}-${start + len - 1}`,
+            },
+            body: () => take(source(start), len),
+            bodyLength: len,
+            attempts: 1,
+          },
+          { op: 'push', repo },
+        );
+        await drain(res);
+        if (res.status !== 202) throw await this.error(res, { op: 'push', repo });
+        location = this.location(res);
+        offset = start + len;
+      } catch (err) {
+        if (++failures > 3 || err instanceof TsdockError) throw err;
+        offset = await this.uploadOffset(repo, location);
+      }
+    }
+    await this.finishUpload(repo, location, opts);
+  }
+
+  /** How many bytes an upload session holds (from its `Range: 0-N`). */
+  private async uploadOffset(repo: string, location: string): Promise<number> {
+    const res = await this.request(
+      { method: 'GET', path: location, scopes: [push(repo)] },
+      { op: 'push', repo },
+    );
+    await drain(res);
+    const m = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
+    return m ? Number(m[1]) + 1 : 0;
+  }
+
+  private async cancelUpload(repo: string, location: string): Promise<void> {
+    try {
+      const res = await this.request(
+        { method: 'DELETE', path: location, scopes: [push(repo)] },
+        { op: 'push', repo },
+      );
+      await drain(res);
+    } catch {
+      // an abandoned session expires on the registry anyway
+    }
+  }
+
+  private location(res: HttpResponse): string {
+    const loc = header(res, 'location');
+    if (!loc) throw new TsdockError(`registry ${this.registry} sent no upload Location`);
+    return new URL(loc, res.url).toString();
+  }
+
+  // ---- plumbing ----
+
+  private async request(req: Req, ctx: Operation): Promise<HttpResponse> {
+    const auth = await this.authenticator();
+    const base = await this.baseUrl();
+    const url = /^https?:\/\//.test(req.path) ? req.path : base + req.path;
+    const scopes = auth.accumulate(req.scopes);
+    for (let tries = 0; ; tries++) {
+      const authorization = await auth.authorization(scopes);
+      const headers: Record<string, string> = { 'user-agent': this.userAgent, ...req.headers };
+      if (authorization) headers.authorization = authorization;
+      const res = await send({
+        method: req.method,
+        url,
+        headers,
+        body: req.body,
+        bodyLength: req.bodyLength,
+        attempts: req.attempts,
+        insecureTls: this.insecure,
+      });
+      if (res.status !== 401) return res;
+      if (tries >= 2 || !(await auth.onUnauthorized(res, authorization))) {
+        throw await this.error(res, {
+          ...ctx,
+          sentCredentials: authorization !== undefined && auth.hasCredentials,
+        });
+      }
+    }
+  }
+
+  private error(res: HttpResponse, ctx: Operation): Promise<TsdockError> {
+    return errorFromResponse(res, { ...ctx, registry: this.registry });
+  }
+
+  private authenticator(): Promise<Authenticator> {
+    this.auth ??= (async () => {
+      const creds =
+        this.opts.credentials === null
+          ? undefined
+          : (this.opts.credentials ?? (await loadCredentials(this.registry)));
+      return new Authenticator(this.registry, creds, {
+        insecureTls: this.insecure,
+        userAgent: this.userAgent,
+      });
+    })();
+    return this.auth;
+  }
+
+  /** `https://host` or, for insecure registries that do not speak TLS, `http://host`. */
+  private baseUrl(): Promise<string> {
+    this.base ??= (async () => {
+      const host = registryApiHost(this.registry);
+      if (!this.insecure) return `https://${host}`;
+      try {
+        const res = await send({
+          method: 'GET',
+          url: `https://${host}/v2/`,
+          insecureTls: true,
+          attempts: 1,
+        });
+        await drain(res);
+        return `https://${host}`;
+      } catch {
+        return `http://${host}`;
+      }
+    })();
+    return this.base;
+  }
+}
+
+function pull(repo: string): string {
+  return repositoryScope(repo, ['pull']);
+}
+
+function push(repo: string): string {
+  return repositoryScope(repo, ['pull', 'push']);
+}
+
+/** The media type of a fetched manifest: the header, else the document's own mediaType. */
+function manifestMediaType(contentType: string | undefined, bytes: Buffer): string {
+  const ct = (contentType ?? '').split(';')[0]!.trim();
+  if (MANIFEST_MEDIA_TYPES.includes(ct)) return ct;
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: unknown };
+    if (doc.mediaType) return doc.mediaType;
+    return doc.manifests
+      ? 'application/vnd.oci.image.index.v1+json'
+      : 'application/vnd.oci.image.manifest.v1+json';
+  } catch {
+    return ct;
+  }
+}
+
+/** The path of a `Link: <...>; rel="next"` header. */
+export function nextLink(link: string | undefined): string | undefined {
+  const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+  return m ? m[1] : undefined;
+}
+
+/** The first `n` bytes of a stream (the rest is not read and the source is closed). */
+function take(src: Readable, n: number): Readable {
+  return Readable.from(
+    (async function* () {
+      let left = n;
+      try {
+        for await (const chunk of src) {
+          const c = chunk as Buffer;
+          if (c.length >= left) {
+            yield c.subarray(0, left);
+            return;
+          }
+          left -= c.length;
+          yield c;
+        }
+      } finally {
+        src.destroy();
+      }
+    })(),
+    { objectMode: false },
+  );
+}
