@@ -1,0 +1,185 @@
+// Privileged: cgroup limits (memory OOM -> 137 with a message, pids, cpu quota), detached
+// lifecycle (ps, logs, exec in the same pid namespace, stop, rm), -p publishing through the
+// bridge, and 100 runs leaving no mounts, cgroups, veths or processes behind. Needs root.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  leftoverCgroups,
+  leftoverVeths,
+  makeBusyboxRootfs,
+  mountsMatching,
+  sandboxProcesses,
+  tsCommand,
+} from './runner-helpers.js';
+
+let dir = '';
+let root = '';
+let rootfs = '';
+const ts = (cmd: string, args: string[]) => tsCommand(root, cmd, args);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tsdock-life-'));
+  root = join(dir, 'state');
+  rootfs = makeBusyboxRootfs(dir);
+});
+after(() => {
+  for (const id of existsSync(join(root, 'containers'))
+    ? readdirSync(join(root, 'containers'))
+    : []) {
+    if (!id.startsWith('.')) ts('tsrm', ['-f', id]);
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function cgroupFile(id: string, v1: string, v2: string): string {
+  const p1 = join('/sys/fs/cgroup', v1.split('.')[0]!, 'tsdock', id, v1);
+  return existsSync(p1) ? p1 : join('/sys/fs/cgroup/tsdock', id, v2);
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+test('memory hog under -m 32m exits 137 and says it hit the memory limit', () => {
+  const r = ts('tsrun', [
+    '--rm',
+    '--network',
+    'none',
+    '-m',
+    '32m',
+    '--rootfs',
+    rootfs,
+    'sh',
+    '-c',
+    'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived',
+  ]);
+  assert.equal(r.code, 137, r.stderr);
+  assert.doesNotMatch(r.stdout, /survived/);
+  assert.match(r.stderr, /out of memory \(memory limit 32m\)/);
+});
+
+test('fork bomb under --pids-limit 20 is contained', async () => {
+  const id = ts('tsrun', [
+    '-d',
+    '--network',
+    'none',
+    '--pids-limit',
+    '20',
+    '--rootfs',
+    rootfs,
+    'sh',
+    '-c',
+    '(for i in $(seq 60); do sleep 30 & done) 2>/dev/null; exec sleep 30',
+  ]).stdout.trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  await sleep(700);
+  const current = Number(readFileSync(cgroupFile(id, 'pids.current', 'pids.current'), 'utf8'));
+  assert.ok(current <= 20 && current >= 10, `pids.current=${current}`);
+  const events = readFileSync(cgroupFile(id, 'pids.events', 'pids.events'), 'utf8');
+  assert.match(events, /max [1-9]/, 'the limit refused forks');
+  assert.match(ts('tsps', []).stdout, new RegExp(id.slice(0, 12)), 'the container itself survived');
+  assert.equal(ts('tsrm', ['-f', id]).code, 0);
+  assert.deepEqual(leftoverCgroups(id.slice(0, 12)), []);
+});
+
+test('--cpus 0.2 holds a busy loop near 20% of a core', async () => {
+  const id = ts('tsrun', [
+    '-d',
+    '--network',
+    'none',
+    '--cpus',
+    '0.2',
+    '--rootfs',
+    rootfs,
+    'sh',
+    '-c',
+    'while :; do :; done',
+  ]).stdout.trim();
+  try {
+    const usage = () => {
+      const v1 = join('/sys/fs/cgroup/cpuacct/tsdock', id, 'cpuacct.usage');
+      if (existsSync(v1)) return Number(readFileSync(v1, 'utf8')) / 1e9;
+      const m = /usage_usec (\d+)/.exec(
+        readFileSync(join('/sys/fs/cgroup/tsdock', id, 'cpu.stat'), 'utf8'),
+      );
+      return Number(m?.[1]) / 1e6;
+    };
+    await sleep(300);
+    const t0 = Date.now();
+    const u0 = usage();
+    await sleep(2000);
+    const share = (usage() - u0) / ((Date.now() - t0) / 1000);
+    assert.ok(share > 0.12 && share < 0.28, `measured ${share.toFixed(3)} of a core`);
+  } finally {
+    ts('tsrm', ['-f', id]);
+  }
+});
+
+test('detached web server: -p publishes, logs, exec joins the pid namespace, stop and rm', async () => {
+  const port = await freePort();
+  const r = ts('tsrun', [
+    '-d',
+    '--name',
+    'web',
+    '-p',
+    `${port}:80`,
+    '--rootfs',
+    rootfs,
+    'sh',
+    '-c',
+    'mkdir -p /www && echo "Hello from $(hostname)" > /www/index.html && echo started && exec httpd -f -p 80 -h /www',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  let body = '';
+  for (let i = 0; i < 50 && !body; i++) {
+    await sleep(50);
+    body = await fetch(`http://127.0.0.1:${port}/`).then(
+      (res) => res.text(),
+      () => '',
+    );
+  }
+  assert.equal(body, `Hello from ${id.slice(0, 12)}\n`);
+  assert.match(ts('tsps', []).stdout, new RegExp(`${id.slice(0, 12)} .* web`));
+  assert.equal(ts('tslogs', ['web']).stdout, 'started\n');
+  const ex = ts('tsexec', ['web', 'sh', '-c', 'cat /proc/1/comm; echo $$']);
+  assert.equal(ex.code, 0, ex.stderr);
+  assert.match(ex.stdout, /^httpd\n\d+\n$/);
+  const inspect = await import('../../runner/containers.js');
+  process.env.TSDOCK_ROOT = root;
+  const info = (await inspect.inspectContainer('web')) as {
+    State: { Pid: number; Running: boolean };
+  };
+  assert.equal(info.State.Running, true);
+  assert.ok(info.State.Pid > 1 && existsSync(`/proc/${info.State.Pid}`));
+  assert.equal(ts('tsstop', ['-t', '1', 'web']).code, 0);
+  assert.match(ts('tsps', ['-a']).stdout, /Exited \(137\)/);
+  assert.equal(ts('tsrm', ['web']).code, 0);
+  assert.equal(ts('tsps', ['-a']).stdout.split('\n').filter(Boolean).length, 1);
+  assert.deepEqual(leftoverVeths(), []);
+});
+
+test('100 runs leave no mounts, cgroups, veths or processes behind', () => {
+  for (let i = 0; i < 100; i++) {
+    const net = i % 10 === 0 ? 'bridge' : 'none';
+    const r = ts('tsrun', ['--rm', '--network', net, '-m', '64m', '--rootfs', rootfs, 'true']);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  assert.deepEqual(
+    readdirSync(join(root, 'containers')).filter((n) => !n.startsWith('.')),
+    [],
+  );
+  assert.deepEqual(leftoverCgroups(), []);
+  assert.deepEqual(leftoverVeths(), []);
+  assert.deepEqual(mountsMatching(root), []);
+  assert.deepEqual(sandboxProcesses(), []);
+});
