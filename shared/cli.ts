@@ -1,0 +1,236 @@
+// Common plumbing for the bin/ entries: run main and turn errors into one stderr line and
+// docker's exit codes, a small docker-style (pflag-like) flag parser, and password input.
+// Kept lean on purpose: tsrun's start latency matters, so nothing heavy is imported here.
+import { ExitCode, TsdockError, errorLine } from './errors.js';
+
+/** A command-line mistake; exits 125 like docker, with a hint to read --help. */
+export class UsageError extends TsdockError {}
+
+export interface FlagSpec {
+  type: 'string' | 'boolean';
+  /** One-letter alias: `-d`. */
+  short?: string;
+  /** Repeatable: values collect into an array (`-e A=1 -e B=2`). */
+  multiple?: boolean;
+  default?: string | boolean | string[] | boolean[];
+}
+export type FlagSpecs = Record<string, FlagSpec>;
+
+type ValueOf<S extends FlagSpec> = S['type'] extends 'boolean'
+  ? S['multiple'] extends true
+    ? boolean[]
+    : boolean
+  : S['multiple'] extends true
+    ? string[]
+    : string;
+export type FlagValues<T extends FlagSpecs> = { [K in keyof T]?: ValueOf<T[K]> };
+
+export interface ParsedFlags<T extends FlagSpecs> {
+  values: FlagValues<T>;
+  positionals: string[];
+}
+
+export interface ParseFlagsOptions {
+  /** Stop at the first positional; it and everything after are returned untouched. */
+  stopAtFirstPositional?: boolean;
+  /** Command name for the `see 'NAME --help'` hint (default: the script's name). */
+  name?: string;
+}
+
+/**
+ * Parses docker-style flags: `--x=v`, `--x v`, `-x v`, `-xv`, combined booleans `-it`,
+ * `--flag=false`, repeated flags into arrays, `--` ends flags. Unknown flags are UsageErrors.
+ */
+export function parseFlags<const T extends FlagSpecs>(
+  argv: readonly string[],
+  spec: T,
+  opts: ParseFlagsOptions = {},
+): ParsedFlags<T> {
+  const name = opts.name ?? scriptName();
+  const values: Record<string, unknown> = {};
+  const positionals: string[] = [];
+  const byShort = new Map<string, string>();
+  for (const [long, s] of Object.entries(spec)) if (s.short) byShort.set(s.short, long);
+  const set = (long: string, value: string | boolean) => {
+    if (spec[long]!.multiple) ((values[long] ??= []) as unknown[]).push(value);
+    else values[long] = value;
+  };
+  const usage = (msg: string) => new UsageError(msg, `see '${name} --help'`);
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const long = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      if (!Object.hasOwn(spec, long)) throw usage(`unknown flag: --${long}`);
+      const s = spec[long]!;
+      if (s.type === 'boolean') {
+        set(long, eq < 0 ? true : parseBool(arg.slice(eq + 1), `--${long}`, usage));
+      } else if (eq >= 0) {
+        set(long, arg.slice(eq + 1));
+      } else {
+        if (i + 1 >= argv.length) throw usage(`flag needs an argument: --${long}`);
+        set(long, argv[++i]!);
+      }
+      continue;
+    }
+    if (arg.startsWith('-') && arg.length > 1) {
+      // A cluster of shorthands: booleans until a string flag takes the rest or the next arg.
+      for (let j = 1; j < arg.length; j++) {
+        const c = arg[j]!;
+        const long = byShort.get(c);
+        if (long === undefined) throw usage(`unknown shorthand flag: '${c}' in ${arg}`);
+        const s = spec[long]!;
+        if (s.type === 'boolean') {
+          if (arg[j + 1] === '=') {
+            set(long, parseBool(arg.slice(j + 2), `-${c}`, usage));
+            break;
+          }
+          set(long, true);
+          continue;
+        }
+        let rest = arg.slice(j + 1);
+        if (rest.startsWith('=')) rest = rest.slice(1);
+        if (rest !== '') set(long, rest);
+        else if (i + 1 < argv.length) set(long, argv[++i]!);
+        else throw usage(`flag needs an argument: '${c}' in ${arg}`);
+        break;
+      }
+      continue;
+    }
+    if (opts.stopAtFirstPositional) {
+      positionals.push(...argv.slice(i));
+      break;
+    }
+    positionals.push(arg);
+  }
+  for (const [long, s] of Object.entries(spec)) {
+    if (values[long] === undefined && s.default !== undefined) {
+      values[long] = Array.isArray(s.default) ? [...s.default] : s.default;
+    }
+  }
+  return { values: values as FlagValues<T>, positionals };
+}
+
+/**
+ * Runs a command's main with process.argv.slice(2) and exits: main's number (default 0), or on
+ * error `${name}: <one line>` on stderr and the error's exitCode (default 125).
+ * `TSDOCK_DEBUG=1` prints the stack too.
+ */
+export async function runCli(
+  name: string,
+  main: (argv: string[]) => Promise<number | void>,
+): Promise<never> {
+  // `tsimages | head`: a closed stdout ends the command quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
+  let code: number;
+  try {
+    code = (await main(process.argv.slice(2))) ?? 0;
+  } catch (err) {
+    process.stderr.write(`${name}: ${errorLine(err)}\n`);
+    if (process.env['TSDOCK_DEBUG'] && err instanceof Error && err.stack) {
+      process.stderr.write(`${err.stack}\n`);
+    }
+    code = exitCodeOf(err);
+  }
+  process.exit(code);
+}
+
+/** The exit code an error asks for: its numeric `exitCode`, else 125. */
+export function exitCodeOf(err: unknown): number {
+  const c = (err as { exitCode?: unknown } | null)?.exitCode;
+  return typeof c === 'number' && Number.isInteger(c) && c >= 0 && c <= 255
+    ? c
+    : ExitCode.ToolError;
+}
+
+/** Reads all of stdin as a password (for --password-stdin); one trailing newline is dropped. */
+export async function readPasswordFromStdin(
+  stdin: NodeJS.ReadableStream = process.stdin,
+): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  const text = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (text === '') {
+    throw new UsageError(
+      'no password on stdin',
+      'pipe the password in: echo "$PW" | ... --password-stdin',
+    );
+  }
+  return text;
+}
+
+/** Prompts on the terminal without echo. Fails if stdin is not a TTY. */
+export function promptPassword(prompt: string): Promise<string> {
+  return readTerminal(prompt, false);
+}
+
+/** Prompts on the terminal with echo (e.g. for a username). Fails if stdin is not a TTY. */
+export function promptText(prompt: string): Promise<string> {
+  return readTerminal(prompt, true);
+}
+
+function readTerminal(prompt: string, echo: boolean): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    return Promise.reject(
+      new UsageError(
+        'cannot prompt: stdin is not a terminal',
+        'use --username and --password-stdin',
+      ),
+    );
+  }
+  process.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let input = '';
+    const finish = (err?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(input);
+    };
+    const onData = (buf: Buffer) => {
+      for (const ch of buf.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return finish();
+        if (ch === '\u0003') return finish(new TsdockError('interrupted', undefined, 130));
+        if (ch === '\u0004') {
+          if (input === '') return finish(new UsageError('no input', 'end of input at the prompt'));
+          return finish();
+        }
+        if (ch === '\u007f' || ch === '\b') {
+          if (input.length > 0) {
+            input = input.slice(0, -1);
+            if (echo) process.stderr.write('\b \b');
+          }
+          continue;
+        }
+        input += ch;
+        if (echo) process.stderr.write(ch);
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
+}
+
+function parseBool(v: string, flag: string, usage: (m: string) => UsageError): boolean {
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw usage(`invalid argument "${v}" for "${flag}" flag: expected true or false`);
+}
+
+function scriptName(): string {
+  const script = process.argv[1] ?? 'tsdock';
+  return (script.split('/').pop() ?? script).replace(/\.[cm]?js$/, '');
+}

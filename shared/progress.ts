@@ -1,0 +1,169 @@
+// Progress display for pulls, pushes and builds. On a TTY a block of lines (one per item) is
+// redrawn in place, at most every 100 ms; otherwise plain lines, only at start and finish, so CI
+// logs stay short. Finished items at the top of the block scroll out and are not redrawn.
+
+export interface ProgressItem {
+  /** Bytes (or units) done so far, of `total` if known. */
+  update(done: number, total?: number): void;
+  /** Marks the item finished; `msg` replaces the status (default "done"). */
+  done(msg?: string): void;
+  fail(msg: string): void;
+}
+
+export interface Progress {
+  item(id: string, label: string): ProgressItem;
+  /** A line of its own, printed above the live block. */
+  line(msg: string): void;
+  /** Draws the final state; call once at the end. */
+  end(): void;
+}
+
+export type ProgressMode = 'auto' | 'tty' | 'plain' | 'quiet';
+
+interface ItemState {
+  id: string;
+  label: string;
+  done: number;
+  total?: number;
+  final?: string;
+}
+
+const REDRAW_MS = 100;
+
+export function createProgress(
+  stream: NodeJS.WritableStream = process.stderr,
+  opts: { mode?: ProgressMode } = {},
+): Progress {
+  const mode = opts.mode ?? 'auto';
+  if (mode === 'quiet') return quietProgress();
+  const tty = mode === 'tty' || (mode === 'auto' && (stream as { isTTY?: boolean }).isTTY === true);
+  return tty ? new TtyProgress(stream) : new PlainProgress(stream);
+}
+
+class PlainProgress implements Progress {
+  constructor(private readonly out: NodeJS.WritableStream) {}
+  item(id: string, label: string): ProgressItem {
+    this.out.write(`${prefix(id)}${label}\n`);
+    let finished = false;
+    const finish = (msg: string) => {
+      if (finished) return;
+      finished = true;
+      this.out.write(`${prefix(id)}${msg}\n`);
+    };
+    return {
+      update: () => undefined,
+      done: (msg) => finish(msg ?? 'done'),
+      fail: (msg) => finish(`failed: ${msg}`),
+    };
+  }
+  line(msg: string): void {
+    this.out.write(`${msg}\n`);
+  }
+  end(): void {}
+}
+
+class TtyProgress implements Progress {
+  private items: ItemState[] = [];
+  private drawn = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly out: NodeJS.WritableStream) {}
+
+  item(id: string, label: string): ProgressItem {
+    const st: ItemState = { id, label, done: 0 };
+    this.items.push(st);
+    this.redraw();
+    return {
+      update: (done, total) => {
+        if (st.final !== undefined) return;
+        st.done = done;
+        if (total !== undefined) st.total = total;
+        this.schedule();
+      },
+      done: (msg) => this.finish(st, msg ?? 'done'),
+      fail: (msg) => this.finish(st, `failed: ${msg}`),
+    };
+  }
+
+  line(msg: string): void {
+    this.clear();
+    this.out.write(`${msg}\n`);
+    this.redraw();
+  }
+
+  end(): void {
+    this.redraw();
+    this.items = [];
+    this.drawn = 0;
+  }
+
+  private finish(st: ItemState, msg: string): void {
+    if (st.final !== undefined) return;
+    st.final = msg;
+    this.redraw();
+  }
+
+  private schedule(): void {
+    this.timer ??= setTimeout(() => this.redraw(), REDRAW_MS);
+  }
+
+  private clear(): void {
+    if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}F\x1b[J`);
+    this.drawn = 0;
+  }
+
+  private redraw(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.clear();
+    const width = ((this.out as { columns?: number }).columns ?? 80) - 1;
+    let text = '';
+    // Leading finished items are printed one last time and leave the live block.
+    while (this.items.length > 0 && this.items[0]!.final !== undefined) {
+      text += `${fit(renderItem(this.items.shift()!), width)}\n`;
+    }
+    for (const st of this.items) text += `${fit(renderItem(st), width)}\n`;
+    this.drawn = this.items.length;
+    this.out.write(text);
+  }
+}
+
+function quietProgress(): Progress {
+  const noop = () => undefined;
+  return { item: () => ({ update: noop, done: noop, fail: noop }), line: noop, end: noop };
+}
+
+function renderItem(st: ItemState): string {
+  if (st.final !== undefined) return `${prefix(st.id)}${st.final}`;
+  if (st.done === 0 && st.total === undefined) return `${prefix(st.id)}${st.label}`;
+  if (st.total === undefined || st.total <= 0) {
+    return `${prefix(st.id)}${st.label} ${formatBytes(st.done)}`;
+  }
+  return `${prefix(st.id)}${st.label} ${bar(st.done / st.total)} ${formatBytes(st.done)}/${formatBytes(st.total)}`;
+}
+
+function prefix(id: string): string {
+  return id ? `${id}: ` : '';
+}
+
+function bar(fraction: number, width = 30): string {
+  const f = Math.max(0, Math.min(1, fraction));
+  const full = Math.floor(f * width);
+  return `[${'='.repeat(full)}${full < width ? '>' : ''}${' '.repeat(Math.max(0, width - full - 1))}]`;
+}
+
+function fit(line: string, width: number): string {
+  return line.length > width && width > 3 ? `${line.slice(0, width - 3)}...` : line;
+}
+
+/** Docker-style sizes: 512B, 1.5kB, 12.3MB (powers of 1000). */
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return i === 0 ? `${v}${units[0]}` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)}${units[i]}`;
+}
