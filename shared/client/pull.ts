@@ -1,0 +1,126 @@
+// Pull: registry -> local store. Fetches the manifest (an index is stored too and the platform's
+// manifest selected from it), downloads config and layers a few at a time (skipping blobs the
+// store has), stores the manifest last, and tags it under the full normalised reference.
+import { pipeline } from 'node:stream/promises';
+import type { Digest } from '../digest.js';
+import { TsdockError } from '../errors.js';
+import { manifestReferences, parseManifest, type Descriptor, type Platform } from '../manifest.js';
+import { currentPlatform, parsePlatform, selectManifest } from '../platform.js';
+import { formatReference, parseReference } from '../reference.js';
+import type { ContentStore } from '../store/content-store.js';
+import { BlobSources } from './blob-sources.js';
+import { RegistryClient } from './registry-client.js';
+import {
+  counter,
+  DEFAULT_CONCURRENCY,
+  noProgress,
+  parallel,
+  shortId,
+  type TransferOptions,
+} from './transfer-common.js';
+
+/** Annotation on a pulled image's tag: the digest of the index it was selected from. */
+export const INDEX_DIGEST_ANNOTATION = 'dev.tsdock.image.index.digest';
+
+export interface PullOptions extends TransferOptions {
+  /** `os/arch[/variant]` or a Platform; default: this machine's. */
+  platform?: string | Platform;
+}
+
+export interface PullResult {
+  /** The stored image manifest (as tagged). */
+  descriptor: Descriptor;
+  /** The digest the registry knows the reference by (the index's, for multi-arch images). */
+  digest: Digest;
+  /** The full normalised name it was tagged under, if pulled by tag. */
+  name?: string;
+  /** Blobs downloaded (not already in the store). */
+  downloaded: number;
+}
+
+/** Pulls `ref` into `store`; returns the stored image manifest's descriptor. */
+export async function pullImage(
+  store: ContentStore,
+  ref: string,
+  opts: PullOptions = {},
+): Promise<Descriptor> {
+  return (await pull(store, ref, opts)).descriptor;
+}
+
+export async function pull(
+  store: ContentStore,
+  ref: string,
+  opts: PullOptions = {},
+): Promise<PullResult> {
+  const r = parseReference(ref);
+  const client =
+    opts.client ?? new RegistryClient({ registry: r.registry, insecure: opts.insecure });
+  const repo = r.repository;
+  const top = await client.getManifest(repo, r.digest ?? r.tag ?? 'latest');
+  if (r.digest && top.digest !== r.digest) {
+    throw new TsdockError(
+      `registry returned ${top.digest} for ${ref}`,
+      'the registry is misbehaving',
+    );
+  }
+  let image = top;
+  let parsed = parseManifest(top.bytes, top.mediaType);
+  let indexDigest: Digest | undefined;
+  if (parsed.kind === 'index') {
+    await store.writeBlob(top.bytes, { digest: top.digest, size: top.bytes.length });
+    indexDigest = top.digest;
+    const want =
+      typeof opts.platform === 'string'
+        ? parsePlatform(opts.platform)
+        : (opts.platform ?? currentPlatform());
+    const chosen = selectManifest(parsed.manifest, want);
+    image = await client.getManifest(repo, chosen.digest);
+    parsed = parseManifest(image.bytes, image.mediaType);
+    if (parsed.kind !== 'manifest') {
+      throw new TsdockError(`${ref}: the index entry ${chosen.digest} is not an image manifest`);
+    }
+  }
+  const blobs = manifestReferences(parsed);
+  const progress = opts.progress ?? noProgress;
+  const sources = await BlobSources.load(store.root);
+  let downloaded = 0;
+  await parallel(blobs, opts.concurrency ?? DEFAULT_CONCURRENCY, async (d) => {
+    const item = progress.item(d.digest, shortId(d.digest));
+    try {
+      sources.add(d.digest, r.registry, repo);
+      if ((await store.statBlob(d.digest)) === d.size) return item.done('Already exists');
+      const body = await client.getBlob(repo, d.digest, { size: d.size, verify: false });
+      const writer = await store.blobWriter();
+      try {
+        await pipeline(
+          body,
+          counter((n) => item.update(n, d.size, 'Downloading')),
+          writer.stream,
+        );
+        await writer.commit({ digest: d.digest, size: d.size });
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
+      downloaded++;
+      item.done('Pull complete');
+    } catch (err) {
+      item.fail('Failed');
+      throw err;
+    }
+  });
+  await store.writeBlob(image.bytes, { digest: image.digest, size: image.bytes.length });
+  const descriptor: Descriptor = {
+    mediaType: parsed.mediaType,
+    digest: image.digest,
+    size: image.bytes.length,
+    ...(indexDigest ? { annotations: { [INDEX_DIGEST_ANNOTATION]: indexDigest } } : {}),
+  };
+  let name: string | undefined;
+  if (r.tag) {
+    name = formatReference({ registry: r.registry, repository: repo, tag: r.tag });
+    await store.tag(name, descriptor);
+  }
+  await sources.save().catch(() => undefined);
+  return { descriptor, digest: top.digest, name, downloaded };
+}
