@@ -11,8 +11,7 @@
 // The overlay itself is mounted by the native helper inside the container's private mount
 // namespace (relative lowerdirs from a chdir into the container dir), so it disappears with the
 // container's last process and never leaks onto the host.
-import { mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -32,19 +31,20 @@ async function defaultExtractor(blob: Readable, dest: string): Promise<void> {
   await extractLayer(blob, dest, { whiteouts: 'overlay' });
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** Unpacks every layer not already cached (in parallel); returns their dirs, bottom first. */
 export async function ensureLayers(
   layersDir: string,
   layers: LayerSource[],
   extract: Extractor = defaultExtractor,
 ): Promise<string[]> {
+  // loaded here, not at the top: the run path with cached layers never needs them
+  const { mkdir, rename, rm, stat } = await import('node:fs/promises');
+  const { randomBytes } = await import('node:crypto');
+  const exists = (path: string) =>
+    stat(path).then(
+      () => true,
+      () => false,
+    );
   await mkdir(layersDir, { recursive: true });
   return Promise.all(
     layers.map(async (layer) => {
@@ -79,20 +79,17 @@ export interface OverlayPlan {
 }
 
 /** Creates `<dir>/{l,upper,work,rootfs}` and the short lowerdir links (top layer first). */
-export async function prepareOverlay(dir: string, layerDirs: string[]): Promise<OverlayPlan> {
-  const lowers: string[] = [];
-  await Promise.all(
-    ['l', 'upper', 'work', 'rootfs'].map((d) => mkdir(join(dir, d), { recursive: true })),
-  );
+export function prepareOverlay(dir: string, layerDirs: string[]): OverlayPlan {
+  for (const d of ['l', 'upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true });
   const dirs = layerDirs.length > 0 ? layerDirs : [join(dir, 'empty')];
-  if (layerDirs.length === 0) await mkdir(dirs[0]!, { recursive: true });
-  await Promise.all(
-    dirs.map(async (layer, i) => {
-      await symlink(layer, join(dir, 'l', String(i))).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-      });
-    }),
-  );
-  for (let i = dirs.length - 1; i >= 0; i--) lowers.push(`l/${i}`);
+  if (layerDirs.length === 0) mkdirSync(dirs[0]!, { recursive: true });
+  dirs.forEach((layer, i) => {
+    try {
+      symlinkSync(layer, join(dir, 'l', String(i)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  });
+  const lowers = dirs.map((_, i) => `l/${i}`).reverse();
   return { base: dir, lowers, upper: 'upper', work: 'work', rootfs: join(dir, 'rootfs') };
 }

@@ -3,8 +3,15 @@
 // finish (exit status, OOM report, cleanup, --rm). Everything on the start path is synchronous
 // file work or a single spawn, to keep start latency low.
 import { spawn, type ChildProcess, type StdioOptions, type IOType } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { buildSpec, type ImageRunConfig, type RunFlags } from './spec.js';
 import { sandboxArgs, type SandboxRequest } from './sandbox.js';
@@ -37,6 +44,15 @@ export interface CreateOptions {
 const NAME_WORDS = ['brisk', 'calm', 'eager', 'keen', 'lucid', 'quiet', 'swift', 'tidy'];
 const NAME_NOUNS = ['otter', 'heron', 'lynx', 'wren', 'ibex', 'finch', 'orca', 'yak'];
 
+/** 64 hex chars from the kernel's CSPRNG (cheaper to load than node:crypto on the hot path). */
+function randomId(): string {
+  const buf = Buffer.alloc(32);
+  const fd = openSync('/dev/urandom', 'r');
+  readSync(fd, buf, 0, 32, null);
+  closeSync(fd);
+  return buf.toString('hex');
+}
+
 function randomName(id: string): string {
   const b = Buffer.from(id.slice(0, 4), 'hex');
   return `${NAME_WORDS[b[0]! % 8]}_${NAME_NOUNS[b[1]! % 8]}_${id.slice(4, 8)}`;
@@ -61,7 +77,7 @@ async function imageInputs(opts: CreateOptions): Promise<{
 
 /** Creates the record and the rootfs layout; nothing runs yet. */
 export async function createContainer(opts: CreateOptions): Promise<ContainerState> {
-  const id = randomBytes(32).toString('hex');
+  const id = randomId();
   const { imageId, config, layers, doc } = await imageInputs(opts);
   const spec = buildSpec(config, opts.flags, id, process.env);
   const name = opts.name ?? randomName(id);
@@ -88,8 +104,8 @@ export async function createContainer(opts: CreateOptions): Promise<ContainerSta
     layers,
     imageConfig: doc,
   };
-  saveState(st);
-  await prepareOverlay(dir, layers);
+  if (opts.detached || !opts.autoRemove) saveState(st); // a foreground --rm run saves once, on start
+  prepareOverlay(dir, layers);
   return st;
 }
 
