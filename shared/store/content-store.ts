@@ -7,9 +7,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { digestOf, parseDigest, type Algorithm, type Digest } from '../digest.js';
 import { DigestMismatchError, NotFoundError } from '../errors.js';
-import type { Descriptor } from '../manifest.js';
+import { serializeJson, type Descriptor } from '../manifest.js';
 import { REF_NAME_ANNOTATION } from '../media-types.js';
-import { tsdockRoot } from '../paths.js';
+import { registryRoot } from '../paths.js';
 import {
   createBlobWriter,
   writeBuffer,
@@ -41,8 +41,8 @@ export class ContentStore {
     this.paths = new LayoutPaths(root);
   }
 
-  /** Opens (creating if needed) the layout at `root`, by default $TSDOCK_ROOT. */
-  static async open(root: string = tsdockRoot()): Promise<ContentStore> {
+  /** Opens (creating if needed) the layout at `root`, by default $TSDOCK_ROOT/registry (paths.ts). */
+  static async open(root: string = registryRoot()): Promise<ContentStore> {
     const store = new ContentStore(root);
     await fs.mkdir(store.paths.algorithmDir('sha256'), { recursive: true });
     await fs.mkdir(store.paths.ingestDir, { recursive: true });
@@ -106,7 +106,10 @@ export class ContentStore {
    * verified against `expected`, then renamed into place. Throws DigestMismatchError (and stores
    * nothing) when the content does not match.
    */
-  async writeBlob(source: Readable | Buffer, expected: ExpectedBlob = {}): Promise<WrittenBlob> {
+  async writeBlob(
+    source: Readable | AsyncIterable<Uint8Array> | Buffer,
+    expected: ExpectedBlob = {},
+  ): Promise<WrittenBlob> {
     if (Buffer.isBuffer(source)) return writeBuffer(this.paths, source, expected);
     const algorithm: Algorithm = expected.digest
       ? parseDigest(expected.digest).algorithm
@@ -128,7 +131,7 @@ export class ContentStore {
 
   /** Stores a JSON document (manifest, config, index) and returns its descriptor. */
   async putJson(value: unknown, mediaType: string): Promise<Descriptor> {
-    const data = Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value));
+    const data = Buffer.isBuffer(value) ? value : serializeJson(value);
     const { digest, size } = await writeBuffer(this.paths, data);
     return { mediaType, digest, size } as Descriptor;
   }

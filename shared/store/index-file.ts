@@ -18,9 +18,14 @@ export interface IndexDocument {
 }
 
 export async function readIndex(paths: LayoutPaths): Promise<IndexDocument> {
+  return readIndexFile(paths.indexFile);
+}
+
+/** Reads any layout's index.json; a missing one is empty. */
+export async function readIndexFile(path: string): Promise<IndexDocument> {
   let text: string;
   try {
-    text = await fs.readFile(paths.indexFile, 'utf8');
+    text = await fs.readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyIndex();
     throw err;
@@ -31,12 +36,12 @@ export async function readIndex(paths: LayoutPaths): Promise<IndexDocument> {
     doc = JSON.parse(text) as IndexDocument;
   } catch {
     throw new InvalidInputError(
-      `${paths.indexFile} is not valid JSON`,
+      `${path} is not valid JSON`,
       'restore it from a backup or remove it (tags will be lost, blobs are kept)',
     );
   }
   if (!Array.isArray(doc.manifests)) {
-    throw new InvalidInputError(`${paths.indexFile}: "manifests" must be an array`);
+    throw new InvalidInputError(`${path}: "manifests" must be an array`);
   }
   return doc;
 }
