@@ -118,13 +118,6 @@ function validateContainerConfig(value: unknown, path: string): void {
   for (const k of SET_FIELDS) if (c[k] !== undefined) objectSet(c[k], joinPath(path, k));
   if (c['Labels'] !== undefined) stringMap(c['Labels'], `${path}.Labels`);
   optBoolean(c, 'ArgsEscaped', path);
-  if (c['Env'] !== undefined) {
-    (c['Env'] as string[]).forEach((e, i) => {
-      if (!e.includes('=') || e.startsWith('=')) {
-        throw field(`${path}.Env[${i}]`, `"${e}" is not NAME=value`);
-      }
-    });
-  }
   if (c['Healthcheck'] !== undefined) {
     const h = asObject(c['Healthcheck'], `${path}.Healthcheck`);
     if (h['Test'] !== undefined && h['Test'] !== null)
