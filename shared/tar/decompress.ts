@@ -33,7 +33,7 @@ export async function* decompress(source: Readable, hash: Hash): AsyncGenerator<
   );
   let plain: AsyncIterable<Buffer> = rest;
   if (head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = zlib.createGunzip();
+    const gunzip = zlib.createGunzip({ chunkSize: 64 * 1024 });
     pipeline(rest, gunzip).catch((err: Error) => gunzip.destroy(err));
     plain = gunzip;
   } else if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) {

@@ -26,13 +26,13 @@ export async function walkDir(root: string, opts: WalkOptions = {}): Promise<Wal
   const out: WalkedEntry[] = [];
   const visit = async (rel: string): Promise<void> => {
     const names = await readdir(rel ? join(root, rel) : root);
-    for (const n of names) {
-      const r = rel ? `${rel}/${n}` : n;
-      if (opts.filter && !opts.filter(r)) continue;
-      const e = await entryFor(join(root, r), r);
+    const paths = names.map((n) => (rel ? `${rel}/${n}` : n));
+    const kept = opts.filter ? paths.filter((r) => opts.filter!(r)) : paths;
+    const entries = await Promise.all(kept.map((r) => entryFor(join(root, r), r)));
+    for (const e of entries) {
       if (!e) continue; // sockets are left out, as docker does
       out.push(e);
-      if (e.type === 'dir') await visit(r);
+      if (e.type === 'dir') await visit(e.path);
     }
   };
   await visit('');

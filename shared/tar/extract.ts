@@ -4,9 +4,11 @@
 // symlink; hardlinks must point inside the root; devices only when allowed (root). Modes
 // (setuid included), owners (when sameOwner), mtimes, symlink targets and portable xattrs are
 // kept. Whiteouts are applied (flattening) or turned into overlayfs whiteouts (per-layer dirs).
-// On error the destination is left partial: extract into a temp dir and rename on success.
+// extractLayer leaves a partial tree on error; extractLayerAtomic extracts beside the target and
+// renames into place, so a layer directory either is complete or does not exist.
 import { constants as C } from 'node:fs';
 import {
+  type FileHandle,
   chmod,
   link,
   lstat,
@@ -15,11 +17,12 @@ import {
   mkdir,
   open,
   readdir,
+  rename,
   rm,
   symlink,
   unlink,
 } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../digest.js';
 import { InvalidInputError, TsdockError } from '../errors.js';
@@ -72,6 +75,27 @@ export async function extractLayer(
     await x.close();
   }
   return { diffId: `sha256:${hash.digest('hex')}` as Digest, entries };
+}
+
+/**
+ * Extracts into a temporary sibling of finalDir, then renames it into place. If another process
+ * completed finalDir first, its copy is kept and ours discarded. finalDir must not exist yet.
+ */
+export async function extractLayerAtomic(
+  source: Readable,
+  finalDir: string,
+  opts: ExtractOptions = {},
+): Promise<ExtractResult> {
+  const tmp = `${finalDir}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const res = await extractLayer(source, tmp, opts);
+    await rename(tmp, finalDir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+    });
+    return res;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 class Extractor {
@@ -166,7 +190,7 @@ class Extractor {
     const flags = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
     const fh = await open(abs, flags, 0o600);
     try {
-      for await (const chunk of body) await fh.write(chunk);
+      await writeBody(fh, body);
       if (this.sameOwner) await fh.chown(h.uid, h.gid);
       await fh.chmod(h.mode); // after chown, which clears setuid/setgid
       await fh.utimes(h.mtime, h.mtime);
@@ -264,6 +288,27 @@ class Extractor {
     this.ops ??= new FsOps(this.r.root);
     return this.ops;
   }
+}
+
+/** Writes a body in batches of about 1 MiB (gunzip yields 64 KiB pieces). */
+async function writeBody(fh: FileHandle, body: AsyncIterable<Buffer>): Promise<void> {
+  let batch: Buffer[] = [];
+  let size = 0;
+  const flush = async () => {
+    let data = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
+    batch = [];
+    size = 0;
+    while (data.length > 0) {
+      const { bytesWritten } = await fh.write(data);
+      data = data.subarray(bytesWritten);
+    }
+  };
+  for await (const chunk of body) {
+    batch.push(chunk);
+    size += chunk.length;
+    if (size >= 1024 * 1024) await flush();
+  }
+  if (size > 0) await flush();
 }
 
 function meta(h: TarHeader): DirMeta {
