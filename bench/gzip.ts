@@ -90,4 +90,4 @@ row('tsdock gzip (one block/time)', seq);
 if (gnu) row('GNU gzip', gnu);
 console.log(`speedup vs zlib.createGzip: ${(plain.ms / par.ms).toFixed(2)}x`);
 if (gnu) console.log(`speedup vs GNU gzip: ${(gnu.ms / par.ms).toFixed(2)}x`);
-console.log(`size overhead vs zlib: ${((par.size / plain.size - 1) * 100).toFixed(2)}%`);
+console.log(`size overhead vs zlib: ${((par.size! / plain.size! - 1) * 100).toFixed(2)}%`);
