@@ -196,7 +196,7 @@ export class Authenticator {
     if (res.status === 401 || res.status === 403) {
       throw new TsdockError(
         `unauthorized: incorrect username or password for ${this.registry}`,
-        `check the credentials; run 'tslogin ${this.registry}' again`,
+        `check the username and password (tslogin ${this.registry})`,
       );
     }
     if (res.status !== 200) {

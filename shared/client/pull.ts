@@ -3,7 +3,7 @@
 // store has), stores the manifest last, and tags it under the full normalised reference.
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../digest.js';
-import { TsdockError } from '../errors.js';
+import { errorLine, TsdockError } from '../errors.js';
 import { manifestReferences, parseManifest, type Descriptor, type Platform } from '../manifest.js';
 import { currentPlatform, parsePlatform, selectManifest } from '../platform.js';
 import { formatReference, parseReference } from '../reference.js';
@@ -85,7 +85,7 @@ export async function pull(
   const sources = await BlobSources.load(store.root);
   let downloaded = 0;
   await parallel(blobs, opts.concurrency ?? DEFAULT_CONCURRENCY, async (d) => {
-    const item = progress.item(d.digest, shortId(d.digest));
+    const item = progress.item(shortId(d.digest), 'Pulling fs layer');
     try {
       sources.add(d.digest, r.registry, repo);
       if ((await store.statBlob(d.digest)) === d.size) return item.done('Already exists');
@@ -94,7 +94,7 @@ export async function pull(
       try {
         await pipeline(
           body,
-          counter((n) => item.update(n, d.size, 'Downloading')),
+          counter((n) => item.update(n, d.size)),
           writer.stream,
         );
         await writer.commit({ digest: d.digest, size: d.size });
@@ -105,7 +105,7 @@ export async function pull(
       downloaded++;
       item.done('Pull complete');
     } catch (err) {
-      item.fail('Failed');
+      item.fail(errorLine(err));
       throw err;
     }
   });

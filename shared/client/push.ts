@@ -2,7 +2,7 @@
 // registry has, cross-repo mounting those it holds in another repository we know of), then the
 // manifests bottom-up: an index's child manifests by digest, the top one under the tag.
 import type { Digest } from '../digest.js';
-import { NotFoundError } from '../errors.js';
+import { errorLine, NotFoundError } from '../errors.js';
 import { manifestReferences, parseManifest, type Descriptor } from '../manifest.js';
 import { parseReference } from '../reference.js';
 import type { ContentStore } from '../store/content-store.js';
@@ -99,7 +99,7 @@ async function pushManifest(ctx: PushContext, desc: Descriptor, ref: string): Pr
 }
 
 async function pushBlob(ctx: PushContext, d: Descriptor): Promise<void> {
-  const item = (ctx.opts.progress ?? noProgress).item(d.digest, shortId(d.digest));
+  const item = (ctx.opts.progress ?? noProgress).item(shortId(d.digest), 'Pushing');
   try {
     const size = await ctx.store.statBlob(d.digest);
     if (size === undefined) {
@@ -111,7 +111,7 @@ async function pushBlob(ctx: PushContext, d: Descriptor): Promise<void> {
     const result = await ctx.client.uploadBlob(
       ctx.repo,
       (start) => {
-        const c = counter((n) => item.update(n, size, 'Pushing'), start);
+        const c = counter((n) => item.update(n, size), start);
         return ctx.store.openBlob(d.digest, { start }).pipe(c);
       },
       { digest: d.digest, size, mountFrom: ctx.sources.repositories(d.digest, ctx.registry) },
@@ -128,7 +128,7 @@ async function pushBlob(ctx: PushContext, d: Descriptor): Promise<void> {
       item.done('Pushed');
     }
   } catch (err) {
-    item.fail('Failed');
+    item.fail(errorLine(err));
     throw err;
   }
 }

@@ -36,7 +36,10 @@ export async function errorFromResponse(res: HttpResponse, ctx: Operation): Prom
   const s = res.status;
   if (ctx.op === 'login') {
     if (s === 401 || s === 403)
-      return new TsdockError(`unauthorized: incorrect username or password for ${host}`, login);
+      return new TsdockError(
+        `unauthorized: incorrect username or password for ${host}`,
+        'check the username and password',
+      );
     return new TsdockError(`login to ${host} failed: HTTP ${s}${detail ? ` ${detail}` : ''}`);
   }
   if (ctx.sentCredentials && s === 401)

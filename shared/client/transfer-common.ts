@@ -3,13 +3,14 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { RegistryClient } from './registry-client.js';
 
-/** One line of progress (a layer); shared/progress.ts's items fit this shape. */
+/** One line of progress (a layer), as shared/progress.ts draws it: `<id>: <label or status>`. */
 export interface ProgressItem {
-  update(current: number, total?: number, status?: string): void;
+  update(current: number, total?: number): void;
   done(status?: string): void;
-  fail(status?: string): void;
+  fail(status: string): void;
 }
 
+/** Where transfers report (shared/progress.ts's createProgress() fits). */
 export interface TransferProgress {
   item(id: string, label: string): ProgressItem;
 }
