@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// tsbuild: build an image from a Dockerfile (docker build's flags), daemonless, with RUN in the
+// runner's sandbox and a content-addressed build cache. Thin: flags -> builder/exec/executor.
+import { parseFlags, runCli, UsageError } from '../shared/cli.js';
+import { sourceDateEpochFromEnv } from '../shared/tar/layer-writer.js';
+import { openContext } from '../builder/context/build-context.js';
+import { build } from '../builder/exec/executor.js';
+import type { SecretSource } from '../builder/exec/exec-context.js';
+import { parseOutput } from '../builder/export/exporter.js';
+import { Progress, type ProgressMode } from '../builder/progress.js';
+
+const HELP = `Usage: tsbuild [OPTIONS] PATH | -
+
+Build an image from a Dockerfile.
+
+Options:
+  -t, --tag name            Name and optionally a tag (name:tag), repeatable
+  -f, --file string         Name of the Dockerfile (default PATH/Dockerfile; - for stdin)
+      --build-arg list      Set build-time variables (KEY=VALUE, or KEY to take it from the env)
+      --target string       Build only up to this stage
+      --platform string     Target platform (os/arch[/variant])
+      --no-cache            Do not use the build cache
+      --debug-cache         Explain every cache miss (also TSBUILD_DEBUG_CACHE=1)
+      --progress string     auto, plain, tty or quiet (default auto)
+      --secret list         id=ID,src=FILE or id=ID,env=VAR for RUN --mount=type=secret
+      --output list         type=oci|docker|oci-dir,dest=PATH
+      --push                Push every tag after the build
+      --memory string       Memory limit for RUN steps (e.g. 512m)
+  -q, --quiet               Print only the image id
+      --iidfile string      Write the image id to a file
+`;
+
+runCli('tsbuild', async (argv) => {
+  const { values: v, positionals } = parseFlags(argv, {
+    tag: { type: 'string', short: 't', multiple: true },
+    file: { type: 'string', short: 'f' },
+    'build-arg': { type: 'string', multiple: true },
+    target: { type: 'string' },
+    platform: { type: 'string' },
+    'no-cache': { type: 'boolean' },
+    'debug-cache': { type: 'boolean' },
+    progress: { type: 'string', default: 'auto' },
+    secret: { type: 'string', multiple: true },
+    output: { type: 'string', short: 'o', multiple: true },
+    push: { type: 'boolean' },
+    memory: { type: 'string', short: 'm' },
+    quiet: { type: 'boolean', short: 'q' },
+    iidfile: { type: 'string' },
+    help: { type: 'boolean' },
+  });
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1)
+    throw new UsageError(
+      'tsbuild requires exactly 1 argument (the context: a directory or -)',
+      "see 'tsbuild --help'",
+    );
+  const mode = v.quiet ? 'quiet' : progressMode(v.progress);
+  const context = await openContext({ context: positionals[0]!, file: v.file });
+  const result = await build({
+    context,
+    tags: v.tag ?? [],
+    target: v.target,
+    platform: v.platform,
+    buildArgs: buildArgs(v['build-arg'] ?? []),
+    noCache: v['no-cache'] === true,
+    debugCache: v['debug-cache'] === true || process.env.TSBUILD_DEBUG_CACHE === '1',
+    secrets: secrets(v.secret ?? []),
+    progress: new Progress(mode),
+    sourceDateEpoch: sourceDateEpochFromEnv(),
+    outputs: (v.output ?? []).map(parseOutput),
+    push: v.push === true,
+    limits: v.memory ? { memory: parseSize(v.memory) } : undefined,
+    warn: (line) => process.stderr.write(`${line}\n`),
+  });
+  if (v.iidfile) {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(v.iidfile, result.configDigest);
+  }
+  if (!v.quiet) for (const t of result.tags) process.stderr.write(`naming to ${t} done\n`);
+  process.stdout.write(
+    `${v.quiet ? result.configDigest : `writing image ${result.configDigest} done`}\n`,
+  );
+  return 0;
+});
+
+function progressMode(p: string | undefined): ProgressMode {
+  if (p === 'plain' || p === 'tty' || p === 'quiet') return p;
+  if (p === 'auto' || p === undefined) return 'plain';
+  throw new UsageError(`invalid --progress "${p}"`, 'use auto, plain, tty or quiet');
+}
+
+function buildArgs(list: string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const a of list) {
+    const eq = a.indexOf('=');
+    if (eq < 0) {
+      const env = process.env[a];
+      if (env !== undefined) m.set(a, env);
+    } else m.set(a.slice(0, eq), a.slice(eq + 1));
+  }
+  return m;
+}
+
+function secrets(list: string[]): Map<string, SecretSource> {
+  const m = new Map<string, SecretSource>();
+  for (const s of list) {
+    const f = new Map(
+      s.split(',').map((kv) => [kv.split('=')[0]!, kv.split('=').slice(1).join('=')] as const),
+    );
+    const id = f.get('id');
+    if (!id) throw new UsageError(`invalid --secret "${s}"`, 'id=ID,src=FILE or id=ID,env=VAR');
+    const src = f.get('src') ?? f.get('source');
+    const env = f.get('env');
+    m.set(id, src ? { file: src } : { env: env ?? id });
+  }
+  return m;
+}
+
+function parseSize(s: string): number {
+  const m = /^(\d+)([bkmg]?)$/i.exec(s);
+  if (!m) throw new UsageError(`invalid size "${s}"`, 'e.g. 512m, 1g');
+  const unit = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase()]!;
+  return Number(m[1]) * unit;
+}

@@ -1,0 +1,154 @@
+// Selecting COPY/ADD sources from a root (the context, or a stage's/image's filesystem view):
+// paths are confined to the root (a leading `/` or `..` cannot leave it, and symlinks on the way
+// are resolved as if the root were `/`, so a link pointing out of the context finds nothing),
+// wildcards follow Go's filepath.Match per path segment, and .dockerignore'd paths are invisible.
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { join, posix } from 'node:path';
+
+/** One file-system object found under a source. */
+export interface FoundEntry {
+  /** Path relative to the root (`a/b`). */
+  rel: string;
+  abs: string;
+  stat: Stats;
+}
+
+export interface SourceMatch {
+  /** The matched source itself (after in-root symlink resolution). */
+  root: FoundEntry;
+  /** For a directory: everything below it (not itself), parents first. */
+  children: FoundEntry[];
+}
+
+export const hasWildcard = (p: string): boolean => /[*?[]/.test(p);
+
+/** Cleans a source path lexically as if rooted at `/`: never climbs above the root. */
+export function cleanRel(p: string): string {
+  return posix.normalize(`/${p}`).replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+/** Resolves `rel` inside `root` following symlinks with chroot semantics; undefined if missing. */
+export async function resolveInRoot(
+  root: string,
+  rel: string,
+  followLast = true,
+): Promise<FoundEntry | undefined> {
+  const queue = rel.split('/').filter((c) => c !== '' && c !== '.');
+  const stack: string[] = [];
+  let hops = 0;
+  while (queue.length > 0) {
+    const c = queue.shift()!;
+    if (c === '..') {
+      stack.pop();
+      continue;
+    }
+    const cand = [...stack, c].join('/');
+    const abs = join(root, cand);
+    const st = await lstat(abs).catch(() => undefined);
+    if (!st) return undefined;
+    if (st.isSymbolicLink() && (queue.length > 0 || followLast)) {
+      if (++hops > 40) return undefined;
+      const target = await readlink(abs);
+      if (target.startsWith('/')) stack.length = 0;
+      queue.unshift(...target.split('/').filter((x) => x !== ''));
+      continue;
+    }
+    stack.push(c);
+    if (queue.length === 0) return { rel: cand, abs, stat: st };
+  }
+  const st = await lstat(root);
+  return { rel: stack.join('/'), abs: join(root, stack.join('/')), stat: st };
+}
+
+/** Go filepath.Match as a RegExp over a whole `/`-separated path. */
+export function globRegex(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]!);
+    else if (c === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      if (end < 0) {
+        re += '\\[';
+        continue;
+      }
+      let cls = pattern.slice(i + 1, end);
+      if (cls.startsWith('^')) cls = `!${cls.slice(1)}`;
+      re += cls.startsWith('!')
+        ? `[^/${cls.slice(1).replace(/\\/g, '\\\\')}]`
+        : `[${cls.replace(/\\/g, '\\\\')}]`;
+      i = end;
+    } else re += escapeRe(c);
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** Lists everything below `dir` (relative paths from the root), skipping ignored paths. */
+export async function walkBelow(
+  dir: FoundEntry,
+  ignored: (rel: string) => boolean,
+  descendIgnored: boolean,
+): Promise<FoundEntry[]> {
+  const out: FoundEntry[] = [];
+  const visit = async (rel: string, abs: string): Promise<void> => {
+    const names = (await readdir(abs)).sort();
+    for (const name of names) {
+      const childRel = rel ? `${rel}/${name}` : name;
+      const childAbs = join(abs, name);
+      const st = await lstat(childAbs);
+      const skip = ignored(childRel);
+      if (!skip) out.push({ rel: childRel, abs: childAbs, stat: st });
+      if (st.isDirectory() && (!skip || descendIgnored)) await visit(childRel, childAbs);
+    }
+  };
+  await visit(dir.rel, dir.abs);
+  return out;
+}
+
+/** Finds what one source pattern selects under root. Empty when nothing matches. */
+export async function selectSource(
+  root: string,
+  src: string,
+  ignored: (rel: string) => boolean,
+  descendIgnored = false,
+): Promise<SourceMatch[]> {
+  const rel = cleanRel(src);
+  let roots: FoundEntry[];
+  if (hasWildcard(rel)) {
+    const re = globRegex(rel);
+    const depth = rel.split('/').length;
+    roots = [];
+    const scan = async (d: string, level: number): Promise<void> => {
+      const names = await readdir(join(root, d)).catch(() => [] as string[]);
+      for (const name of names.sort()) {
+        const r = d ? `${d}/${name}` : name;
+        if (level === depth) {
+          if (re.test(r) && !ignored(r)) {
+            const f = await resolveInRoot(root, r);
+            if (f) roots.push(f);
+          }
+        } else {
+          const st = await lstat(join(root, r)).catch(() => undefined);
+          if (st?.isDirectory()) await scan(r, level + 1);
+        }
+      }
+    };
+    await scan('', 1);
+  } else {
+    const f = rel !== '' && ignored(rel) ? undefined : await resolveInRoot(root, rel);
+    roots = f ? [f] : [];
+  }
+  return Promise.all(
+    roots.map(async (r) => ({
+      root: r,
+      children: r.stat.isDirectory() ? await walkBelow(r, ignored, descendIgnored) : [],
+    })),
+  );
+}

@@ -1,0 +1,152 @@
+// COPY/ADD execution up to the layer entries and their cache identity: selects sources in the
+// context (or a stage/image view for --from), fetches ADD URLs (with --checksum), and unpacks
+// local ADD archives through the hardened extractor (entries climbing out with `..` are refused,
+// symlinks cannot redirect writes). The layer itself is written by layer-output.ts.
+import { createHash } from 'node:crypto';
+import { mkdtemp, open, readlink, rm, writeFile, lstat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { join, posix } from 'node:path';
+import { extractLayer } from '../../shared/tar/extract.js';
+import { BuildStepError, errorAt, type SourceLocation } from '../errors.js';
+import { selectSource, type SourceMatch } from '../context/select.js';
+import type { ExpandedStep } from '../plan/expand.js';
+import { planCopy, type PlannedCopy } from './copy-plan.js';
+import type { FileDigester } from './file-digests.js';
+import type { RootfsView } from './rootfs-view.js';
+
+type CopyStep = Extract<ExpandedStep, { kind: 'copy' }>;
+
+export interface CopyInputs {
+  step: CopyStep;
+  loc: SourceLocation & { original: string };
+  /** Where sources are looked up: the context dir, or a merged --from view. */
+  sourceRoot?: string;
+  isIgnored: (rel: string) => boolean;
+  /** Resolved absolute destination base (WORKDIR applied). */
+  workdir: string;
+  uid: number;
+  gid: number;
+  view: RootfsView;
+  digester: FileDigester;
+  tmpDir: string;
+}
+
+export interface CopyResult extends PlannedCopy {
+  /** Temp dirs to remove once the layer is written. */
+  temps: string[];
+}
+
+export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
+  const { step, loc } = c;
+  const temps: string[] = [];
+  const matches: SourceMatch[] = [];
+  const fileSources = step.sources.filter((s) => !s.heredoc);
+  try {
+    for (const src of fileSources) {
+      if (step.add && /^https?:\/\//.test(src.path)) {
+        const dir = await mkdtemp(join(c.tmpDir, 'url-'));
+        temps.push(dir);
+        const name = await fetchUrl(src.path, dir, step.checksum, loc);
+        matches.push(...(await selectSource(dir, name, () => false)));
+        continue;
+      }
+      if (!c.sourceRoot)
+        throw new BuildStepError(
+          loc.file,
+          loc.line,
+          `${loc.original.split(/\s/)[0]} failed: no build context`,
+          'build from a directory, not `-`',
+        );
+      const found = await selectSource(c.sourceRoot, src.path, c.isIgnored);
+      if (found.length === 0)
+        throw new BuildStepError(
+          loc.file,
+          loc.line,
+          `failed to compute cache key: "${src.path}": not found`,
+          'the source is missing from the build context or excluded by .dockerignore',
+        );
+      for (const m of found) {
+        if (step.add && m.root.stat.isFile() && (await isArchive(m.root.abs))) {
+          const dir = await mkdtemp(join(c.tmpDir, 'untar-'));
+          temps.push(dir);
+          await extractLayer(createReadStream(m.root.abs), dir, { whiteouts: 'apply' }).catch(
+            (e: Error) => {
+              throw errorAt(
+                loc,
+                `ADD ${src.path}: ${e.message}`,
+                'the archive was refused; nothing was written',
+              );
+            },
+          );
+          const inner = await selectSource(dir, '/', () => false);
+          matches.push(...inner.map((x) => ({ ...x, archive: true })));
+        } else matches.push(m);
+      }
+    }
+    const multiple =
+      step.sources.length > 1 || step.sources.some((s) => /[*?[]/.test(s.path) && !s.heredoc);
+    const dest = posix.resolve(c.workdir, step.dest) + (step.dest.endsWith('/') ? '/' : '');
+    const planned = await planCopy(
+      matches,
+      step.sources.flatMap((s) => (s.heredoc ? [s.heredoc] : [])),
+      {
+        dest,
+        multiple,
+        uid: c.uid,
+        gid: c.gid,
+        chmod: step.chmod,
+        isDir: (p) => c.view.isDir(p),
+        exists: (p) => c.view.exists(p),
+      },
+      c.digester,
+      (abs) => readlink(abs),
+    );
+    return { ...planned, temps };
+  } catch (e) {
+    await Promise.all(temps.map((t) => rm(t, { recursive: true, force: true })));
+    throw e;
+  }
+}
+
+async function isArchive(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, 512, 0);
+    if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return true;
+    if (bytesRead >= 4 && buf.readUInt32BE(0) === 0x28b52ffd) return true;
+    return bytesRead >= 262 && buf.toString('latin1', 257, 262) === 'ustar';
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Downloads an ADD URL into dir; verifies --checksum. Returns the file name. */
+async function fetchUrl(
+  url: string,
+  dir: string,
+  checksum: string | undefined,
+  loc: SourceLocation,
+): Promise<string> {
+  const res = await fetch(url).catch((e: Error) => {
+    throw new BuildStepError(loc.file, loc.line, `ADD ${url}: ${e.message}`);
+  });
+  if (!res.ok) throw new BuildStepError(loc.file, loc.line, `ADD ${url}: HTTP ${res.status}`);
+  const body = Buffer.from(await res.arrayBuffer());
+  if (checksum) {
+    const [algo, hex] = checksum.split(':');
+    if (algo !== 'sha256' && algo !== 'sha512')
+      throw errorAt(loc, `unsupported --checksum ${checksum}`, 'use sha256:<hex>');
+    const got = createHash(algo).update(body).digest('hex');
+    if (got !== hex)
+      throw new BuildStepError(
+        loc.file,
+        loc.line,
+        `ADD ${url}: checksum mismatch: expected ${checksum}, got ${algo}:${got}`,
+        'nothing was added',
+      );
+  }
+  const name = posix.basename(new URL(url).pathname) || 'download';
+  await writeFile(join(dir, name), body, { mode: 0o600 });
+  return (await lstat(join(dir, name))) && name;
+}

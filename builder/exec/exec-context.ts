@@ -1,0 +1,36 @@
+// What every stage of one build shares: the environment (store, cache), the plan, the context,
+// the log, options, the build's timestamp, and access to other stages' results and --from views.
+import type { BuildContext } from '../context/build-context.js';
+import type { BuildPlan, BaseRef } from '../plan/plan.js';
+import type { Progress } from '../progress.js';
+import type { BuildEnv } from './build-env.js';
+import type { LayerOptions } from './layer-output.js';
+import type { StageResult } from './stage-builder.js';
+
+export interface SecretSource {
+  file?: string;
+  env?: string;
+}
+
+export interface ExecOptions {
+  noCache: boolean;
+  debugCache: boolean;
+  secrets: Map<string, SecretSource>;
+  /** RUN limits (the sandbox's cgroup). */
+  limits?: { memory?: number; pids?: number };
+}
+
+export interface ExecContext {
+  env: BuildEnv;
+  plan: BuildPlan;
+  context: BuildContext;
+  progress: Progress;
+  opts: ExecOptions;
+  /** RFC 3339 creation time of everything this build writes (SOURCE_DATE_EPOCH when set). */
+  created: string;
+  contextDir: string;
+  layerOptions: LayerOptions;
+  stageResult(index: number): Promise<StageResult>;
+  /** A merged read-only filesystem of a stage or image, and its identity for cache keys. */
+  fromView(src: BaseRef): Promise<{ dir: string; id: string }>;
+}

@@ -1,0 +1,136 @@
+// The build: Dockerfile text -> plan -> stages (independent ones run concurrently, each waits
+// only for the stages it reads) -> image in the store under every tag -> outputs/push. A failed
+// build tags nothing; temp dirs are removed and RUN leaves no mount or cgroup behind (those
+// live and die with the sandbox).
+import { rm } from 'node:fs/promises';
+import { loadDockerfile } from '../instructions/dockerfile.js';
+import { planBuild, type BaseRef } from '../plan/plan.js';
+import type { BuildContext } from '../context/build-context.js';
+import type { Progress } from '../progress.js';
+import { openBuildEnv } from './build-env.js';
+import { loadBaseImage, mergedView } from './base-image.js';
+import type { ExecContext, ExecOptions } from './exec-context.js';
+import { StageBuilder, type StageResult } from './stage-builder.js';
+import { writeImage, writeOutputs, type OutputSpec } from '../export/exporter.js';
+import { PROXY_ARGS } from '../plan/build-args.js';
+
+export interface BuildRequest extends ExecOptions {
+  context: BuildContext;
+  tags: string[];
+  target?: string;
+  buildArgs: Map<string, string>;
+  platform?: string;
+  progress: Progress;
+  sourceDateEpoch?: number;
+  outputs: OutputSpec[];
+  push: boolean;
+  /** Layer compression (default gzip). */
+  compression?: 'gzip' | 'none';
+  warn?: (line: string) => void;
+}
+
+export interface BuildResult {
+  manifestDigest: string;
+  configDigest: string;
+  tags: string[];
+}
+
+export async function build(req: BuildRequest): Promise<BuildResult> {
+  const df = loadDockerfile(req.context.dockerfileText, req.context.dockerfileName);
+  const plan = planBuild(df, {
+    target: req.target,
+    buildArgs: req.buildArgs,
+    platform: req.platform,
+  });
+  const env = await openBuildEnv();
+  const created = new Date(
+    req.sourceDateEpoch !== undefined ? req.sourceDateEpoch * 1000 : Date.now(),
+  )
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z');
+  const results = new Map<number, Promise<StageResult>>();
+  const views = new Map<string, Promise<{ dir: string; id: string }>>();
+  const ctx: ExecContext = {
+    env,
+    plan,
+    context: req.context,
+    progress: req.progress,
+    opts: req,
+    created,
+    contextDir: req.context.dir ?? '-',
+    layerOptions: { sourceDateEpoch: req.sourceDateEpoch, compression: req.compression },
+    stageResult: (i) => results.get(i)!,
+    fromView: (src) => view(ctx, views, src),
+  };
+  try {
+    for (const ps of plan.stages) {
+      const p = new StageBuilder(ctx, ps).build();
+      p.catch(() => undefined);
+      results.set(ps.stage.index, p);
+    }
+    await Promise.allSettled(results.values());
+    const final = await results.get(plan.target)!;
+    for (const p of results.values()) await p;
+    const image = await writeImage(env.store, final.config, final.layers, created);
+    for (const t of req.tags) await env.store.tag(t, image.manifest);
+    if (req.outputs.length) {
+      const ref = req.tags[0] ?? image.manifest.digest;
+      await writeOutputs(env.store, ref, req.outputs);
+    }
+    if (req.push) {
+      const { pushImage } = await import('../../shared/client/transfer.js');
+      for (const t of req.tags) await pushImage(env.store, t);
+    }
+    const unused = [...req.buildArgs.keys()].filter(
+      (k) => !plan.usedArgs.has(k) && !PROXY_ARGS.includes(k),
+    );
+    if (unused.length)
+      req.warn?.(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
+    return {
+      manifestDigest: image.manifest.digest,
+      configDigest: image.config.digest,
+      tags: req.tags,
+    };
+  } finally {
+    const dirs = await Promise.allSettled(views.values());
+    await Promise.all(
+      dirs.map((d) =>
+        d.status === 'fulfilled' ? rm(d.value.dir, { recursive: true, force: true }) : undefined,
+      ),
+    );
+    await env.digester.save().catch(() => undefined);
+  }
+}
+
+function view(
+  ctx: ExecContext,
+  views: Map<string, Promise<{ dir: string; id: string }>>,
+  src: BaseRef,
+) {
+  const k =
+    src.kind === 'stage'
+      ? `stage:${src.index}`
+      : src.kind === 'image'
+        ? `image:${src.ref}`
+        : 'scratch';
+  let v = views.get(k);
+  if (!v) {
+    v = (async () => {
+      if (src.kind === 'stage') {
+        const r = await ctx.stageResult(src.index);
+        return { dir: await mergedView(ctx.env.store, ctx.env.tmpDir, r.layers), id: r.key };
+      }
+      if (src.kind === 'image') {
+        const platform = ctx.plan.stages.find((s) => s.stage.index === ctx.plan.target)!.platform;
+        const img = await loadBaseImage(ctx.env.store, src.ref, platform);
+        return {
+          dir: await mergedView(ctx.env.store, ctx.env.tmpDir, img.layers),
+          id: img.manifestDigest,
+        };
+      }
+      throw new Error('scratch has no files');
+    })();
+    views.set(k, v);
+  }
+  return v;
+}

@@ -1,0 +1,53 @@
+// Content digests of context files for COPY cache keys, remembered across builds by
+// (path, inode, size, mtime, ctime) so a cache-hit rebuild does not re-read unchanged files
+// (BuildKit keeps a similar content-hash cache). The table is a JSON file in the build cache.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface FileDigester {
+  /** sha256 hex of the file's content. */
+  digest(abs: string): Promise<string>;
+  /** Persists what was learnt (no-op when nothing changed). */
+  save(): Promise<void>;
+}
+
+type Row = [stamp: string, digest: string];
+
+export async function openFileDigester(tablePath?: string): Promise<FileDigester> {
+  let table = new Map<string, Row>();
+  if (tablePath) {
+    const text = await readFile(tablePath, 'utf8').catch(() => undefined);
+    if (text) {
+      try {
+        table = new Map(Object.entries(JSON.parse(text) as Record<string, Row>));
+      } catch {
+        table = new Map();
+      }
+    }
+  }
+  let dirty = false;
+  return {
+    async digest(abs) {
+      const st = await stat(abs);
+      const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+      const row = table.get(abs);
+      if (row && row[0] === stamp) return row[1];
+      const h = createHash('sha256');
+      for await (const chunk of createReadStream(abs)) h.update(chunk as Buffer);
+      const d = h.digest('hex');
+      table.set(abs, [stamp, d]);
+      dirty = true;
+      return d;
+    },
+    async save() {
+      if (!tablePath || !dirty) return;
+      await mkdir(dirname(tablePath), { recursive: true });
+      const tmp = `${tablePath}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(Object.fromEntries(table)));
+      await rename(tmp, tablePath);
+      dirty = false;
+    },
+  };
+}

@@ -1,0 +1,218 @@
+// RUN dispatch: the argv (exec form, shell form through SHELL, heredocs as BuildKit runs them),
+// environment (ENV + declared ARGs + proxy build-args), user, cwd and --mount sources, then the
+// cache inputs; on a miss, run in the sandbox and turn the upper dir into the layer. The upper
+// directory then becomes the new layer's unpacked directory (it already is one), so the next
+// step does not unpack what was just written.
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Mount } from '../../runner/spec.js';
+import type { LayerRef } from '../cache/build-cache.js';
+import { selectSource } from '../context/select.js';
+import { BuildStepError, errorAt } from '../errors.js';
+import { commandArgv } from '../image/image-config.js';
+import type { RunMount } from '../instructions/mounts.js';
+import type { RunInstruction } from '../instructions/types.js';
+import type { ExpandedStep } from '../plan/expand.js';
+import { resolveSource } from '../plan/plan.js';
+import { expandAt } from '../plan/build-args.js';
+import type { StepLog } from '../progress.js';
+import { layerFromUpper } from './layer-output.js';
+import { mountPointFilter, runStep } from './run-step.js';
+import type { PreparedStep, StageBuilder } from './stage-builder.js';
+
+type RunStep = Extract<ExpandedStep, { kind: 'run' }>;
+
+/** BuildKit's heredoc handling for RUN: a lone `<<EOF` runs its body (a script if it has `#!`). */
+export function runArgv(
+  ins: RunInstruction,
+  shell: string[] | undefined,
+): { argv: string[]; script?: { name: string; content: string } } {
+  if (ins.heredocs.length === 0 || !ins.command.shellForm)
+    return { argv: commandArgv(ins.command, shell) };
+  const cmd = ins.command.args[0]!.trim();
+  const only = ins.heredocs.length === 1 && /^\d*<<-?\s*["']?[^"'\s]+["']?$/.test(cmd);
+  if (only) {
+    const doc = ins.heredocs[0]!;
+    if (doc.content.startsWith('#!'))
+      return { argv: [`/dev/pipes/${doc.name}`], script: { name: doc.name, content: doc.content } };
+    return { argv: commandArgv({ shellForm: true, args: [doc.content] }, shell) };
+  }
+  const full = ins.heredocs.reduce(
+    (acc, d) => `${acc}\n${d.content}${d.name}`,
+    ins.command.args[0]!,
+  );
+  return { argv: commandArgv({ shellForm: true, args: [full] }, shell) };
+}
+
+export async function prepareRun(
+  sb: StageBuilder,
+  ins: RunInstruction,
+  step: RunStep,
+  log: StepLog,
+): Promise<PreparedStep> {
+  const cfg = sb.config.config;
+  const vars = sb.stageVars;
+  const { argv, script } = runArgv(ins, cfg.Shell);
+  const cwd = cfg.WorkingDir || '/';
+  const network = ins.network === 'host' ? 'host' : 'none';
+  const keyEnv = [...vars.runArgs(), ...vars.configEnv()];
+  const mountIds = await Promise.all(step.mounts.map((m) => mountIdentity(sb, ins, m)));
+  const inputs: Record<string, string> = {
+    instruction: 'RUN',
+    argv: JSON.stringify(argv),
+    env: JSON.stringify(keyEnv),
+    user: cfg.User ?? '',
+    cwd,
+    network,
+    mounts: JSON.stringify(mountIds),
+  };
+  if (script) inputs.script = script.content;
+  return { inputs, produce: () => execute(sb, ins, step, log, { argv, script, cwd, network }) };
+}
+
+async function mountIdentity(sb: StageBuilder, ins: RunInstruction, m: RunMount): Promise<string> {
+  const base = `${m.type}:${m.target}:${m.readonly ? 'ro' : 'rw'}`;
+  if (m.type === 'bind') return `${base}:${(await bindRoot(sb, ins, m)).id}:${m.source ?? ''}`;
+  if (m.type === 'cache') return `${base}:${m.id}`;
+  if (m.type === 'secret') return `${base}:${m.id}:${m.env ?? ''}`;
+  return base;
+}
+
+async function bindRoot(
+  sb: StageBuilder,
+  ins: RunInstruction,
+  m: RunMount,
+): Promise<{ dir: string; id: string }> {
+  const ctx = sb.context;
+  if (!m.from) {
+    if (!ctx.context.dir) throw errorAt(ins, '--mount=type=bind needs a build context');
+    return { dir: ctx.context.dir, id: 'context' };
+  }
+  const from = expandAt(
+    m.from,
+    (n) => ctx.plan.globals.get(n),
+    ins,
+    ctx.plan.dockerfile.directives.escape,
+  );
+  const src = resolveSource(ctx.plan.dockerfile, sb.planned.stage.index, from, false, ins);
+  if (!src || src.kind === 'scratch') throw errorAt(ins, `invalid from=${from} in --mount`);
+  return ctx.fromView(src);
+}
+
+async function sandboxMounts(
+  sb: StageBuilder,
+  ins: RunInstruction,
+  step: RunStep,
+  env: string[],
+): Promise<Mount[]> {
+  const ctx = sb.context;
+  const out: Mount[] = [];
+  for (const m of step.mounts) {
+    if (m.type === 'tmpfs')
+      out.push({
+        type: 'tmpfs',
+        source: 'tmpfs',
+        target: m.target,
+        readOnly: false,
+        options: m.size ? `size=${m.size}` : 'mode=1777',
+      });
+    else if (m.type === 'cache') {
+      const dir = ctx.env.cache.mountDir(m.id!);
+      await mkdir(dir, { recursive: true });
+      if (m.mode !== undefined) await chmod(dir, m.mode);
+      out.push({ type: 'bind', source: dir, target: m.target, readOnly: m.readonly });
+    } else if (m.type === 'secret') {
+      const s = ctx.opts.secrets.get(m.id!);
+      if (!s) {
+        if (m.required)
+          throw new BuildStepError(
+            ins.file,
+            ins.line,
+            `secret ${m.id} not found`,
+            `pass --secret id=${m.id},src=FILE`,
+          );
+        continue;
+      }
+      if (m.env) env.push(`${m.env}=${s.env !== undefined ? (process.env[s.env] ?? '') : ''}`);
+      if (s.file && m.target)
+        out.push({ type: 'bind', source: s.file, target: m.target, readOnly: true });
+    } else {
+      const root = await bindRoot(sb, ins, m);
+      const found = await selectSource(root.dir, m.source ?? '/', () => false);
+      if (found.length === 0)
+        throw new BuildStepError(ins.file, ins.line, `--mount source "${m.source}" not found`);
+      out.push({
+        type: 'bind',
+        source: found[0]!.root.abs,
+        target: m.target,
+        readOnly: m.readonly,
+      });
+    }
+  }
+  return out;
+}
+
+interface RunPlan {
+  argv: string[];
+  script?: { name: string; content: string };
+  cwd: string;
+  network: 'none' | 'host';
+}
+
+async function execute(
+  sb: StageBuilder,
+  ins: RunInstruction,
+  step: RunStep,
+  log: StepLog,
+  p: RunPlan,
+): Promise<LayerRef | undefined> {
+  const ctx = sb.context;
+  const env = sb.stageVars.runEnv();
+  const mounts = await sandboxMounts(sb, ins, step, env);
+  const temps: string[] = [];
+  if (p.script) {
+    const dir = await mkdtemp(join(ctx.env.tmpDir, 'script-'));
+    temps.push(dir);
+    await writeFile(join(dir, p.script.name), p.script.content, { mode: 0o755 });
+    mounts.push({ type: 'bind', source: dir, target: '/dev/pipes', readOnly: true });
+  }
+  const lowers = await sb.layerDirs();
+  const outcome = await runStep({
+    layerDirs: lowers,
+    argv: p.argv,
+    env,
+    cwd: p.cwd,
+    user: sb.config.config.User || undefined,
+    network: p.network,
+    mounts,
+    limits: ctx.opts.limits,
+    tmpRoot: ctx.env.tmpDir,
+    stdout: log.output,
+    stderr: log.output,
+  }).finally(() => Promise.all(temps.map((t) => rm(t, { recursive: true, force: true }))));
+  try {
+    if (outcome.exitCode !== 0) {
+      const shown = p.argv.join(' ');
+      throw new BuildStepError(
+        ins.file,
+        ins.line,
+        `process "${shown}" did not complete successfully: exit code: ${outcome.exitCode}`,
+      );
+    }
+    const filter = await mountPointFilter(outcome.upper, outcome.mountPoints);
+    const changed = (await readdir(outcome.upper)).some((n) => filter(n));
+    if (!changed) return undefined;
+    const layer = await layerFromUpper(
+      ctx.env.store,
+      outcome.upper,
+      lowers,
+      filter,
+      ctx.layerOptions,
+    );
+    const dest = join(ctx.env.layersDir, layer.diffId.replace(/^sha256:/, ''));
+    await rename(outcome.upper, dest).catch(() => undefined);
+    return layer;
+  } finally {
+    await outcome.cleanup();
+  }
+}

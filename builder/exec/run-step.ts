@@ -1,0 +1,119 @@
+// RUN: the command executes in the runner's sandbox (new mount/pid/uts/ipc namespaces, network
+// none unless --network=host, cgroup limits) on an overlay of the parent's unpacked layers plus a
+// fresh upper directory. The overlay is mounted by the sandbox helper inside its private mount
+// namespace, so nothing is left mounted on the host whatever happens. The new layer is the upper
+// directory turned into an OCI tar (whiteouts, opaque dirs, false copy-ups dropped), leaving out
+// mount points the sandbox had to create (/proc, /sys, /dev, mount targets).
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { prepareOverlay } from '../../runner/rootfs.js';
+import { sandboxArgs, spawnSandbox } from '../../runner/sandbox.js';
+import { cgroupDriver } from '../../runner/cgroups.js';
+import type { Mount } from '../../runner/spec.js';
+
+export interface RunRequest {
+  /** Unpacked parent layers, bottom first. */
+  layerDirs: string[];
+  argv: string[];
+  env: string[];
+  cwd: string;
+  user?: string;
+  network: 'none' | 'host';
+  mounts: Mount[];
+  limits?: { memory?: number; pids?: number };
+  /** Where temp dirs go (same filesystem as the layer cache is best). */
+  tmpRoot: string;
+  stdout: Writable;
+  stderr: Writable;
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  /** The overlay upper directory (valid until cleanup()). */
+  upper: string;
+  /** Paths (relative, no leading slash) the sandbox created as mount points: not part of the layer. */
+  mountPoints: Set<string>;
+  cleanup(): Promise<void>;
+}
+
+const SANDBOX_POINTS = ['proc', 'sys', 'dev'];
+
+export async function runStep(req: RunRequest): Promise<RunOutcome> {
+  const dir = await mkdtemp(join(req.tmpRoot, 'run-'));
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const driver = cgroupDriver();
+  const cgroup = driver.create(`tsbuild-${dir.slice(-6)}-${process.pid}`, {
+    memory: req.limits?.memory,
+    pids: req.limits?.pids ?? 4096,
+  } as Parameters<typeof driver.create>[1]);
+  try {
+    const plan = await prepareOverlay(dir, req.layerDirs);
+    const candidates = [...SANDBOX_POINTS, ...req.mounts.map((m) => m.target.replace(/^\/+/, ''))];
+    const mountPoints = new Set<string>();
+    for (const p of candidates) {
+      if (!(await existsInLowers(req.layerDirs, p))) {
+        mountPoints.add(p);
+        for (let q = p; q.includes('/');) {
+          q = q.slice(0, q.lastIndexOf('/'));
+          if (!(await existsInLowers(req.layerDirs, q))) mountPoints.add(q);
+        }
+      }
+    }
+    const args = sandboxArgs({
+      rootfs: plan.rootfs,
+      overlay: { base: plan.base, lowers: plan.lowers, upper: plan.upper, work: plan.work },
+      argv: req.argv,
+      env: req.env,
+      cwd: req.cwd,
+      user: req.user,
+      hostname: 'tsbuild',
+      network: req.network === 'host' ? 'host' : 'new',
+      mounts: req.mounts,
+      cgroups: cgroup.dirs,
+      noMknod: driver.version === 2,
+    });
+    const { child, wait } = await spawnSandbox(args, ['ignore', 'pipe', 'pipe']);
+    child.stdout!.pipe(req.stdout, { end: false });
+    child.stderr!.pipe(req.stderr, { end: false });
+    const exitCode = await wait();
+    return { exitCode, upper: join(dir, 'upper'), mountPoints, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  } finally {
+    cgroup.remove();
+  }
+}
+
+async function existsInLowers(layerDirs: string[], rel: string): Promise<boolean> {
+  for (const d of layerDirs) {
+    if (
+      await stat(join(d, rel)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
+  }
+  return false;
+}
+
+/** A layer-writer filter dropping sandbox-made mount points that stayed empty. */
+export async function mountPointFilter(
+  upper: string,
+  points: Set<string>,
+): Promise<(rel: string) => boolean> {
+  const drop = new Set<string>();
+  for (const p of points) {
+    const st = await stat(join(upper, p)).catch(() => undefined);
+    if (!st) continue;
+    if (
+      st.isDirectory()
+        ? (await readdir(join(upper, p))).every((c) => points.has(`${p}/${c}`))
+        : st.size === 0
+    )
+      drop.add(p);
+  }
+  return (rel: string) => !drop.has(rel.replace(/^\/+|\/+$/g, ''));
+}

@@ -1,0 +1,293 @@
+// Builds one stage: resolves its base (scratch, an earlier stage, an image; ONBUILD triggers of
+// a base image run first), then dispatches each instruction: metadata ones change the config
+// and add an empty_layer history entry; WORKDIR/COPY/ADD/RUN go through the cache (key = parent
+// key + expanded inputs) and produce a layer on a miss.
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import type { LayerRef } from '../cache/build-cache.js';
+import { cacheKey, explainMiss } from '../cache/build-cache.js';
+import { errorAt } from '../errors.js';
+import { toInstruction } from '../instructions/parse-instruction.js';
+import type { Instruction } from '../instructions/types.js';
+import {
+  applyMeta,
+  createdBy,
+  emptyConfig,
+  fromBase,
+  type OciImageConfig,
+} from '../image/image-config.js';
+import { expandInstruction, type ExpandedStep } from '../plan/expand.js';
+import type { PlannedStage } from '../plan/plan.js';
+import { resolveSource } from '../plan/plan.js';
+import { StageVars } from '../plan/stage-vars.js';
+import { expandAt } from '../plan/build-args.js';
+import type { StepLog } from '../progress.js';
+import { loadBaseImage, unpackLayers } from './base-image.js';
+import { prepareCopy } from './copy-step.js';
+import type { ExecContext } from './exec-context.js';
+import { layerFromEntries } from './layer-output.js';
+import { RootfsView, resolveChown } from './rootfs-view.js';
+import { prepareRun } from './run-dispatch.js';
+
+/** A layer step ready to run: its cache inputs, and how to make its layer on a miss. */
+export interface PreparedStep {
+  inputs: Record<string, string>;
+  files?: Record<string, string>;
+  produce(): Promise<LayerRef | undefined>;
+  dispose?(): Promise<void>;
+}
+
+export interface StageResult {
+  config: OciImageConfig;
+  layers: LayerRef[];
+  /** Cache key of the stage's last step (the identity of its filesystem). */
+  key: string;
+}
+
+const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+
+export class StageBuilder {
+  private cfg!: OciImageConfig;
+  private layers: LayerRef[] = [];
+  private dirs: string[] | undefined;
+  private key = '';
+  private vars!: StageVars;
+  private ordinal = 0;
+  private readonly meta = { cmdSet: false };
+  private readonly label: string;
+
+  constructor(
+    private readonly ctx: ExecContext,
+    private readonly ps: PlannedStage,
+  ) {
+    this.label = ps.stage.name ?? `stage-${ps.stage.index}`;
+  }
+
+  async build(): Promise<StageResult> {
+    const { stage } = this.ps;
+    const total = stage.instructions.length + 1;
+    const fromLog = this.ctx.progress.step(`[${this.label} 1/${total}] ${stage.from.original}`);
+    const triggers = await this.initBase();
+    fromLog.done();
+    this.vars = new StageVars({
+      globals: this.ctx.plan.globals,
+      buildArgs: this.ctx.plan.buildArgs,
+      escape: this.ctx.plan.dockerfile.directives.escape,
+      imageEnv: this.cfg.config.Env ?? [],
+      used: this.ctx.plan.usedArgs,
+    });
+    const all = [...triggers, ...stage.instructions];
+    for (let i = 0; i < all.length; i++) {
+      const ins = all[i]!;
+      const k = i - triggers.length + 2;
+      const tag = k >= 2 ? `${k}/${total}` : 'onbuild';
+      const log = this.ctx.progress.step(`[${this.label} ${tag}] ${ins.original}`);
+      try {
+        await this.dispatch(ins, log);
+      } catch (e) {
+        log.error((e as Error).message);
+        throw e;
+      }
+    }
+    return { config: this.cfg, layers: this.layers, key: this.key };
+  }
+
+  private async initBase(): Promise<Instruction[]> {
+    const { base, platform, stage } = this.ps;
+    if (base.kind === 'scratch') {
+      this.cfg = emptyConfig(platform.os, platform.architecture, platform.variant);
+      this.key = sha(`scratch ${platform.os}/${platform.architecture}`);
+      return [];
+    }
+    if (base.kind === 'stage') {
+      const r = await this.ctx.stageResult(base.index);
+      this.cfg = fromBase(r.config);
+      this.layers = [...r.layers];
+      this.key = r.key;
+      return [];
+    }
+    const img = await loadBaseImage(this.ctx.env.store, base.ref, platform);
+    this.cfg = fromBase(img.config);
+    this.layers = [...img.layers];
+    this.key = sha(`image ${img.manifestDigest}`);
+    return (img.config.config?.OnBuild ?? []).map((expr) => {
+      const m = /^(\S+)\s*([\s\S]*)$/.exec(expr.trim())!;
+      const raw = {
+        file: stage.from.file,
+        line: stage.from.line,
+        endLine: stage.from.endLine,
+        keyword: m[1]!.toUpperCase(),
+        args: m[2]!,
+        heredocs: [],
+        original: expr,
+      };
+      return toInstruction(raw, this.ctx.plan.dockerfile.directives.escape);
+    });
+  }
+
+  private history(ins: Instruction, step: ExpandedStep, empty: boolean): void {
+    const runArgs = step.kind === 'run' ? this.vars.runArgs() : [];
+    const h = {
+      created: this.ctx.created,
+      created_by: createdBy(ins, step, runArgs),
+      comment: 'buildkit.dockerfile.v0',
+    };
+    this.cfg.history.push(empty ? { ...h, empty_layer: true } : h);
+  }
+
+  private async dispatch(ins: Instruction, log: StepLog): Promise<void> {
+    const step = expandInstruction(ins, this.vars, this.cfg.config.WorkingDir || '/');
+    if (step.kind === 'copy' && ins.kind !== 'RUN')
+      return this.layerStep(ins, step, log, () => this.copy(ins, step));
+    if (step.kind === 'run' && ins.kind === 'RUN')
+      return this.layerStep(ins, step, log, () => prepareRun(this, ins, step, log));
+    applyMeta(this.cfg, ins, step, this.meta);
+    if (step.kind === 'workdir')
+      return this.layerStep(ins, step, log, () => this.workdir(step.path));
+    this.history(ins, step, true);
+    log.done();
+  }
+
+  /** The cache protocol shared by every layer-producing step. */
+  private async layerStep(
+    ins: Instruction,
+    step: ExpandedStep,
+    log: StepLog,
+    exec: () => Promise<PreparedStep>,
+  ): Promise<void> {
+    const prepared = await exec();
+    try {
+      await this.cached(ins, step, log, prepared);
+    } finally {
+      await prepared.dispose?.();
+    }
+  }
+
+  private async cached(
+    ins: Instruction,
+    step: ExpandedStep,
+    log: StepLog,
+    prepared: PreparedStep,
+  ): Promise<void> {
+    const { cache, store } = this.ctx.env;
+    const inputs = { parent: this.key, ...prepared.inputs };
+    const key = cacheKey(this.key, prepared.inputs);
+    const stepId = `${this.ctx.contextDir}|${this.ctx.plan.dockerfile.file}|${this.label}|${this.ordinal++}`;
+    const hit = this.ctx.opts.noCache ? undefined : await cache.get(key);
+    let layer: LayerRef | undefined;
+    if (hit && (!hit.layer || (await store.hasBlob(hit.layer.digest)))) {
+      layer = hit.layer;
+      log.cached();
+    } else {
+      if (this.ctx.opts.debugCache)
+        log.note(`cache miss: ${explainMiss(await cache.last(stepId), inputs, prepared.files)}`);
+      layer = await prepared.produce();
+      const rec = { key, layer, inputs, files: prepared.files };
+      await cache.put(rec);
+      await cache.setLast(stepId, rec);
+      log.done();
+    }
+    this.key = key;
+    if (layer) {
+      this.layers.push(layer);
+      this.cfg.rootfs.diff_ids.push(layer.diffId);
+      if (this.dirs && !hit) this.dirs = undefined;
+    }
+    this.history(ins, step, !layer);
+  }
+
+  /** The stage's unpacked layers (bottom first), unpacked on first need. */
+  async layerDirs(): Promise<string[]> {
+    this.dirs ??= await unpackLayers(this.ctx.env.store, this.ctx.env.layersDir, this.layers);
+    if (this.dirs.length !== this.layers.length)
+      this.dirs = await unpackLayers(this.ctx.env.store, this.ctx.env.layersDir, this.layers);
+    return this.dirs;
+  }
+
+  get config(): OciImageConfig {
+    return this.cfg;
+  }
+  get stageVars(): StageVars {
+    return this.vars;
+  }
+  get context(): ExecContext {
+    return this.ctx;
+  }
+  get planned(): PlannedStage {
+    return this.ps;
+  }
+
+  private async workdir(path: string): Promise<PreparedStep> {
+    return {
+      inputs: { instruction: 'WORKDIR', path },
+      produce: async () => {
+        const view = new RootfsView(await this.layerDirs());
+        if (await view.exists(path)) return undefined;
+        const parts = path.split('/').filter(Boolean);
+        const entries = [];
+        for (let i = 1; i <= parts.length; i++) {
+          const p = `/${parts.slice(0, i).join('/')}`;
+          if (!(await view.exists(p)))
+            entries.push({
+              path: p.slice(1),
+              type: 'dir' as const,
+              mode: 0o755,
+              uid: 0,
+              gid: 0,
+              mtime: 0,
+            });
+        }
+        return layerFromEntries(this.ctx.env.store, entries, this.ctx.layerOptions);
+      },
+    };
+  }
+
+  private async copy(
+    ins: Instruction,
+    step: Extract<ExpandedStep, { kind: 'copy' }>,
+  ): Promise<PreparedStep> {
+    if (ins.kind !== 'COPY' && ins.kind !== 'ADD') throw new Error('not a copy');
+    const view = new RootfsView(await this.layerDirs());
+    const { uid, gid } = await resolveChown(step.chown, view, ins);
+    let sourceRoot = this.ctx.context.dir;
+    let fromId = 'context';
+    let isIgnored = this.ctx.context.isIgnored;
+    if (ins.kind === 'COPY' && ins.from) {
+      const globals = (n: string) => this.ctx.plan.globals.get(n);
+      const from = expandAt(ins.from, globals, ins, this.ctx.plan.dockerfile.directives.escape);
+      const src = resolveSource(this.ctx.plan.dockerfile, this.ps.stage.index, from, false, ins);
+      if (!src || src.kind === 'scratch') throw errorAt(ins, `invalid --from=${from}`);
+      const v = await this.ctx.fromView(src);
+      sourceRoot = v.dir;
+      fromId = v.id;
+      isIgnored = () => false;
+    }
+    const res = await prepareCopy({
+      step,
+      loc: ins,
+      sourceRoot,
+      isIgnored,
+      workdir: this.cfg.config.WorkingDir || '/',
+      uid,
+      gid,
+      view,
+      digester: this.ctx.env.digester,
+      tmpDir: this.ctx.env.tmpDir,
+    });
+    return {
+      inputs: {
+        instruction: ins.kind,
+        dest: step.dest,
+        chown: `${uid}:${gid}`,
+        chmod: String(step.chmod ?? ''),
+        from: fromId,
+        content: res.contentKey,
+      },
+      files: res.files,
+      produce: () => layerFromEntries(this.ctx.env.store, res.entries, this.ctx.layerOptions),
+      dispose: async () => {
+        await Promise.all(res.temps.map((t) => rm(t, { recursive: true, force: true })));
+      },
+    };
+  }
+}
