@@ -25,6 +25,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerSpec } from './spec.js';
+import { containersRoot } from '../shared/paths.js';
 import { NotFoundError, InvalidInputError, TsdockError } from '../shared/errors.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -56,17 +57,7 @@ export interface ContainerState {
   imageConfig?: Record<string, unknown>;
 }
 
-/** $TSDOCK_ROOT (default /var/lib/tsdock for root, else $XDG_DATA_HOME/tsdock). */
-export function tsdockRoot(): string {
-  if (process.env.TSDOCK_ROOT) return process.env.TSDOCK_ROOT;
-  if (process.getuid?.() === 0) return '/var/lib/tsdock';
-  const xdg = process.env.XDG_DATA_HOME ?? join(process.env.HOME ?? '/tmp', '.local/share');
-  return join(xdg, 'tsdock');
-}
-
-export function containersRoot(): string {
-  return join(tsdockRoot(), 'containers');
-}
+export { tsdockRoot, containersRoot } from '../shared/paths.js';
 
 export function containerDir(id: string): string {
   return join(containersRoot(), id);

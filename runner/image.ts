@@ -1,62 +1,75 @@
 // Image -> what running needs: the config (cmd, env, user...) and the layers to unpack.
-// Adapter over the store and client modules (pulls when the image is missing locally); kept
-// separate so the run path imports the store only when it actually runs an image.
-import type { Readable } from 'node:stream';
+// Adapter over the store and client modules (pulls when the image is missing locally); loaded
+// lazily so runs of a directory (--rootfs) never load the store.
 import type { ImageRunConfig } from './spec.js';
 import type { LayerSource } from './rootfs.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NotFoundError } from '../shared/errors.js';
+import { REF_NAME_ANNOTATION } from '../shared/media-types.js';
 
 export interface RunnableImage {
   /** config digest: the image id */
   id: string;
-  /** the whole image config document (carried over by tscommit) */
+  /** the whole image config document */
   configDocument: Record<string, unknown>;
   config: ImageRunConfig;
   layers: LayerSource[];
 }
 
-// Written concurrently by the store and client helpers; named through constants so this module
-// compiles before they land (their shapes are declared locally below).
-const STORE_MODULE = '../shared/store/content-store.js';
-const IMAGE_MODULE = '../shared/store/image.js';
-const TRANSFER_MODULE = '../shared/client/transfer.js';
-
-interface Descriptor {
-  digest: string;
-  mediaType: string;
-  size?: number;
-}
-interface StoreLike {
-  openBlob(digest: string): Readable | Promise<Readable>;
-}
-interface LoadedImage {
-  descriptor?: Descriptor;
-  manifest: { config: Descriptor; layers: Descriptor[] };
-  config: { config?: ImageRunConfig; rootfs?: { diff_ids?: string[] } } & Record<string, unknown>;
+interface RawManifest {
+  mediaType?: string;
+  config: { digest: string };
+  layers: { digest: string; mediaType: string }[];
 }
 
-/** Opens the local store (shared with tsbuild/tspull). */
-export async function openStore(): Promise<StoreLike> {
-  const { ContentStore } = (await import(STORE_MODULE)) as unknown as {
-    ContentStore: { open(): Promise<StoreLike> };
-  };
-  return ContentStore.open();
+/**
+ * The start-latency fast path: a tag whose manifest is single-platform and whose layers are all
+ * unpacked already is read straight from the OCI layout (index.json -> manifest -> config blobs,
+ * content-addressed and verified when they were stored), without loading the store modules.
+ * Anything else (digests, ids, indexes, missing layers) returns undefined: the full path runs.
+ */
+export function fastRunnableImage(
+  ref: string,
+  registryRoot: string,
+  layersRoot: string,
+  refName: string,
+) {
+  if (ref.includes('@') || /^[0-9a-f]{12,64}$/.test(ref) || ref.startsWith('sha256:'))
+    return undefined;
+  try {
+    const index = JSON.parse(readFileSync(join(registryRoot, 'index.json'), 'utf8')) as {
+      manifests: { mediaType: string; digest: string; annotations?: Record<string, string> }[];
+    };
+    const entry = index.manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === refName);
+    if (!entry || !/manifest/.test(entry.mediaType)) return undefined;
+    const blob = (d: string) => readFileSync(join(registryRoot, 'blobs', ...d.split(':')), 'utf8');
+    const manifest = JSON.parse(blob(entry.digest)) as RawManifest;
+    const doc = JSON.parse(blob(manifest.config.digest)) as Record<string, unknown> & {
+      config?: ImageRunConfig;
+      rootfs?: { diff_ids?: string[] };
+    };
+    const diffIds = doc.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== manifest.layers.length) return undefined;
+    const dirs = diffIds.map((d) => join(layersRoot, d.replace(/^sha256:/, '')));
+    if (!dirs.every((d) => existsSync(d))) return undefined;
+    return { id: manifest.config.digest, configDocument: doc, config: doc.config ?? {}, dirs };
+  } catch {
+    return undefined;
+  }
 }
 
-/** Loads an image from the store, pulling it first when it is not there. */
+/** Loads an image from the local store, pulling it first when it is not there. */
 export async function loadRunnableImage(ref: string): Promise<RunnableImage> {
-  const store = await openStore();
-  const { loadImage } = (await import(IMAGE_MODULE)) as unknown as {
-    loadImage(s: StoreLike, ref: string): Promise<LoadedImage>;
-  };
-  let image: LoadedImage;
+  const { ContentStore } = await import('../shared/store/content-store.js');
+  const { loadImage } = await import('../shared/store/image.js');
+  const store = await ContentStore.open();
+  let image;
   try {
     image = await loadImage(store, ref);
   } catch (err) {
-    if ((err as Error).name !== 'NotFoundError' && !/not found|no such/i.test(String(err)))
-      throw err;
-    const { pullImage } = (await import(TRANSFER_MODULE)) as unknown as {
-      pullImage(s: StoreLike, ref: string): Promise<unknown>;
-    };
+    if (!(err instanceof NotFoundError)) throw err;
+    const { pullImage } = await import('../shared/client/transfer.js');
     process.stderr.write(`Unable to find image '${ref}' locally, pulling\n`);
     await pullImage(store, ref);
     image = await loadImage(store, ref);
@@ -69,8 +82,8 @@ export async function loadRunnableImage(ref: string): Promise<RunnableImage> {
   }));
   return {
     id: image.manifest.config.digest,
-    configDocument: image.config,
-    config: image.config.config ?? {},
+    configDocument: image.config as unknown as Record<string, unknown>,
+    config: (image.config.config ?? {}) as ImageRunConfig,
     layers,
   };
 }

@@ -1,0 +1,99 @@
+// tscommit: a container's changes -> a new image. The overlay upper directory becomes one OCI
+// layer (overlay whiteouts -> .wh. files, opaque dirs -> .wh..wh..opq) written straight into the
+// store; the base image's config is carried over with the new diff_id and a history entry, and
+// the manifest is tagged. A --rootfs container's directory becomes the base layer.
+import { join } from 'node:path';
+import { containerDir, findContainer } from './containers.js';
+import { MediaType } from '../shared/media-types.js';
+import { TsdockError } from '../shared/errors.js';
+
+export interface CommitOptions {
+  message?: string;
+  author?: string;
+}
+
+export interface CommitResult {
+  /** config digest (the image id) */
+  id: string;
+  manifestDigest: string;
+}
+
+export async function commitContainer(
+  ref: string,
+  target: string,
+  opts: CommitOptions = {},
+): Promise<CommitResult> {
+  const st = await findContainer(ref);
+  const { ContentStore } = await import('../shared/store/content-store.js');
+  const { loadImage } = await import('../shared/store/image.js');
+  const { writeLayerFromOverlayUpper, writeLayerFromDir } =
+    await import('../shared/tar/layer-writer.js');
+  const store = await ContentStore.open();
+  const layerInto = async (
+    write: (
+      out: import('node:stream').Writable,
+    ) => Promise<{ digest: string; diffId: string; size: number; mediaType: string }>,
+  ) => {
+    const writer = await store.blobWriter();
+    try {
+      const res = await write(writer.stream);
+      await writer.commit({ digest: res.digest });
+      return res;
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+  };
+  const now = new Date().toISOString();
+  let config: Record<string, unknown>;
+  let layers: { mediaType: string; digest: string; size: number }[];
+  const history: Record<string, unknown>[] = [];
+  if (st.imageId.startsWith('rootfs:')) {
+    const base = await layerInto((out) => writeLayerFromDir(st.layers[0]!, out));
+    layers = [{ mediaType: base.mediaType, digest: base.digest, size: base.size }];
+    config = {
+      created: now,
+      architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+      os: 'linux',
+      config: { Env: st.spec.env.filter((e) => e.startsWith('PATH=')), Cmd: st.spec.argv },
+      rootfs: { type: 'layers', diff_ids: [base.diffId] },
+    };
+    history.push({ created: now, created_by: `tsrun --rootfs ${st.layers[0]}` });
+  } else {
+    const base = await loadImage(store, st.imageId).catch((err: unknown) => {
+      throw new TsdockError(`the image of container ${ref} is gone from the store`, String(err));
+    });
+    config = JSON.parse(JSON.stringify(base.config)) as Record<string, unknown>;
+    layers = base.manifest.layers.map((l) => ({
+      mediaType: l.mediaType,
+      digest: l.digest,
+      size: l.size,
+    }));
+    history.push(...((config.history as Record<string, unknown>[] | undefined) ?? []));
+  }
+  const upper = join(containerDir(st.id), 'upper');
+  const lowerDirs = [...st.layers].reverse();
+  const layer = await layerInto((out) => writeLayerFromOverlayUpper(upper, out, { lowerDirs }));
+  layers.push({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size });
+  const rootfs = config.rootfs as { diff_ids: string[] };
+  rootfs.diff_ids = [...rootfs.diff_ids, layer.diffId];
+  history.push({
+    created: now,
+    created_by: `tscommit ${st.spec.argv.join(' ')}`,
+    ...(opts.author ? { author: opts.author } : {}),
+    ...(opts.message ? { comment: opts.message } : {}),
+  });
+  config.history = history;
+  config.created = now;
+  if (opts.author) config.author = opts.author;
+  const configDesc = await store.putJson(config, MediaType.OciConfig);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, digest: configDesc.digest, size: configDesc.size },
+    layers,
+  };
+  const manifestDesc = await store.putJson(manifest, MediaType.OciManifest);
+  await store.tag(target, manifestDesc);
+  return { id: configDesc.digest, manifestDigest: manifestDesc.digest };
+}
