@@ -1,0 +1,90 @@
+// The Express application: request ids and access logs, metrics, health, the token service,
+// one router per resource, the 404 fallback and the one error middleware.
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { errorMiddleware, RegistryError } from './errors.js';
+import type { Metrics } from './metrics.js';
+import { routeOf } from './metrics.js';
+import type { HandlerContext } from './handlers/common.js';
+import { baseRouter } from './handlers/base.js';
+import { catalogRouter } from './handlers/catalog.js';
+import { uploadsRouter } from './handlers/uploads.js';
+import { blobsRouter } from './handlers/blobs.js';
+import { manifestsRouter } from './handlers/manifests.js';
+import { tagsRouter } from './handlers/tags.js';
+import { referrersRouter } from './handlers/referrers.js';
+import type { Router } from 'express';
+
+export interface AppOptions extends HandlerContext {
+  logger: Logger;
+  metrics: Metrics;
+  /** Extra routers mounted before the registry API (the token service). */
+  extra?: Router[];
+}
+
+export function createApp(opts: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+  app.use(observe(opts));
+  app.get('/healthz', (_req, res) => void res.status(200).json({ status: 'ok' }));
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', opts.metrics.registry.contentType);
+    res.end(await opts.metrics.registry.metrics());
+  });
+  for (const r of opts.extra ?? []) app.use(r);
+  app.use((_req, res, next) => {
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    next();
+  });
+  for (const make of [
+    baseRouter,
+    catalogRouter,
+    uploadsRouter,
+    blobsRouter,
+    manifestsRouter,
+    tagsRouter,
+    referrersRouter,
+  ])
+    app.use(make(opts));
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    req.resume();
+    next(
+      new RegistryError('UNSUPPORTED', 'no such endpoint', { method: req.method }, { status: 404 }),
+    );
+  });
+  app.use(errorMiddleware((err) => opts.logger.error({ err }, 'request failed')));
+  return app;
+}
+
+/** Request id, access log line and metrics for every request. */
+function observe(opts: AppOptions) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) || randomUUID();
+    res.setHeader('X-Request-Id', id);
+    const started = process.hrtime.bigint();
+    const bytesIn = Number(req.headers['content-length'] ?? 0) || 0;
+    res.on('finish', () => {
+      const route = routeOf(req.method, req.path);
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      opts.metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      opts.metrics.bytesIn.inc(bytesIn);
+      const out = Number(res.getHeader('Content-Length') ?? 0);
+      if (req.method !== 'HEAD' && out > 0) opts.metrics.bytesOut.inc(out);
+      opts.logger.info(
+        {
+          reqId: id,
+          method: req.method,
+          url: req.originalUrl.slice(0, 300),
+          status: res.statusCode,
+          ms: Math.round(ms),
+          bytesIn,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,146 @@
+// The built-in token service (Docker token spec): `GET /token` with Basic credentials (or none,
+// for anonymous), `POST /token` with the OAuth2 `password` and `refresh_token` grants. Access
+// tokens are JWTs (iss, sub, aud, exp, nbf, iat, jti, access[]) signed with the registry key
+// and its libtrust `kid`; they grant the intersection of the scopes asked and the user's grants.
+import express, { type Request, type Response, type Router } from 'express';
+import { randomUUID } from 'node:crypto';
+import { SignJWT, jwtVerify } from 'jose';
+import { RegistryError } from '../errors.js';
+import { parseScopes, type Access } from './access.js';
+import type { SigningKey } from './keys.js';
+import { allowedAccess, type UsersFile } from './users.js';
+
+export interface TokenServiceOptions {
+  key: SigningKey;
+  users: UsersFile;
+  service: string;
+  issuer: string;
+  expiration: number;
+  anonymousPull: boolean;
+}
+
+const REFRESH_LIFETIME = 30 * 24 * 3600;
+
+export function tokenRouter(opts: TokenServiceOptions): Router {
+  const router = express.Router();
+  router.get('/token', async (req, res) => {
+    const who = basicCredentials(req);
+    const subject = who ? login(opts, who.user, who.password) : '';
+    const offline = req.query.offline_token === 'true' && subject !== '';
+    await reply(opts, res, subject, scopesOf(req.query.scope), offline);
+  });
+  router.post(
+    '/token',
+    express.urlencoded({ extended: false, limit: '64kb' }),
+    async (req, res) => {
+      const body = (req.body ?? {}) as Record<string, string | undefined>;
+      let subject: string;
+      if (body.grant_type === 'password') {
+        subject = login(opts, body.username ?? '', body.password ?? '');
+      } else if (body.grant_type === 'refresh_token') {
+        subject = await refreshSubject(opts, body.refresh_token ?? '');
+      } else {
+        throw new RegistryError(
+          'UNSUPPORTED',
+          'grant_type must be password or refresh_token',
+          undefined,
+          { status: 400 },
+        );
+      }
+      await reply(opts, res, subject, scopesOf(body.scope), true);
+    },
+  );
+  return router;
+}
+
+function scopesOf(value: unknown): Access[] {
+  const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return parseScopes(values.filter((v): v is string => typeof v === 'string'));
+}
+
+function basicCredentials(req: Request): { user: string; password: string } | undefined {
+  const h = req.headers.authorization;
+  if (!h?.startsWith('Basic ')) return undefined;
+  const decoded = Buffer.from(h.slice(6), 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i < 0 ? undefined : { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
+}
+
+function login(opts: TokenServiceOptions, user: string, password: string): string {
+  if (!opts.users.verify(user, password))
+    throw new RegistryError('UNAUTHORIZED', 'invalid username or password', undefined, {
+      headers: { 'WWW-Authenticate': `Basic realm="${opts.service}"` },
+    });
+  return user;
+}
+
+function grantsOf(opts: TokenServiceOptions, subject: string): string[] {
+  const anon = opts.anonymousPull ? ['repository:*:pull'] : [];
+  if (subject === '') return anon;
+  return [...(opts.users.read()[subject]?.access ?? []), ...anon];
+}
+
+async function reply(
+  opts: TokenServiceOptions,
+  res: Response,
+  subject: string,
+  asked: Access[],
+  offline: boolean,
+): Promise<void> {
+  const access = allowedAccess(grantsOf(opts, subject), asked);
+  const now = Math.floor(Date.now() / 1000);
+  const token = await sign(opts, { access }, subject, now, opts.expiration);
+  const body: Record<string, unknown> = {
+    token,
+    access_token: token,
+    expires_in: opts.expiration,
+    issued_at: new Date(now * 1000).toISOString(),
+  };
+  if (asked.length)
+    body.scope = asked.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`).join(' ');
+  if (offline)
+    body.refresh_token = await sign(
+      opts,
+      { token_type: 'refresh' },
+      subject,
+      now,
+      REFRESH_LIFETIME,
+    );
+  res.setHeader('Cache-Control', 'no-store');
+  res.status(200).json(body);
+}
+
+async function sign(
+  opts: TokenServiceOptions,
+  claims: Record<string, unknown>,
+  subject: string,
+  now: number,
+  lifetime: number,
+): Promise<string> {
+  return await new SignJWT(claims)
+    .setProtectedHeader({ alg: opts.key.alg, kid: opts.key.kid, typ: 'JWT' })
+    .setIssuer(opts.issuer)
+    .setSubject(subject)
+    .setAudience(opts.service)
+    .setIssuedAt(now)
+    .setNotBefore(now - 1)
+    .setExpirationTime(now + lifetime)
+    .setJti(randomUUID())
+    .sign(opts.key.privateKey);
+}
+
+async function refreshSubject(opts: TokenServiceOptions, token: string): Promise<string> {
+  try {
+    const { payload } = await jwtVerify(token, opts.key.publicKey, {
+      algorithms: [opts.key.alg],
+      issuer: opts.issuer,
+      audience: opts.service,
+    });
+    const sub = payload.sub ?? '';
+    if (payload.token_type !== 'refresh' || !opts.users.read()[sub])
+      throw new Error('not a refresh token');
+    return sub;
+  } catch {
+    throw new RegistryError('UNAUTHORIZED', 'invalid refresh token');
+  }
+}

@@ -1,0 +1,108 @@
+// Registry users: a JSON file of bcrypt hashes and per-repository grants, written atomically,
+// re-read when it changes (so `tsregistry user add` works while the server runs). Grants are
+// scope patterns: `repository:team-a/*:pull,push`, `repository:*:pull`, `registry:catalog:*`.
+import bcrypt from 'bcryptjs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { InvalidInputError, NotFoundError } from '../../shared/errors.js';
+import { parseScope, type Access } from './access.js';
+
+export interface UserEntry {
+  hash: string;
+  access: string[];
+}
+
+/** Grants for a new user when none are given: everything. */
+export const ADMIN_ACCESS = ['repository:*:pull,push,delete', 'registry:catalog:*'];
+
+export class UsersFile {
+  private cache: { mtimeMs: number; users: Record<string, UserEntry> } | undefined;
+  /** sha256(name, password, hash) of verified logins, so bcrypt runs once per credential. */
+  private readonly verified = new Set<string>();
+  constructor(readonly file: string) {}
+
+  read(): Record<string, UserEntry> {
+    if (!existsSync(this.file)) return {};
+    const mtimeMs = statSync(this.file).mtimeMs;
+    if (this.cache?.mtimeMs === mtimeMs) return this.cache.users;
+    const doc = JSON.parse(readFileSync(this.file, 'utf8')) as {
+      users?: Record<string, UserEntry>;
+    };
+    this.cache = { mtimeMs, users: doc.users ?? {} };
+    return this.cache.users;
+  }
+
+  exists(): boolean {
+    return existsSync(this.file);
+  }
+
+  add(name: string, password: string, access: string[] = ADMIN_ACCESS): void {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(name))
+      throw new InvalidInputError(`invalid user name "${name}"`);
+    if (password.length < 1) throw new InvalidInputError('empty password');
+    for (const a of access)
+      if (!parseScope(a))
+        throw new InvalidInputError(
+          `invalid grant "${a}"`,
+          'expected e.g. repository:team-a/*:pull,push',
+        );
+    const users = { ...this.read(), [name]: { hash: bcrypt.hashSync(password, 10), access } };
+    this.write(users);
+  }
+
+  remove(name: string): void {
+    const users = { ...this.read() };
+    if (!users[name]) throw new NotFoundError(`no such user "${name}"`);
+    delete users[name];
+    this.write(users);
+  }
+
+  /** The user's grants when the password is right, else undefined. */
+  verify(name: string, password: string): string[] | undefined {
+    const user = this.read()[name];
+    if (!user) return undefined;
+    const key = createHash('sha256').update(`${name}\0${password}\0${user.hash}`).digest('hex');
+    if (this.verified.has(key)) return user.access;
+    if (!bcrypt.compareSync(password, user.hash)) return undefined;
+    this.verified.add(key);
+    return user.access;
+  }
+
+  private write(users: Record<string, UserEntry>): void {
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.tmp-${process.pid}`;
+    writeFileSync(tmp, `${JSON.stringify({ users }, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.file);
+    this.cache = undefined;
+  }
+}
+
+/** The intersection of what is asked and what the grant patterns allow. */
+export function allowedAccess(grants: string[], asked: Access[]): Access[] {
+  const patterns = grants.map((g) => parseScope(g)).filter((g): g is Access => g !== undefined);
+  const out: Access[] = [];
+  for (const a of asked) {
+    const actions = a.actions.filter((action) =>
+      patterns.some(
+        (p) =>
+          p.type === a.type &&
+          globMatch(p.name, a.name) &&
+          (p.actions.includes(action) || p.actions.includes('*')),
+      ),
+    );
+    if (actions.length > 0) out.push({ type: a.type, name: a.name, actions });
+  }
+  return out;
+}
+
+/** `*` matches any run of characters (including '/'); everything else literally. */
+export function globMatch(pattern: string, value: string): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+  return re.test(value);
+}

@@ -1,0 +1,166 @@
+// Configuration: a YAML file shaped like the reference registry's (version, log, storage,
+// http, auth), REGISTRY_* environment overrides (REGISTRY_HTTP_ADDR, REGISTRY_LOG_LEVEL,
+// REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY, REGISTRY_AUTH_TOKEN_REALM...), and the embedded
+// default. As with the reference registry a file without `auth` serves without authentication;
+// with no file at all token auth is on (see bin/tsregistry.ts for the generated admin password).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { InvalidInputError } from '../shared/errors.js';
+import { tsdockRoot } from '../shared/paths.js';
+
+export interface TokenAuthConfig {
+  /** Where clients get tokens; default: `<scheme>://<request host>/token` (the built-in service). */
+  realm?: string;
+  service: string;
+  issuer: string;
+  /** Token lifetime in seconds. */
+  expiration: number;
+  /** PEM private key (ES256 or RS256) the built-in service signs with; generated when absent. */
+  key?: string;
+  /** PEM certificates of an external token issuer; when set, /token is not served. */
+  rootcertbundle?: string;
+  /** Users file (JSON, bcrypt hashes); default `<root>/auth/users.json`. */
+  users?: string;
+  /** Pull without credentials. */
+  anonymouspull: boolean;
+}
+
+export interface RegistryConfig {
+  version: string;
+  log: { level: string; formatter: 'json' | 'text' };
+  storage: {
+    filesystem: { rootdirectory: string };
+    delete: { enabled: boolean };
+    maintenance: { gc: { enabled: boolean; interval: number; untagged: boolean; grace: number } };
+  };
+  http: { addr: string; tls?: { certificate: string; key: string }; draintimeout: number };
+  auth?: { token: TokenAuthConfig };
+}
+
+export function defaultConfig(): RegistryConfig {
+  return {
+    version: '0.1',
+    log: { level: 'info', formatter: 'json' },
+    storage: {
+      filesystem: { rootdirectory: defaultDataDir() },
+      delete: { enabled: true },
+      maintenance: { gc: { enabled: false, interval: 3600, untagged: false, grace: 600 } },
+    },
+    http: { addr: '127.0.0.1:5000', draintimeout: 10 },
+  };
+}
+
+/**
+ * Registry server data: `$TSDOCK_ROOT/tsregistry` (`$TSDOCK_ROOT/registry` is the local OCI
+ * image-layout content store of the other tools; the two layouts must not share a directory).
+ */
+export function defaultDataDir(): string {
+  return join(tsdockRoot(), 'tsregistry');
+}
+
+export function defaultTokenAuth(): TokenAuthConfig {
+  return { service: 'tsregistry', issuer: 'tsregistry', expiration: 300, anonymouspull: false };
+}
+
+/** Loads the config file (or the embedded default), then applies REGISTRY_* env overrides. */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): RegistryConfig {
+  const config = defaultConfig();
+  if (file === undefined) {
+    config.auth = { token: defaultTokenAuth() };
+  } else {
+    let doc: unknown;
+    try {
+      doc = parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new InvalidInputError(
+        `cannot read config ${file}: ${(err as Error).message.split('\n')[0]}`,
+      );
+    }
+    if (doc !== null && typeof doc === 'object') merge(config as unknown as Obj, doc as Obj);
+    if (config.auth) config.auth.token = { ...defaultTokenAuth(), ...(config.auth.token ?? {}) };
+    if (config.auth && !(doc as Obj).auth) delete config.auth;
+  }
+  applyEnv(config as unknown as Obj, env);
+  normalize(config);
+  return config;
+}
+
+type Obj = Record<string, unknown>;
+
+function merge(target: Obj, source: Obj): void {
+  for (const [k, v] of Object.entries(source)) {
+    const key = k.toLowerCase();
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      if (typeof target[key] !== 'object' || target[key] === null) target[key] = {};
+      merge(target[key] as Obj, v as Obj);
+    } else target[key] = v;
+  }
+}
+
+/** REGISTRY_A_B_C=value sets config.a.b.c (keys matched case-insensitively, as distribution does). */
+function applyEnv(config: Obj, env: NodeJS.ProcessEnv): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('REGISTRY_') || value === undefined) continue;
+    const parts = name.slice('REGISTRY_'.length).toLowerCase().split('_');
+    let node = config;
+    for (const part of parts.slice(0, -1)) {
+      if (typeof node[part] !== 'object' || node[part] === null)
+        node[part] = part === 'token' ? defaultTokenAuth() : {};
+      node = node[part] as Obj;
+    }
+    const leaf = parts[parts.length - 1]!;
+    node[leaf] =
+      value === 'true'
+        ? true
+        : value === 'false'
+          ? false
+          : /^\d+$/.test(value)
+            ? Number(value)
+            : value;
+  }
+}
+
+function normalize(config: RegistryConfig): void {
+  const gc = config.storage.maintenance.gc;
+  gc.interval = seconds(gc.interval);
+  gc.grace = seconds(gc.grace);
+  if (config.auth?.token) config.auth.token.expiration = seconds(config.auth.token.expiration);
+  if (typeof config.http.addr !== 'string' || !/:\d+$/.test(config.http.addr))
+    throw new InvalidInputError(
+      `invalid http.addr "${String(config.http.addr)}"`,
+      'expected host:port',
+    );
+}
+
+/** Accepts 300, "300", "5m", "1h", "30s". */
+function seconds(v: unknown): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+)(s|m|h)?$/.exec(String(v));
+  if (!m)
+    throw new InvalidInputError(`invalid duration "${String(v)}"`, 'use seconds or 30s, 5m, 1h');
+  return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+}
+
+/** Where the users file lives. */
+export function usersFile(config: RegistryConfig): string {
+  return (
+    config.auth?.token.users ?? join(config.storage.filesystem.rootdirectory, 'auth', 'users.json')
+  );
+}
+
+/** Where the built-in token service keeps its signing key when none is configured. */
+export function signingKeyFile(config: RegistryConfig): string {
+  return (
+    config.auth?.token.key ?? join(config.storage.filesystem.rootdirectory, 'auth', 'token-key.pem')
+  );
+}
+
+/** Splits http.addr into host and port. */
+export function listenAddress(config: RegistryConfig): { host: string; port: number } {
+  const i = config.http.addr.lastIndexOf(':');
+  return {
+    host: config.http.addr.slice(0, i) || '127.0.0.1',
+    port: Number(config.http.addr.slice(i + 1)),
+  };
+}

@@ -1,0 +1,159 @@
+// Online garbage collection (no read-only mode). Mark: every blob a manifest of any repository
+// references, and the manifests themselves. Optionally first drop untagged manifests that no
+// index or subject keeps. Sweep: blob files not marked, older than the grace period, and not
+// touched by a writer since the run began (see gc-guard.ts), each deleted under the guard's
+// exclusive side together with its repository links.
+import type { Logger } from 'pino';
+import { BLOBS_ROOT, digestFromBlobPath } from './paths.js';
+import type { Registry } from './services/registry.js';
+import type { Metrics } from './metrics.js';
+
+export interface GcReport {
+  dryRun: boolean;
+  blobsDeleted: string[];
+  bytesFreed: number;
+  manifestsDeleted: Array<{ repo: string; digest: string }>;
+}
+
+export interface GcOptions {
+  /** Also delete manifests no tag, index or present subject keeps. */
+  untagged: boolean;
+  /** Seconds a blob must have existed before it can go (protects pushes in progress). */
+  grace: number;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+export class GarbageCollector {
+  private current: Promise<GcReport> | undefined;
+  constructor(
+    private readonly registry: Registry,
+    private readonly opts: GcOptions,
+  ) {}
+
+  /** Runs one collection (a second caller joins the running one). */
+  run(opts: { dryRun: boolean }): Promise<GcReport> {
+    this.current ??= this.collect(opts.dryRun).finally(() => (this.current = undefined));
+    return this.current;
+  }
+
+  /** Resolves once no collection is running. */
+  async idle(): Promise<void> {
+    await this.current?.catch(() => {});
+  }
+
+  private async collect(dryRun: boolean): Promise<GcReport> {
+    const { registry } = this;
+    const guard = registry.guard;
+    const report: GcReport = { dryRun, blobsDeleted: [], bytesFreed: 0, manifestsDeleted: [] };
+    const started = Date.now();
+    guard.begin();
+    try {
+      const removed = this.opts.untagged ? await this.untaggedManifests() : new Set<string>();
+      for (const key of removed) {
+        const [repo, digest] = key.split('@') as [string, string];
+        report.manifestsDeleted.push({ repo, digest });
+      }
+      const marked = new Set<string>();
+      for await (const { repo, digest, record } of registry.meta.allManifests()) {
+        if (removed.has(`${repo}@${digest}`)) continue;
+        marked.add(digest);
+        for (const ref of record.refs) marked.add(ref);
+      }
+      const cutoff = started - this.opts.grace * 1000;
+      const candidates: Array<{ digest: string; size: number }> = [];
+      await registry.driver.walk(BLOBS_ROOT, (info) => {
+        const digest = digestFromBlobPath(info.path);
+        if (digest && !marked.has(digest) && info.modTime.getTime() <= cutoff)
+          candidates.push({ digest, size: info.size });
+      });
+      if (!dryRun) await this.deleteManifests(removed, report);
+      for (const c of candidates) {
+        if (guard.wasTouched(c.digest)) continue;
+        if (!dryRun && !(await this.deleteBlob(c.digest))) continue;
+        report.blobsDeleted.push(c.digest);
+        report.bytesFreed += c.size;
+      }
+      this.opts.metrics?.gcRuns.inc({ result: 'ok' });
+      this.opts.logger?.info(
+        {
+          dryRun,
+          blobs: report.blobsDeleted.length,
+          bytes: report.bytesFreed,
+          manifests: report.manifestsDeleted.length,
+        },
+        'gc done',
+      );
+      return report;
+    } catch (err) {
+      this.opts.metrics?.gcRuns.inc({ result: 'error' });
+      throw err;
+    } finally {
+      guard.end();
+    }
+  }
+
+  /** `${repo}@${digest}` of manifests no tag, parent index or existing subject keeps. */
+  private async untaggedManifests(): Promise<Set<string>> {
+    const meta = this.registry.meta;
+    const kept = new Set<string>();
+    for await (const t of meta.allTags()) kept.add(`${t.repo}@${t.digest}`);
+    const all: Array<{ key: string; refs: string[]; repo: string; subject?: string }> = [];
+    for await (const { repo, digest, record } of meta.allManifests())
+      all.push({ key: `${repo}@${digest}`, refs: record.refs, repo, subject: record.subject });
+    const present = new Set(all.map((m) => m.key));
+    // Children of kept indexes and referrers of present subjects are kept; repeat to a fixpoint.
+    let changed = true;
+    while (changed) {
+      changed = false;
+      for (const m of all) {
+        if (kept.has(m.key)) {
+          for (const ref of m.refs)
+            if (present.has(`${m.repo}@${ref}`) && !kept.has(`${m.repo}@${ref}`)) {
+              kept.add(`${m.repo}@${ref}`);
+              changed = true;
+            }
+        } else if (m.subject && kept.has(`${m.repo}@${m.subject}`)) {
+          kept.add(m.key);
+          changed = true;
+        }
+      }
+    }
+    return new Set(all.map((m) => m.key).filter((k) => !kept.has(k)));
+  }
+
+  private async deleteManifests(keys: Set<string>, report: GcReport): Promise<void> {
+    const { registry } = this;
+    for (const key of keys) {
+      const [repo, digest] = key.split('@') as [string, string];
+      await registry.guard.exclusive(async () => {
+        if (registry.guard.wasTouched(digest) || (await this.isTagged(repo, digest))) {
+          report.manifestsDeleted = report.manifestsDeleted.filter(
+            (m) => `${m.repo}@${m.digest}` !== key,
+          );
+          return;
+        }
+        await registry.meta.deleteManifest(repo, digest);
+        registry.manifests.forget(repo, digest);
+      });
+    }
+  }
+
+  private async isTagged(repo: string, digest: string): Promise<boolean> {
+    for (const tag of await this.registry.meta.listTags(repo))
+      if ((await this.registry.meta.getTag(repo, tag)) === digest) return true;
+    return false;
+  }
+
+  private async deleteBlob(digest: string): Promise<boolean> {
+    const { registry } = this;
+    return await registry.guard.exclusive(async () => {
+      if (registry.guard.wasTouched(digest)) return false;
+      for await (const link of registry.meta.allLinks())
+        if (link.digest === digest) await registry.meta.deleteLink(link.repo, digest);
+      registry.forgetBlob(digest);
+      await registry.blobs.delete(digest).catch(() => {});
+      return true;
+    });
+  }
+}

@@ -1,0 +1,30 @@
+// Repository catalog (`GET /v2/_catalog`, distribution extension): sorted, `n`/`last`, Link.
+import type { Router } from 'express';
+import {
+  pageParams,
+  requireAccess,
+  resourceRouter,
+  setNextLink,
+  type HandlerContext,
+} from './common.js';
+
+const DEFAULT_PAGE = 1000;
+
+export function catalogRouter(ctx: HandlerContext): Router {
+  const router = resourceRouter();
+  router.get(
+    '/v2/_catalog',
+    requireAccess(ctx, () => [{ type: 'registry', name: 'catalog', actions: ['*'] }]),
+    async (req, res) => {
+      const page = pageParams(req);
+      const n = page.n ?? DEFAULT_PAGE;
+      const repos = await ctx.registry.meta.listRepositories({ ...page, n: n + 1 });
+      if (repos.length > n) {
+        repos.length = n;
+        setNextLink(res, '/v2/_catalog', n, repos[repos.length - 1]!);
+      }
+      res.status(200).json({ repositories: repos });
+    },
+  );
+  return router;
+}

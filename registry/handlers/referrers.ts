@@ -1,0 +1,25 @@
+// Referrers API (spec "Listing referrers"): an OCI index of the manifests whose subject is the
+// digest, optionally filtered by artifactType; an empty index (never 404) for unknown digests.
+import type { Router } from 'express';
+import { MediaType } from '../../shared/media-types.js';
+import { locals, onRepo, requireAccess, resourceRouter, type HandlerContext } from './common.js';
+
+export function referrersRouter(ctx: HandlerContext): Router {
+  const router = resourceRouter();
+  router.get(
+    '/v2/*name/referrers/:digest',
+    requireAccess(ctx, onRepo('pull')),
+    async (req, res) => {
+      const { repo, digest } = locals(res);
+      let manifests = await ctx.registry.meta.referrers(repo, digest);
+      const artifactType = req.query.artifactType;
+      if (typeof artifactType === 'string') {
+        manifests = manifests.filter((d) => d.artifactType === artifactType);
+        res.setHeader('OCI-Filters-Applied', 'artifactType');
+      }
+      const body = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests });
+      res.status(200).setHeader('Content-Type', MediaType.OciIndex).end(body);
+    },
+  );
+  return router;
+}

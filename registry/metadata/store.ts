@@ -1,0 +1,64 @@
+// MetadataStore: what the registry knows besides bytes: repositories, tags, the manifests each
+// repository holds, referrers, blob links and upload sessions. LevelDB (level-store.ts) is the
+// embedded default. Writes that belong together are applied atomically.
+
+/** A manifest held by a repository. */
+export interface ManifestRecord {
+  mediaType: string;
+  size: number;
+  /** Digests this manifest references (config, layers, or child manifests). */
+  refs: string[];
+  subject?: string;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface UploadSession {
+  uuid: string;
+  repo: string;
+  startedAt: string;
+}
+
+export interface Page {
+  last?: string;
+  n?: number;
+}
+
+export interface MetadataStore {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  /** Tag -> digest, or undefined. */
+  getTag(repo: string, tag: string): Promise<string | undefined>;
+  /** Tags of a repository in lexical order after `last`, at most `n`. */
+  listTags(repo: string, page?: Page): Promise<string[]>;
+  /** Removes a tag; false when it did not exist. */
+  deleteTag(repo: string, tag: string): Promise<boolean>;
+  getManifest(repo: string, digest: string): Promise<ManifestRecord | undefined>;
+  /** Records a manifest (its blob link, the repo, the tag and its referrer entry) atomically. */
+  putManifest(repo: string, digest: string, record: ManifestRecord, tag?: string): Promise<void>;
+  /** Removes a manifest, every tag pointing at it and its referrer entry; false when unknown. */
+  deleteManifest(repo: string, digest: string): Promise<boolean>;
+  /** Every manifest of every repository (for GC). */
+  allManifests(): AsyncIterable<{ repo: string; digest: string; record: ManifestRecord }>;
+  /** Every tag of every repository (for GC). */
+  allTags(): AsyncIterable<{ repo: string; tag: string; digest: string }>;
+  referrers(repo: string, subject: string): Promise<Descriptor[]>;
+  hasLink(repo: string, digest: string): Promise<boolean>;
+  putLink(repo: string, digest: string): Promise<void>;
+  deleteLink(repo: string, digest: string): Promise<boolean>;
+  allLinks(): AsyncIterable<{ repo: string; digest: string }>;
+  repositoryExists(repo: string): Promise<boolean>;
+  listRepositories(page?: Page): Promise<string[]>;
+  putSession(session: UploadSession): Promise<void>;
+  getSession(uuid: string): Promise<UploadSession | undefined>;
+  deleteSession(uuid: string): Promise<void>;
+  allSessions(): AsyncIterable<UploadSession>;
+}

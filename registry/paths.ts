@@ -1,0 +1,48 @@
+// The one place that builds storage keys. Everything the StorageDriver holds lives here:
+//
+//   <root>/
+//   ├── blobs/
+//   │   └── sha256/
+//   │       └── ab/                 first two hex characters, to keep directories small
+//   │           └── ab12...ef/      the full hex digest
+//   │               └── data        the content, immutable once moved here (atomic rename)
+//   ├── uploads/
+//   │   └── <uuid>/
+//   │       └── data                bytes received so far for an upload session
+//   ├── meta/                       LevelDB metadata (not a driver key; see metadata/keys.ts)
+//   └── auth/                       users file and token signing key (see auth/)
+//
+// Manifests are blobs too (content-addressed, shared across repositories); which repository
+// holds which manifest, tag and blob is metadata.
+import { parseDigest } from '../shared/digest.js';
+
+export const BLOBS_ROOT = '/blobs';
+export const UPLOADS_ROOT = '/uploads';
+
+/** Directory of one blob. */
+export function blobDir(digest: string): string {
+  const { algorithm, hex } = parseDigest(digest);
+  return `${BLOBS_ROOT}/${algorithm}/${hex.slice(0, 2)}/${hex}`;
+}
+
+/** The content of one blob. */
+export function blobDataPath(digest: string): string {
+  return `${blobDir(digest)}/data`;
+}
+
+/** Directory of one upload session. */
+export function uploadDir(uuid: string): string {
+  if (!/^[0-9a-f-]{36}$/.test(uuid)) throw new Error(`invalid upload id ${uuid}`);
+  return `${UPLOADS_ROOT}/${uuid}`;
+}
+
+/** The bytes received so far for an upload session. */
+export function uploadDataPath(uuid: string): string {
+  return `${uploadDir(uuid)}/data`;
+}
+
+/** Inverse of blobDataPath: the digest a blob data key stands for, or undefined. */
+export function digestFromBlobPath(path: string): string | undefined {
+  const m = /^\/blobs\/(sha256|sha512)\/[0-9a-f]{2}\/([0-9a-f]+)\/data$/.exec(path);
+  return m ? `${m[1]}:${m[2]}` : undefined;
+}

@@ -1,0 +1,99 @@
+// The registry's domain object: storage, metadata and the services on top, wired once.
+// Handlers get one of these and never touch drivers or keys directly.
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../errors.js';
+import { GcGuard } from '../gc-guard.js';
+import { LevelMetadataStore } from '../metadata/level-store.js';
+import type { MetadataStore } from '../metadata/store.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { FilesystemDriver } from '../storage/drivers/filesystem/filesystem-driver.js';
+import { BlobStore } from './blob-store.js';
+import { ManifestService } from './manifests.js';
+import { UploadService } from './uploads.js';
+
+export interface RegistryOptions {
+  driver: StorageDriver;
+  meta: MetadataStore;
+  deleteEnabled?: boolean;
+}
+
+export class Registry {
+  readonly guard = new GcGuard();
+  readonly blobs: BlobStore;
+  readonly uploads: UploadService;
+  readonly manifests: ManifestService;
+  readonly driver: StorageDriver;
+  readonly meta: MetadataStore;
+  readonly deleteEnabled: boolean;
+  /** `${repo}@${digest}` known to be linked (immutable until a delete or GC). */
+  private readonly links = new Set<string>();
+
+  constructor(opts: RegistryOptions) {
+    this.driver = opts.driver;
+    this.meta = opts.meta;
+    this.deleteEnabled = opts.deleteEnabled ?? true;
+    this.blobs = new BlobStore(this.driver);
+    this.uploads = new UploadService(this.driver, this.meta, this.blobs, this.guard);
+    this.manifests = new ManifestService(this.meta, this.blobs, this.guard);
+  }
+
+  /** A registry on the filesystem driver with LevelDB metadata under `root`. */
+  static async openFilesystem(
+    root: string,
+    opts: { deleteEnabled?: boolean } = {},
+  ): Promise<Registry> {
+    const meta = new LevelMetadataStore(join(root, 'meta'));
+    await meta.open();
+    return new Registry({ driver: new FilesystemDriver(root), meta, ...opts });
+  }
+
+  async close(): Promise<void> {
+    await this.meta.close();
+  }
+
+  /** Size of a blob linked into the repository; BLOB_UNKNOWN otherwise. */
+  async blobSize(repo: string, digest: string): Promise<number> {
+    const key = `${repo}@${digest}`;
+    if (!this.links.has(key) && !(await this.meta.hasLink(repo, digest)))
+      throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+    const size = await this.blobs.size(digest);
+    if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+    if (this.links.size > 100_000) this.links.clear();
+    this.links.add(key);
+    this.guard.touch(digest);
+    return size;
+  }
+
+  /** Cached linked blob size without I/O (fast path). */
+  cachedBlobSize(repo: string, digest: string): number | undefined {
+    return this.links.has(`${repo}@${digest}`) ? this.blobs.cachedSize(digest) : undefined;
+  }
+
+  async openBlob(digest: string, start?: number, end?: number): Promise<Readable> {
+    return await this.blobs.open(digest, start, end);
+  }
+
+  /** Cross-repository mount; false when the source does not hold the blob. */
+  async mount(repo: string, from: string, digest: string): Promise<boolean> {
+    return await this.guard.shared(async () => {
+      if (!(await this.meta.hasLink(from, digest)) || (await this.blobs.size(digest)) === undefined)
+        return false;
+      this.guard.touch(digest);
+      await this.meta.putLink(repo, digest);
+      return true;
+    });
+  }
+
+  /** Unlinks a blob from a repository (the bytes go at the next GC if nothing else uses them). */
+  async deleteBlob(repo: string, digest: string): Promise<void> {
+    this.links.delete(`${repo}@${digest}`);
+    if (!(await this.meta.deleteLink(repo, digest)))
+      throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+  }
+
+  /** Forgets cached links of a digest (GC). */
+  forgetBlob(digest: string): void {
+    for (const k of [...this.links]) if (k.endsWith(`@${digest}`)) this.links.delete(k);
+  }
+}

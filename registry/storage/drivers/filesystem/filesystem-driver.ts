@@ -1,0 +1,133 @@
+// The filesystem StorageDriver: keys map below a root directory. Writes of whole files go
+// through a temporary name and rename(2); readers are plain file streams (1 MiB reads), so a
+// blob of any size is served and received in constant memory.
+import { createWriteStream, promises as fsp, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  PathNotFoundError,
+  type FileInfo,
+  type FileWriter,
+  type StorageDriver,
+} from '../../driver.js';
+
+export class FilesystemDriver implements StorageDriver {
+  readonly name = 'filesystem';
+  constructor(readonly root: string) {}
+
+  /** The real file path of a key (the fast path uses it to serve blobs directly). */
+  fullPath(path: string): string {
+    if (!path.startsWith('/') || path.split('/').some((p) => p === '..' || p === '.'))
+      throw new Error(`invalid storage path ${path}`);
+    return join(this.root, path);
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    return await this.wrap(path, () => fsp.readFile(this.fullPath(path)));
+  }
+
+  async putContent(path: string, content: Buffer): Promise<void> {
+    const full = this.fullPath(path);
+    await fsp.mkdir(dirname(full), { recursive: true });
+    const tmp = `${full}.tmp-${randomBytes(6).toString('hex')}`;
+    await fsp.writeFile(tmp, content);
+    await fsp.rename(tmp, full);
+  }
+
+  async reader(path: string, offset = 0, end?: number): Promise<Readable> {
+    const full = this.fullPath(path);
+    const handle = await this.wrap(path, () => fsp.open(full, 'r'));
+    return handle.createReadStream({ start: offset, end, highWaterMark: 1 << 20, autoClose: true });
+  }
+
+  async writer(path: string, opts: { append: boolean }): Promise<FileWriter> {
+    const full = this.fullPath(path);
+    await fsp.mkdir(dirname(full), { recursive: true });
+    let base = 0;
+    if (opts.append)
+      base = await fsp.stat(full).then(
+        (s) => s.size,
+        () => 0,
+      );
+    const stream = createWriteStream(full, {
+      flags: opts.append ? 'a' : 'w',
+      highWaterMark: 1 << 20,
+    });
+    await new Promise<void>((resolve, reject) =>
+      stream.once('open', () => resolve()).once('error', reject),
+    );
+    const closed = (): Promise<void> =>
+      stream.closed ? Promise.resolve() : new Promise((resolve) => stream.end(() => resolve()));
+    return {
+      stream,
+      size: () => base + stream.bytesWritten,
+      commit: closed,
+      cancel: async () => {
+        stream.destroy();
+        await fsp.rm(full, { force: true });
+      },
+    };
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    const s = await this.wrap(path, () => fsp.stat(this.fullPath(path)));
+    return info(path, s);
+  }
+
+  async list(path: string): Promise<string[]> {
+    const names = await this.wrap(path, () => fsp.readdir(this.fullPath(path)));
+    const base = path === '/' ? '' : path;
+    return names.filter((n) => !n.includes('.tmp-')).map((n) => `${base}/${n}`);
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    await this.wrap(path, () => fsp.truncate(this.fullPath(path), size));
+  }
+
+  async move(source: string, dest: string): Promise<void> {
+    const to = this.fullPath(dest);
+    await fsp.mkdir(dirname(to), { recursive: true });
+    await this.wrap(source, () => fsp.rename(this.fullPath(source), to));
+  }
+
+  async delete(path: string): Promise<void> {
+    const full = this.fullPath(path);
+    await this.wrap(path, () => fsp.lstat(full));
+    await fsp.rm(full, { recursive: true, force: true });
+  }
+
+  async walk(path: string, fn: (info: FileInfo) => Promise<void> | void): Promise<void> {
+    let children: string[];
+    try {
+      children = await this.list(path);
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return;
+      throw err;
+    }
+    for (const child of children.sort()) {
+      let s: Stats;
+      try {
+        s = await fsp.stat(this.fullPath(child));
+      } catch {
+        continue; // removed while walking
+      }
+      if (s.isDirectory()) await this.walk(child, fn);
+      else await fn(info(child, s));
+    }
+  }
+
+  private async wrap<T>(path: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new PathNotFoundError(path);
+      throw err;
+    }
+  }
+}
+
+function info(path: string, s: Stats): FileInfo {
+  return { path, size: s.size, modTime: s.mtime, isDir: s.isDirectory() };
+}
