@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// tsimages: list images in the local store (docker images): REPOSITORY TAG IMAGE ID CREATED SIZE.
+// [REPOSITORY[:TAG]] filters; -q ids only; --no-trunc full ids; --digests; --format TEMPLATE
+// (Go template over .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size; `table ...`).
+import { parseFlags, runCli } from '../shared/cli.js';
+import { compileTemplate } from '../shared/go-template.js';
+import { familiarRepository, parseReference } from '../shared/reference.js';
+import { ContentStore } from '../shared/store/content-store.js';
+import { formatColumns, listImageRows, type ImageRow } from '../shared/store/image-list.js';
+
+const HELP = `Usage:  tsimages [OPTIONS] [REPOSITORY[:TAG]]
+
+List images
+
+Options:
+  -a, --all             Show all images (no effect: there are no intermediate images)
+      --digests         Show digests
+      --format string   Format output using a Go template ("table ..." adds a header)
+      --no-trunc        Don't truncate output
+  -q, --quiet           Only show image IDs
+`;
+
+const HEADERS: Record<string, string> = {
+  Repository: 'REPOSITORY',
+  Tag: 'TAG',
+  ID: 'IMAGE ID',
+  Digest: 'DIGEST',
+  CreatedAt: 'CREATED AT',
+  CreatedSince: 'CREATED',
+  Size: 'SIZE',
+};
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    all: { type: 'boolean', short: 'a' },
+    digests: { type: 'boolean' },
+    format: { type: 'string' },
+    'no-trunc': { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+    help: { type: 'boolean' },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const store = await ContentStore.open();
+  let rows = await listImageRows(store, { noTrunc: values['no-trunc'] });
+  if (positionals[0]) rows = rows.filter(matcher(positionals[0]));
+  if (values.quiet) {
+    const ids = [...new Set(rows.map((r) => r.ID))];
+    if (ids.length) process.stdout.write(`${ids.join('\n')}\n`);
+    return 0;
+  }
+  let format = values.format ?? 'table';
+  if (format === 'table') {
+    format = values.digests
+      ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
+      : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+  }
+  process.stdout.write(render(format, rows));
+  return 0;
+}
+
+function render(format: string, rows: ImageRow[]): string {
+  const table = format.startsWith('table ');
+  const body = table ? format.slice(6) : format;
+  const tpl = compileTemplate(body.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
+  const lines = rows.map((r) => tpl(r));
+  if (!table) return lines.length ? `${lines.join('\n')}\n` : '';
+  const header = body.replace(
+    /\{\{\s*\.(\w+)\s*\}\}/g,
+    (_m, f: string) => HEADERS[f] ?? f.toUpperCase(),
+  );
+  return `${formatColumns([header, ...lines].map((l) => l.split('\t')))}\n`;
+}
+
+/** docker images REPOSITORY[:TAG] filter. */
+function matcher(arg: string): (r: ImageRow) => boolean {
+  const hasTag = /:[^/]*$/.test(arg);
+  const ref = parseReference(arg);
+  const repo = familiarRepository(ref);
+  return (r) => r.Repository === repo && (!hasTag || r.Tag === ref.tag);
+}
+
+void runCli('tsimages', main);
