@@ -18,6 +18,8 @@ export interface BuildContext {
   ignorePatterns: string[];
   /** True when a context-relative path (`a/b`, no leading slash) is excluded. */
   isIgnored(rel: string): boolean;
+  /** Whether `!` rules exist: then excluded directories must still be walked. */
+  hasExceptions: boolean;
 }
 
 export interface ContextOptions {
@@ -56,6 +58,7 @@ export async function openContext(opts: ContextOptions): Promise<BuildContext> {
     dockerfileName: name,
     ignorePatterns: patterns,
     isIgnored: ignoreMatcher(patterns),
+    hasExceptions: patterns.some((p) => p.startsWith('!')),
   };
 }
 

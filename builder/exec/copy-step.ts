@@ -22,6 +22,8 @@ export interface CopyInputs {
   /** Where sources are looked up: the context dir, or a merged --from view. */
   sourceRoot?: string;
   isIgnored: (rel: string) => boolean;
+  /** Walk into ignored directories (there are `!` re-includes). */
+  descendIgnored: boolean;
   /** Resolved absolute destination base (WORKDIR applied). */
   workdir: string;
   uid: number;
@@ -57,7 +59,7 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
           `${loc.original.split(/\s/)[0]} failed: no build context`,
           'build from a directory, not `-`',
         );
-      const found = await selectSource(c.sourceRoot, src.path, c.isIgnored);
+      const found = await selectSource(c.sourceRoot, src.path, c.isIgnored, c.descendIgnored);
       if (found.length === 0)
         throw new BuildStepError(
           loc.file,

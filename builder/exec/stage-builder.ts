@@ -27,7 +27,7 @@ import { prepareCopy } from './copy-step.js';
 import type { ExecContext } from './exec-context.js';
 import { layerFromEntries } from './layer-output.js';
 import { RootfsView, resolveChown } from './rootfs-view.js';
-import { prepareRun } from './run-dispatch.js';
+import { prepareRun, runArgv } from './run-dispatch.js';
 
 /** A layer step ready to run: its cache inputs, and how to make its layer on a miss. */
 export interface PreparedStep {
@@ -127,9 +127,10 @@ export class StageBuilder {
 
   private history(ins: Instruction, step: ExpandedStep, empty: boolean): void {
     const runArgs = step.kind === 'run' ? this.vars.runArgs() : [];
+    const argv = ins.kind === 'RUN' ? runArgv(ins, this.cfg.config.Shell).argv : [];
     const h = {
       created: this.ctx.created,
-      created_by: createdBy(ins, step, runArgs),
+      created_by: createdBy(ins, step, runArgs, argv),
       comment: 'buildkit.dockerfile.v0',
     };
     this.cfg.history.push(empty ? { ...h, empty_layer: true } : h);
@@ -252,6 +253,7 @@ export class StageBuilder {
     let sourceRoot = this.ctx.context.dir;
     let fromId = 'context';
     let isIgnored = this.ctx.context.isIgnored;
+    let descendIgnored = this.ctx.context.hasExceptions;
     if (ins.kind === 'COPY' && ins.from) {
       const globals = (n: string) => this.ctx.plan.globals.get(n);
       const from = expandAt(ins.from, globals, ins, this.ctx.plan.dockerfile.directives.escape);
@@ -261,12 +263,14 @@ export class StageBuilder {
       sourceRoot = v.dir;
       fromId = v.id;
       isIgnored = () => false;
+      descendIgnored = false;
     }
     const res = await prepareCopy({
       step,
       loc: ins,
       sourceRoot,
       isIgnored,
+      descendIgnored,
       workdir: this.cfg.config.WorkingDir || '/',
       uid,
       gid,

@@ -131,7 +131,12 @@ export function applyMeta(
 }
 
 /** What `docker history` shows for an instruction. */
-export function createdBy(ins: Instruction, step: ExpandedStep, runArgs: string[] = []): string {
+export function createdBy(
+  ins: Instruction,
+  step: ExpandedStep,
+  runArgs: string[] = [],
+  argv: string[] = [],
+): string {
   switch (step.kind) {
     case 'env':
       return `ENV ${step.pairs.map((p) => `${p.key}=${p.value}`).join(' ')}`;
@@ -145,7 +150,7 @@ export function createdBy(ins: Instruction, step: ExpandedStep, runArgs: string[
       return `USER ${step.user}`;
     case 'run': {
       const prefix = runArgs.length ? `|${runArgs.length} ${runArgs.join(' ')} ` : '';
-      return `RUN ${prefix}${ins.kind === 'RUN' && ins.command.shellForm ? `/bin/sh -c ${ins.command.args[0]}` : ins.original.replace(/^RUN\s+/i, '')} # buildkit`;
+      return `RUN ${prefix}${argv.join(' ')} # buildkit`;
     }
     case 'copy':
       return `${ins.original} # buildkit`;
