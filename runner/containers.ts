@@ -121,10 +121,11 @@ function releaseName(name: string, id: string): void {
 export function pidAlive(pid: number | undefined): boolean {
   if (!pid) return false;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    // a zombie (Z) or dead (X) process answers kill(0) but is not running
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
   }
 }
 
@@ -143,6 +144,16 @@ export function containerPid(st: ContainerState): number | undefined {
 export async function reconcile(st: ContainerState): Promise<ContainerState> {
   if (st.status !== 'running') return st;
   if (st.bootId === bootId() && pidAlive(st.monitorPid)) return st;
+  // the supervisor died: its container must not run on unsupervised (same boot only: after a
+  // reboot the pid belongs to someone else)
+  const orphan = st.bootId === bootId() ? containerPid(st) : undefined;
+  if (orphan) {
+    try {
+      process.kill(orphan, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   const { cgroupDriver } = await import('./cgroups.js');
   try {
     cgroupDriver().open(st.id).remove();

@@ -520,6 +520,8 @@ static void finish_and_exec(void) {
   drop_bounding(caps);
   set_user();
   set_caps(caps);
+  /* die with our supervisor (set after the credential change, which clears it) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs: %s", strerror(errno));
   /* no host descriptors leak in: everything above 2 closes at exec (err_fd too) */
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -547,6 +549,7 @@ static void run_init(void) {
   if (pid < 0) fail(125, "fork: %s", strerror(errno));
   if (pid == 0) { finish_and_exec(); }
   child_pid = pid;
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (err_fd >= 0) { close(err_fd); err_fd = -1; }
   install_forwarding();
   syscall(SYS_close_range, 3, ~0U, 0);
@@ -618,6 +621,11 @@ static void child_main(int slave) {
 }
 
 int main(int argc, char **argv) {
+  /* a supervisor (tsrun, the monitor) that dies takes its container with it: nothing runs on
+   * unsupervised, and the next command finds a settled record */
+  pid_t supervisor = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid() != supervisor) return 125;
   parse(argc, argv);
   int flags = 0;
   for (int i = 0; i < o.ncgroups; i++) {
@@ -665,6 +673,8 @@ int main(int argc, char **argv) {
     sa.sa_handler = SIG_DFL;
     for (size_t i = 0; i < sizeof fwd_sigs / sizeof *fwd_sigs; i++) sigaction(fwd_sigs[i], &sa, NULL);
     if (master_fd >= 0) close(master_fd);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != getpid() && kill(getppid(), 0) < 0) _exit(125);
     child_main(slave);
   }
   child_pid = pid;

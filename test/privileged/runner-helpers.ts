@@ -75,12 +75,13 @@ export function tsCommand(
   return { code: res.status ?? 128, stdout: res.stdout, stderr: res.stderr };
 }
 
-/** Host processes whose executable is the sandbox helper (leftover check). */
-export function sandboxProcesses(): number[] {
+/** Host processes of the sandbox helper working under `root` (leftover check). */
+export function sandboxProcesses(root: string): number[] {
   const out: number[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      if (readlinkSync(`/proc/${pid}/exe`).endsWith('/native/sandbox')) out.push(Number(pid));
+      if (!readlinkSync(`/proc/${pid}/exe`).endsWith('/native/sandbox')) continue;
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(root)) out.push(Number(pid));
     } catch {
       /* gone or kernel thread */
     }

@@ -181,5 +181,5 @@ test('100 runs leave no mounts, cgroups, veths or processes behind', () => {
   assert.deepEqual(leftoverCgroups(), []);
   assert.deepEqual(leftoverVeths(), []);
   assert.deepEqual(mountsMatching(root), []);
-  assert.deepEqual(sandboxProcesses(), []);
+  assert.deepEqual(sandboxProcesses(root), []);
 });
