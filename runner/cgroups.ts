@@ -167,6 +167,20 @@ export class CgroupV2Driver implements CgroupDriver {
     mkdirSync(parent, { recursive: true });
     this.enable(this.root);
     this.enable(parent);
+    const enabled = readOr(join(parent, 'cgroup.subtree_control'))
+      .split(/\s+/)
+      .map((c) => c.replace(/^\+/, ''));
+    const needed = [
+      limits.memory ? 'memory' : '',
+      limits.cpuQuota || limits.cpuPeriod || limits.cpuShares ? 'cpu' : '',
+      limits.pids ? 'pids' : '',
+    ].filter((c) => c && !enabled.includes(c));
+    if (needed.length) {
+      throw new TsdockError(
+        `cgroup v2 controller(s) ${needed.join(', ')} not available under ${this.root}`,
+        'the limit cannot be enforced; enable the controller or drop the limit flag',
+      );
+    }
     mkdirSync(dir, { recursive: true });
     if (limits.memory) {
       write(join(dir, 'memory.max'), limits.memory);
@@ -208,8 +222,10 @@ export function detectCgroupVersion(root = '/sys/fs/cgroup'): 1 | 2 {
 }
 
 let cached: CgroupDriver | undefined;
-/** The driver for this machine. */
+/** The driver for this machine (TSDOCK_CGROUP_VERSION / TSDOCK_CGROUP_ROOT override, e.g. to
+ * use the v2 mount of a hybrid host: 2 and /sys/fs/cgroup/unified). */
 export function cgroupDriver(): CgroupDriver {
-  cached ??= detectCgroupVersion() === 2 ? new CgroupV2Driver() : new CgroupV1Driver();
+  const root = process.env.TSDOCK_CGROUP_ROOT ?? '/sys/fs/cgroup';
+  cached ??= detectCgroupVersion(root) === 2 ? new CgroupV2Driver(root) : new CgroupV1Driver(root);
   return cached;
 }

@@ -178,3 +178,46 @@ test('a layer with ".." paths is refused and writes nothing outside its director
   }
   rmSync(`/tmp/${marker}`, { force: true });
 });
+
+test('cgroup v2 driver on a v2 hierarchy: the process joins before exec; missing controllers refuse limits', () => {
+  const v2root = existsSync('/sys/fs/cgroup/cgroup.controllers')
+    ? '/sys/fs/cgroup'
+    : '/sys/fs/cgroup/unified';
+  if (!existsSync(join(v2root, 'cgroup.controllers'))) return;
+  const env = { TSDOCK_CGROUP_VERSION: '2', TSDOCK_CGROUP_ROOT: v2root };
+  const r = tsCommand(
+    root,
+    'tsrun',
+    [
+      '--rm',
+      '--network',
+      'none',
+      '--rootfs',
+      rootfs,
+      'sh',
+      '-c',
+      'grep "^0::" /proc/self/cgroup; grep CapEff /proc/self/status',
+    ],
+    { env },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^0::\/tsdock\/[0-9a-f]{64}$/m);
+  assert.match(
+    r.stdout,
+    /CapEff:\s+00000000a00425fb/,
+    'CAP_MKNOD dropped: no devices cgroup fences nodes on v2',
+  );
+  const id = /tsdock\/([0-9a-f]{64})/.exec(r.stdout)![1]!;
+  assert.ok(!existsSync(join(v2root, 'tsdock', id)), 'the cgroup is removed');
+  const controllers = readFileSync(join(v2root, 'cgroup.controllers'), 'utf8');
+  if (!controllers.includes('memory')) {
+    const m = tsCommand(
+      root,
+      'tsrun',
+      ['--rm', '--network', 'none', '-m', '32m', '--rootfs', rootfs, 'true'],
+      { env },
+    );
+    assert.equal(m.code, 125);
+    assert.match(m.stderr, /controller\(s\) memory not available/);
+  }
+});

@@ -63,11 +63,11 @@ export function tsCommand(
   root: string,
   cmd: string,
   args: string[],
-  opts: { input?: string; timeout?: number } = {},
+  opts: { input?: string; timeout?: number; env?: Record<string, string> } = {},
 ): { code: number; stdout: string; stderr: string } {
   const bin = fileURLToPath(new URL(`../../bin/${cmd}.js`, import.meta.url));
   const res = spawnSync(process.execPath, [bin, ...args], {
-    env: { ...process.env, TSDOCK_ROOT: root },
+    env: { ...process.env, ...opts.env, TSDOCK_ROOT: root },
     encoding: 'utf8',
     input: opts.input,
     timeout: opts.timeout ?? 30000,
