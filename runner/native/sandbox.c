@@ -332,10 +332,9 @@ static void setup_rootfs(void) {
   int rootfd = open(o.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   CHECK(rootfd, "open rootfs: %s", strerror(errno));
   mount_at(rootfd, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0);
-  if (o.net && strcmp(o.net, "new") == 0)
-    mount_at(rootfd, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL, 0);
-  else
-    mount_at(rootfd, "/sys", "/sys", NULL, MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0);
+  /* a fresh read-only sysfs (never a bind of the host's: its submounts, e.g. cgroups, would
+   * stay writable) */
+  mount_at(rootfd, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL, 0);
   setup_dev(rootfd);
   for (int i = 0; i < o.ntmpfs; i++)
     mount_at(rootfd, "tmpfs", o.tmpfs[i].dst, "tmpfs", MS_NOSUID | MS_NODEV, o.tmpfs[i].mode, 0);
@@ -674,7 +673,6 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof fwd_sigs / sizeof *fwd_sigs; i++) sigaction(fwd_sigs[i], &sa, NULL);
     if (master_fd >= 0) close(master_fd);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (getppid() != getpid() && kill(getppid(), 0) < 0) _exit(125);
     child_main(slave);
   }
   child_pid = pid;
