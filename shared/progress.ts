@@ -108,21 +108,25 @@ class TtyProgress implements Progress {
   }
 
   private clear(): void {
-    if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}F\x1b[J`);
+    this.out.write(this.clearSequence());
     this.drawn = 0;
+  }
+
+  /** Moves the cursor to the block's first line and erases to the end of the screen. */
+  private clearSequence(): string {
+    return this.drawn > 0 ? `\x1b[${this.drawn}F\x1b[J` : '';
   }
 
   private redraw(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.clear();
     const width = ((this.out as { columns?: number }).columns ?? 80) - 1;
-    let text = '';
+    let text = this.clearSequence();
     // Leading finished items are printed one last time and leave the live block.
     while (this.items.length > 0 && this.items[0]!.final !== undefined) {
-      text += `${fit(renderItem(this.items.shift()!), width)}\n`;
+      text += `${fit(renderItem(this.items.shift()!, width), width)}\n`;
     }
-    for (const st of this.items) text += `${fit(renderItem(st), width)}\n`;
+    for (const st of this.items) text += `${fit(renderItem(st, width), width)}\n`;
     this.drawn = this.items.length;
     this.out.write(text);
   }
@@ -133,20 +137,22 @@ function quietProgress(): Progress {
   return { item: () => ({ update: noop, done: noop, fail: noop }), line: noop, end: noop };
 }
 
-function renderItem(st: ItemState): string {
-  if (st.final !== undefined) return `${prefix(st.id)}${st.final}`;
-  if (st.done === 0 && st.total === undefined) return `${prefix(st.id)}${st.label}`;
-  if (st.total === undefined || st.total <= 0) {
-    return `${prefix(st.id)}${st.label} ${formatBytes(st.done)}`;
-  }
-  return `${prefix(st.id)}${st.label} ${bar(st.done / st.total)} ${formatBytes(st.done)}/${formatBytes(st.total)}`;
+function renderItem(st: ItemState, width: number): string {
+  const head = `${prefix(st.id)}${st.final ?? st.label}`;
+  if (st.final !== undefined || (st.done === 0 && st.total === undefined)) return head;
+  if (st.total === undefined || st.total <= 0) return `${head} ${formatBytes(st.done)}`;
+  const counts = `${formatBytes(st.done)}/${formatBytes(st.total)}`;
+  // The bar takes what is left of the line, 10 to 50 cells, or is left out.
+  const room = width - head.length - counts.length - 4;
+  if (room < 10) return `${head} ${counts}`;
+  return `${head} ${bar(st.done / st.total, Math.min(room, 50))} ${counts}`;
 }
 
 function prefix(id: string): string {
   return id ? `${id}: ` : '';
 }
 
-function bar(fraction: number, width = 30): string {
+function bar(fraction: number, width: number): string {
   const f = Math.max(0, Math.min(1, fraction));
   const full = Math.floor(f * width);
   return `[${'='.repeat(full)}${full < width ? '>' : ''}${' '.repeat(Math.max(0, width - full - 1))}]`;
