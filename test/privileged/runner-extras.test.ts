@@ -221,3 +221,39 @@ test('cgroup v2 driver on a v2 hierarchy: the process joins before exec; missing
     assert.match(m.stderr, /controller\(s\) memory not available/);
   }
 });
+
+test('-it gives the container a real terminal (window size relayed, exit code kept)', () => {
+  const bin = new URL('../../bin/tsrun.js', import.meta.url).pathname;
+  const cmd = `stty cols 77 rows 22; ${process.execPath} ${bin} --rm -it --network none --rootfs ${rootfs} sh -c 'test -t 0 && test -t 1 && echo TTY; stty size; exit 5'`;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+    encoding: 'utf8',
+    env: { ...process.env, TSDOCK_ROOT: root },
+    timeout: 20000,
+  });
+  assert.equal(r.status, 5, r.stderr);
+  assert.match(r.stdout, /TTY\r?\n22 77/);
+});
+
+test('tsinspect --format reads the container record', () => {
+  const id = ts('tsrun', [
+    '-d',
+    '--name',
+    'insp',
+    '--network',
+    'none',
+    '--rootfs',
+    rootfs,
+    'sleep',
+    '30',
+  ]).stdout.trim();
+  try {
+    const r = ts('tsinspect', ['--format', '{{.State.Pid}} {{.State.Running}} {{.Name}}', 'insp']);
+    assert.equal(r.code, 0, r.stderr);
+    const [pid, running, name] = r.stdout.trim().split(' ');
+    assert.equal(readFileSync(join(root, 'containers', id, 'ctr.pid'), 'utf8').trim(), pid);
+    assert.equal(running, 'true');
+    assert.equal(name, '/insp');
+  } finally {
+    ts('tsrm', ['-f', 'insp']);
+  }
+});
