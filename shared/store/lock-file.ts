@@ -1,16 +1,19 @@
-// An inter-process lock as an O_EXCL lock file holding "pid token time". A lock whose process is
-// gone (same host) or that is older than `staleMs` is broken by renaming it aside (atomic: only
-// one breaker wins) and checking that what was renamed is the stale lock that was observed.
+// An inter-process lock as an O_EXCL lock file holding "pid token". The holder refreshes the
+// file's mtime while it works; a lock whose process is gone (same host) or whose mtime is older
+// than `staleMs` is broken by renaming it aside (atomic: only one breaker wins) and checking that
+// what was renamed is the stale lock that was observed.
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { TsdockError } from '../errors.js';
 
 export interface LockOptions {
-  /** Give up after this long (default 30 s). */
+  /** Give up after this long (default 2 min: gc of a big store holds the lock a while). */
   timeoutMs?: number;
-  /** A lock older than this is stale even if its process looks alive (default 60 s). */
+  /** A lock not refreshed for this long is stale even if its process looks alive (default 60 s). */
   staleMs?: number;
 }
+
+const DEFAULT_STALE_MS = 60_000;
 
 /** Writing a lock file's few bytes never takes this long: an empty one this old is abandoned. */
 const EMPTY_LOCK_STALE_MS = 5_000;
@@ -28,17 +31,24 @@ export async function withLock<T>(
   opts: LockOptions = {},
 ): Promise<T> {
   const token = await acquire(path, opts);
+  const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    fs.utimes(path, now, now).catch(() => undefined);
+  }, staleMs / 4);
+  heartbeat.unref();
   try {
     return await fn();
   } finally {
+    clearInterval(heartbeat);
     await release(path, token);
   }
 }
 
 async function acquire(path: string, opts: LockOptions): Promise<string> {
   const token = randomBytes(12).toString('hex');
-  const body = `${process.pid} ${token} ${Date.now()}\n`;
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const body = `${process.pid} ${token}\n`;
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   let delay = 2;
   for (;;) {
     try {
@@ -48,7 +58,7 @@ async function acquire(path: string, opts: LockOptions): Promise<string> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const held = await readLock(path);
-    if (held && isStale(held, opts.staleMs ?? 60_000)) {
+    if (held && isStale(held, opts.staleMs ?? DEFAULT_STALE_MS)) {
       await breakLock(path, held);
       continue;
     }
@@ -75,13 +85,11 @@ async function readLock(path: string): Promise<LockInfo | undefined> {
   } catch {
     return undefined;
   }
-  const [pid, token, time] = text.trim().split(' ');
+  const [pid, token] = text.trim().split(' ');
+  const time = (await fs.stat(path).catch(() => undefined))?.mtimeMs ?? Date.now();
   // A lock file being written right now may be empty: its age decides (see isStale).
-  if (!token) {
-    const st = await fs.stat(path).catch(() => undefined);
-    return { pid: 0, token: '', time: st?.mtimeMs ?? Date.now() };
-  }
-  return { pid: Number(pid), token, time: Number(time) };
+  if (!token) return { pid: 0, token: '', time };
+  return { pid: Number(pid), token, time };
 }
 
 function isStale(info: LockInfo, staleMs: number): boolean {
