@@ -4,7 +4,7 @@
 // root were "/" (chroot semantics, like containerd's fs.RootPath), so no path ever leaves the
 // root, and nothing is created through a link. Known real directories are cached; callers
 // invalidate the cache when they remove or replace a directory.
-import { lstat, mkdir, readlink } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidInputError } from '../errors.js';
 
@@ -35,6 +35,8 @@ export function splitParent(rel: string): [string, string] {
 
 export class RootResolver {
   private readonly dirs = new Set<string>(['']);
+  /** Directories created by this extraction (their children all come from it too). */
+  readonly fresh = new Set<string>();
   constructor(readonly root: string) {}
 
   abs(rel: string): string {
@@ -45,7 +47,7 @@ export class RootResolver {
    * The real path (relative to the root) of directory `rel`, following symlinks inside the
    * root. Missing directories are created (0755) when `create`, else undefined is returned.
    */
-  async resolveDir(rel: string, create: boolean, entry: string): Promise<string | undefined> {
+  resolveDir(rel: string, create: boolean, entry: string): string | undefined {
     if (this.dirs.has(rel)) return rel;
     const stack: string[] = [];
     const queue = rel.split('/');
@@ -62,20 +64,18 @@ export class RootResolver {
         stack.push(c);
         continue;
       }
-      const st = await lstat(this.abs(candidate)).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return undefined;
-        throw e;
-      });
+      const st = lstatSync(this.abs(candidate), { throwIfNoEntry: false });
       if (!st) {
         if (!create) return undefined;
-        await mkdir(this.abs(candidate), { mode: 0o755 });
+        mkdirSync(this.abs(candidate), { mode: 0o755 });
         this.dirs.add(candidate);
+        this.fresh.add(candidate);
         stack.push(c);
       } else if (st.isSymbolicLink()) {
         if (++hops > MAX_LINK_HOPS) {
           throw new InvalidInputError(`layer entry "${entry}": too many levels of symlinks`);
         }
-        const target = await readlink(this.abs(candidate));
+        const target = readlinkSync(this.abs(candidate));
         if (target.startsWith('/')) stack.length = 0;
         queue.unshift(...target.split('/'));
       } else if (st.isDirectory()) {
@@ -99,8 +99,10 @@ export class RootResolver {
   /** Forgets rel and everything below it (after removing or replacing it). */
   forget(rel: string): void {
     if (rel === '') return;
-    this.dirs.delete(rel);
     const prefix = `${rel}/`;
-    for (const d of this.dirs) if (d.startsWith(prefix)) this.dirs.delete(d);
+    for (const set of [this.dirs, this.fresh]) {
+      set.delete(rel);
+      for (const d of set) if (d.startsWith(prefix)) set.delete(d);
+    }
   }
 }

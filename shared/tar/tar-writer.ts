@@ -1,6 +1,6 @@
 // The deterministic layer stream: sorted entries -> PAX tar -> (gzip) -> out, hashing the tar
 // (diffId) and the blob (digest) on the way, in one pass with backpressure.
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, type Digest } from '../digest.js';
@@ -144,27 +144,28 @@ async function* generateTar(entries: Iterable<LayerEntry>, opts: LayerWriteOptio
   yield trailer();
 }
 
-async function* fileBody(header: TarHeader, source: string) {
-  const fh = await open(source, 'r');
+/** A file's header and content, read with synchronous calls (each is short; see extract.ts). */
+function* fileBody(header: TarHeader, source: string) {
+  const fd = openSync(source, 'r');
   try {
-    header.size = (await fh.stat()).size;
+    header.size = fstatSync(fd).size;
     yield encodeHeader(header);
     let left = header.size;
     while (left > 0) {
       const buf = Buffer.allocUnsafe(Math.min(left, 1024 * 1024));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) {
         throw new TsdockError(
           `file "${source}" shrank while it was being written into a layer`,
           'do not modify the source while building',
         );
       }
-      left -= bytesRead;
-      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      left -= n;
+      yield n === buf.length ? buf : buf.subarray(0, n);
     }
     yield padding(header.size);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
