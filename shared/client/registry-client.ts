@@ -9,10 +9,21 @@ import { isInsecureByDefault, registryApiHost } from '../reference.js';
 import { loadCredentials } from '../credentials.js';
 import { Authenticator, repositoryScope, type Credentials } from './auth.js';
 import { downloadBlob } from './blob-download.js';
-import { drain, header, readBody, send, type Body, type HttpResponse } from './http.js';
+import { drain, header, readBody, send, type HttpResponse } from './http.js';
+import {
+  cancelUpload,
+  finishUpload,
+  startUpload,
+  uploadChunks,
+  type BlobSource,
+  type RegistryRequest,
+  type Requester,
+  type UploadOptions,
+} from './blob-upload.js';
 import { errorFromResponse, type Operation } from './registry-errors.js';
 
 export type { Credentials } from './auth.js';
+export type { BlobSource, UploadOptions } from './blob-upload.js';
 
 export interface RegistryClientOptions {
   /** Registry host as written in references (`docker.io`, `localhost:5000`). */
@@ -34,36 +45,14 @@ export interface FetchedManifest {
   digest: Digest;
 }
 
-/** Opens a blob's content from `start` (inclusive) to its end. */
-export type BlobSource = (start: number) => Readable;
-
-export interface UploadOptions {
-  digest: string;
-  size: number;
-  /** Force PATCH chunks even for small blobs. */
-  chunked?: boolean;
-  /** Repositories on this registry that may hold the blob already (tried as cross-repo mounts). */
-  mountFrom?: string[];
-}
-
 export type UploadResult = 'exists' | 'mounted' | 'uploaded';
 
-interface Req {
-  method: string;
-  path: string;
-  scopes: string[];
-  headers?: Record<string, string>;
-  body?: Body;
-  bodyLength?: number;
-  attempts?: number;
-}
-
-export class RegistryClient {
+export class RegistryClient implements Requester {
   readonly registry: string;
   readonly insecure: boolean;
   private readonly userAgent: string;
   private readonly monolithicLimit: number;
-  private readonly chunkSize: number;
+  readonly chunkSize: number;
   private base: Promise<string> | undefined;
   private auth: Promise<Authenticator> | undefined;
 
@@ -133,23 +122,23 @@ export class RegistryClient {
     let location: string | undefined;
     for (const from of opts.mountFrom ?? []) {
       if (from === repo) continue;
-      const started = await this.startUpload(repo, { digest: opts.digest, from });
+      const started = await startUpload(this, repo, { digest: opts.digest, from });
       if (started.mounted) return 'mounted';
       location = started.location;
       break; // the registry opened a normal upload session instead: use it
     }
-    location ??= (await this.startUpload(repo)).location!;
+    location ??= (await startUpload(this, repo)).location!;
     const chunked = opts.chunked || opts.size > this.monolithicLimit;
-    if (chunked) await this.uploadChunks(repo, location, source, opts);
-    else await this.finishUpload(repo, location, opts, source);
+    if (chunked) await uploadChunks(this, repo, location, source, opts);
+    else await finishUpload(this, repo, location, opts, source);
     return 'uploaded';
   }
 
   /** Mounts a blob from another repository of the same registry; false if it was not mounted. */
   async mountBlob(repo: string, digest: string, fromRepo: string): Promise<boolean> {
-    const started = await this.startUpload(repo, { digest, from: fromRepo });
+    const started = await startUpload(this, repo, { digest, from: fromRepo });
     if (started.mounted) return true;
-    await this.cancelUpload(repo, started.location!);
+    await cancelUpload(this, repo, started.location!);
     return false;
   }
 
@@ -262,123 +251,10 @@ export class RegistryClient {
     (await this.authenticator()).accumulate([repositoryScope(repo, actions)]);
   }
 
-  // ---- uploads ----
-
-  private async startUpload(
-    repo: string,
-    mount?: { digest: string; from: string },
-  ): Promise<{ mounted: boolean; location?: string }> {
-    const q = mount
-      ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}`
-      : '';
-    const scopes = [push(repo), ...(mount ? [pull(mount.from)] : [])];
-    const res = await this.request(
-      { method: 'POST', path: `/v2/${repo}/blobs/uploads/${q}`, scopes },
-      { op: 'push', repo },
-    );
-    await drain(res);
-    if (mount && res.status === 201) return { mounted: true };
-    if (res.status !== 202) throw await this.error(res, { op: 'push', repo });
-    return { mounted: false, location: this.location(res) };
-  }
-
-  private async finishUpload(
-    repo: string,
-    location: string,
-    opts: UploadOptions,
-    source?: BlobSource,
-  ): Promise<void> {
-    const url = new URL(location);
-    url.searchParams.set('digest', opts.digest);
-    const res = await this.request(
-      {
-        method: 'PUT',
-        path: url.toString(),
-        scopes: [push(repo)],
-        headers: { 'content-type': 'application/octet-stream' },
-        body: source ? () => source(0) : undefined,
-        bodyLength: source ? opts.size : undefined,
-        attempts: source ? 1 : undefined,
-      },
-      { op: 'push', repo },
-    );
-    await drain(res);
-    if (res.status !== 201) throw await this.error(res, { op: 'push', repo });
-    const reported = header(res, 'docker-content-digest');
-    if (reported && reported !== opts.digest) throw new DigestMismatchError(opts.digest, reported);
-  }
-
-  private async uploadChunks(
-    repo: string,
-    location: string,
-    source: BlobSource,
-    opts: UploadOptions,
-  ): Promise<void> {
-    let offset = 0;
-    let failures = 0;
-    while (offset < opts.size) {
-      const len = Math.min(this.chunkSize, opts.size - offset);
-      const start = offset;
-      try {
-        const res = await this.request(
-          {
-            method: 'PATCH',
-            path: location,
-            scopes: [push(repo)],
-            headers: {
-              'content-type': 'application/octet-stream',
-              'content-range': `${start}-${start + len - 1}`,
-            },
-            body: () => take(source(start), len),
-            bodyLength: len,
-            attempts: 1,
-          },
-          { op: 'push', repo },
-        );
-        await drain(res);
-        if (res.status !== 202) throw await this.error(res, { op: 'push', repo });
-        location = this.location(res);
-        offset = start + len;
-      } catch (err) {
-        if (++failures > 3 || err instanceof TsdockError) throw err;
-        offset = await this.uploadOffset(repo, location);
-      }
-    }
-    await this.finishUpload(repo, location, opts);
-  }
-
-  /** How many bytes an upload session holds (from its `Range: 0-N`). */
-  private async uploadOffset(repo: string, location: string): Promise<number> {
-    const res = await this.request(
-      { method: 'GET', path: location, scopes: [push(repo)] },
-      { op: 'push', repo },
-    );
-    await drain(res);
-    const m = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
-    return m ? Number(m[1]) + 1 : 0;
-  }
-
-  private async cancelUpload(repo: string, location: string): Promise<void> {
-    try {
-      const res = await this.request(
-        { method: 'DELETE', path: location, scopes: [push(repo)] },
-        { op: 'push', repo },
-      );
-      await drain(res);
-    } catch {
-      // an abandoned session expires on the registry anyway
-    }
-  }
-
-  private location(res: HttpResponse): string {
-    const loc = header(res, 'location');
-    if (!loc) throw new TsdockError(`registry ${this.registry} sent no upload Location`);
-    return new URL(loc, res.url).toString();
-  }
-
   // ---- plumbing ----
 
-  private async request(req: Req, ctx: Operation): Promise<HttpResponse> {
+  /** An authenticated request (401 challenges answered, bounded); for blob-upload.ts. */
+  async request(req: RegistryRequest, ctx: Operation): Promise<HttpResponse> {
     const auth = await this.authenticator();
     const base = await this.baseUrl();
     const url = /^https?:\/\//.test(req.path) ? req.path : base + req.path;
@@ -406,7 +282,8 @@ export class RegistryClient {
     }
   }
 
-  private error(res: HttpResponse, ctx: Operation): Promise<TsdockError> {
+  /** The one-line error for a failed response. */
+  error(res: HttpResponse, ctx: Operation): Promise<TsdockError> {
     return errorFromResponse(res, { ...ctx, registry: this.registry });
   }
 
@@ -473,27 +350,4 @@ function manifestMediaType(contentType: string | undefined, bytes: Buffer): stri
 export function nextLink(link: string | undefined): string | undefined {
   const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
   return m ? m[1] : undefined;
-}
-
-/** The first `n` bytes of a stream (the rest is not read and the source is closed). */
-function take(src: Readable, n: number): Readable {
-  return Readable.from(
-    (async function* () {
-      let left = n;
-      try {
-        for await (const chunk of src) {
-          const c = chunk as Buffer;
-          if (c.length >= left) {
-            yield c.subarray(0, left);
-            return;
-          }
-          left -= c.length;
-          yield c;
-        }
-      } finally {
-        src.destroy();
-      }
-    })(),
-    { objectMode: false },
-  );
 }

@@ -53,27 +53,56 @@ test('monolithic upload, HEAD, verified GET, skip when present', async () => {
   assert.deepEqual(tail, data.subarray(1000));
 });
 
-test('chunked upload in PATCH pieces', async () => {
-  const c = new RegistryClient({ registry: reg.host, chunkSize: 100_000 });
-  const data = randomBytes(350_123);
-  const digest = digestOf(data);
-  assert.equal(
-    await c.uploadBlob('t/chunked', src(data), { digest, size: data.length, chunked: true }),
-    'uploaded',
-  );
-  assert.deepEqual(await readAll(await c.getBlob('t/chunked', digest)), data);
-  // Big blobs take the chunked path by themselves.
-  const big = randomBytes(250_000);
-  const c2 = new RegistryClient({
-    registry: reg.host,
-    monolithicLimit: 100_000,
-    chunkSize: 64_000,
+test('chunked upload in PATCH pieces (seen on the wire)', async () => {
+  const seen: string[] = [];
+  const proxy = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.headers['content-range'] ?? ''}`);
+    const up = http.request(
+      `${reg.url}${req.url}`,
+      { method: req.method, headers: req.headers },
+      (ur) => {
+        const headers = { ...ur.headers };
+        // Keep the client talking through the proxy when it follows upload Locations.
+        if (typeof headers.location === 'string')
+          headers.location = headers.location.replace(reg.url, '');
+        res.writeHead(ur.statusCode ?? 502, headers);
+        ur.pipe(res);
+      },
+    );
+    req.pipe(up);
   });
-  assert.equal(
-    await c2.uploadBlob('t/chunked', src(big), { digest: digestOf(big), size: big.length }),
-    'uploaded',
-  );
-  assert.equal(await c2.headBlob('t/chunked', digestOf(big)), big.length);
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  try {
+    const host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const c = new RegistryClient({ registry: host, chunkSize: 100_000 });
+    const data = randomBytes(350_123);
+    const digest = digestOf(data);
+    assert.equal(
+      await c.uploadBlob('t/chunked', src(data), { digest, size: data.length, chunked: true }),
+      'uploaded',
+    );
+    assert.deepEqual(await readAll(await c.getBlob('t/chunked', digest)), data);
+    const patches = seen.filter((s) => s.startsWith('PATCH'));
+    assert.deepEqual(patches, [
+      'PATCH 0-99999',
+      'PATCH 100000-199999',
+      'PATCH 200000-299999',
+      'PATCH 300000-350122',
+    ]);
+    // Big blobs take the chunked path by themselves.
+    seen.length = 0;
+    const big = randomBytes(250_000);
+    const c2 = new RegistryClient({ registry: host, monolithicLimit: 100_000, chunkSize: 64_000 });
+    assert.equal(
+      await c2.uploadBlob('t/chunked', src(big), { digest: digestOf(big), size: big.length }),
+      'uploaded',
+    );
+    assert.equal(seen.filter((s) => s.startsWith('PATCH')).length, 4);
+    assert.equal(await c2.headBlob('t/chunked', digestOf(big)), big.length);
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise<void>((r) => proxy.close(() => r()));
+  }
 });
 
 test('a wrong digest is refused and nothing is stored', async () => {
