@@ -22,7 +22,7 @@ export interface ImageReference {
 
 export const DEFAULT_REGISTRY = 'docker.io';
 export const DEFAULT_TAG = 'latest';
-/** Longest name (domain + path) the grammar allows. */
+/** Longest name (registry + "/" + path, after normalisation) the grammar allows. */
 export const NAME_TOTAL_LENGTH_MAX = 255;
 
 const LEGACY_DEFAULT_REGISTRY = 'index.docker.io';
@@ -152,9 +152,6 @@ export function parseTag(tag: string): string {
 
 function splitName(input: string, name: string): { registry: string; repository: string } {
   if (name === '') throw bad(input, 'repository name is empty');
-  if (name.length > NAME_TOTAL_LENGTH_MAX) {
-    throw bad(input, `repository name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
-  }
   const slash = name.indexOf('/');
   const first = slash < 0 ? '' : name.slice(0, slash);
   const hasDomain =
@@ -173,6 +170,10 @@ function splitName(input: string, name: string): { registry: string; repository:
   }
   if (!REPOSITORY_RE.test(path)) throw bad(input, pathProblem(path));
   if (registry === DEFAULT_REGISTRY && !path.includes('/')) path = `library/${path}`;
+  // As docker does, the limit applies to the normalised name, registry included.
+  if (registry.length + 1 + path.length > NAME_TOTAL_LENGTH_MAX) {
+    throw bad(input, `name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
+  }
   return { registry, repository: path };
 }
 

@@ -127,13 +127,105 @@ test('separators inside path components', () => {
   }
 });
 
-test('the name may be 255 characters, not 256 (registry included)', () => {
-  const path255 = `a/${'b'.repeat(253)}`;
-  assert.equal(parseReference(path255).repository, path255);
-  rejects(`a/${'b'.repeat(254)}`, /longer than 255 characters/);
+test('the normalised name may be 255 characters, not 256 (registry included)', () => {
   const host = 'r.io/';
-  assert.ok(parseReference(`${host}${'c'.repeat(255 - host.length)}:t`));
-  rejects(`${host}${'c'.repeat(256 - host.length)}:t`, /longer than 255/);
+  const name255 = `${host}${'c'.repeat(255 - host.length)}`;
+  assert.equal(formatReference(parseReference(`${name255}:t`)), `${name255}:t`);
+  rejects(`${host}${'c'.repeat(256 - host.length)}:t`, /name is longer than 255 characters/);
+  // Docker Hub names count with their `docker.io/library/` prefix, as docker counts them.
+  const hub = 'docker.io/library/';
+  assert.ok(parseReference('d'.repeat(255 - hub.length)));
+  rejects('d'.repeat(256 - hub.length), /longer than 255/);
+  // The tag does not count.
+  assert.ok(parseReference(`${'a/'.repeat(117)}a:${'t'.repeat(128)}`));
+  rejects(`${'a/'.repeat(128)}a:tag`, /longer than 255/);
+});
+
+// Cases from the distribution/reference grammar tests, as [input, registry, repository, tag, digest].
+const F64 = `sha256:${'f'.repeat(64)}`;
+const F128 = `sha512:${'f'.repeat(128)}`;
+const VALID: [string, string, string, string?, string?][] = [
+  ['test_com', 'docker.io', 'library/test_com', 'latest'],
+  ['test.com:tag', 'docker.io', 'library/test.com', 'tag'],
+  ['test.com:5000', 'docker.io', 'library/test.com', '5000'],
+  ['test.com/repo:tag', 'test.com', 'repo', 'tag'],
+  ['test:5000/repo', 'test:5000', 'repo', 'latest'],
+  [`test:5000/repo@${F64}`, 'test:5000', 'repo', undefined, F64],
+  [`test:5000/repo:tag@${F64}`, 'test:5000', 'repo', 'tag', F64],
+  ['lowercase:Uppercase', 'docker.io', 'library/lowercase', 'Uppercase'],
+  [
+    'sub-dom1.foo.com/bar/baz/quux:some-long-tag',
+    'sub-dom1.foo.com',
+    'bar/baz/quux',
+    'some-long-tag',
+  ],
+  [
+    'b.gcr.io/test.example.com/my-app:test.example.com',
+    'b.gcr.io',
+    'test.example.com/my-app',
+    'test.example.com',
+  ],
+  [`xn--7o8h.com/myimage:xn--7o8h.com@${F128}`, 'xn--7o8h.com', 'myimage', 'xn--7o8h.com', F128],
+  ['foo_bar.com:8080', 'docker.io', 'library/foo_bar.com', '8080'],
+  ['foo/foo_bar.com:8080', 'docker.io', 'foo/foo_bar.com', '8080'],
+  ['192.168.1.1', 'docker.io', 'library/192.168.1.1', 'latest'],
+  ['192.168.1.1:5000', 'docker.io', 'library/192.168.1.1', '5000'],
+  ['192.168.1.1/repo', '192.168.1.1', 'repo', 'latest'],
+  ['192.168.1.1:5000/repo:5050', '192.168.1.1:5000', 'repo', '5050'],
+  ['[2001:db8::1]/repo', '[2001:db8::1]', 'repo', 'latest'],
+  ['[2001:db8:1:2:3:4:5:6]/repo:tag', '[2001:db8:1:2:3:4:5:6]', 'repo', 'tag'],
+  [`[2001:db8::1]:5000/repo:tag@${F64}`, '[2001:db8::1]:5000', 'repo', 'tag', F64],
+  ['[2001:db8::]:5000/repo', '[2001:db8::]:5000', 'repo', 'latest'],
+  ['test_com/foo', 'docker.io', 'test_com/foo', 'latest'],
+  ['test-com:8080/foo', 'test-com:8080', 'foo', 'latest'],
+  ['Docker/docker', 'Docker', 'docker', 'latest'],
+  [`docker.io/${'1a3f'.repeat(16)}`, 'docker.io', `library/${'1a3f'.repeat(16)}`, 'latest'],
+  [
+    'thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev',
+    'docker.io',
+    'library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev',
+    'latest',
+  ],
+  ['docker---rules/docker', 'docker.io', 'docker---rules/docker', 'latest'],
+  ['dock__er/docker', 'docker.io', 'dock__er/docker', 'latest'],
+  ['d/docker', 'docker.io', 'd/docker', 'latest'],
+];
+const INVALID = [
+  ':justtag',
+  `@${F64}`,
+  'repo@sha256:ffffffffffffffffffffffffffffffffff',
+  `validname@invaliddigest:${'f'.repeat(64)}`,
+  'Uppercase:tag',
+  'test:5000/Uppercase/lowercase:tag',
+  'aa/asdf$$^/aa',
+  '[2001:db8::1]',
+  '[2001:db8::1]:5000',
+  '[2001:db8::1]:tag',
+  '[fe80::1%eth0]:5000/repo',
+  '[2001:db8:3:4::192.0.2.33]:5000/debian',
+  'fc00::1:5000/debian',
+  'https://github.com/docker/docker',
+  'docker/Docker',
+  '-docker',
+  '-docker.io/docker/docker',
+  'docker///docker',
+  'docker-/docker',
+  '____/____',
+  '_docker/_docker',
+  'dock..er/docker',
+  'dock_.er/docker',
+  'dock-.er/docker',
+  'docker/',
+  '1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a',
+];
+
+test('grammar vectors from distribution/reference', () => {
+  for (const [input, registry, repository, tag, digest] of VALID) {
+    assert.deepEqual(ref(input), [registry, repository, tag, digest], input);
+  }
+  for (const input of INVALID) {
+    assert.throws(() => parseReference(input), InvalidInputError, input);
+  }
 });
 
 test('formatReference and familiarName', () => {
