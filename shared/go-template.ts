@@ -1,30 +1,38 @@
 // A subset of Go's text/template, enough for docker's `--format`: `{{.Id}}`, `{{.Config.Env}}`,
 // `{{json .Config}}`, `{{index .Config.Labels "k"}}`, `{{join .Config.Cmd " "}}`, pipelines
 // `{{.X | json}}`, `{{range .RepoTags}}{{.}} {{end}}`, `{{if .X}}..{{else}}..{{end}}`, `{{with}}`,
-// `$` for the root, trim markers `{{- -}}`. Values print as Go's fmt %v prints them.
+// `$` for the root, variables (`{{range $p, $conf := .Ports}}{{$p}}{{end}}`, `{{$x := .A}}`),
+// trim markers `{{- -}}`. Values print as Go's fmt %v prints them.
 import { InvalidInputError } from './errors.js';
 
+type BlockNode = {
+  kind: 'range' | 'if' | 'with';
+  pipe: Command[];
+  assign: string[];
+  body: Node[];
+  alt: Node[];
+};
 type Node =
   | { kind: 'text'; text: string }
-  | { kind: 'action'; pipe: Command[] }
-  | { kind: 'range' | 'if' | 'with'; pipe: Command[]; body: Node[]; alt: Node[] };
+  | { kind: 'action'; pipe: Command[]; assign: string[] }
+  | BlockNode;
 type Arg =
-  | { kind: 'field'; base: 'dot' | 'root'; path: string[] }
+  | { kind: 'field'; base: 'dot' | 'var'; name?: string; path: string[] }
   | { kind: 'literal'; value: unknown }
   | { kind: 'ident'; name: string }
-  | { kind: 'paren'; pipe: Command[] };
+  | { kind: 'paren'; pipe: Command[]; path: string[] };
 type Command = Arg[];
 
 /** Renders `template` with `data` (compiled each time; templates are tiny). */
 export function renderTemplate(template: string, data: unknown): string {
   const nodes = parse(template);
-  return exec(nodes, data, data);
+  return exec(nodes, data, new Map([['$', data]]));
 }
 
 /** Checks a template parses; throws InvalidInputError with what is wrong. */
 export function compileTemplate(template: string): (data: unknown) => string {
   const nodes = parse(template);
-  return (data) => exec(nodes, data, data);
+  return (data) => exec(nodes, data, new Map([['$', data]]));
 }
 
 function fail(problem: string): InvalidInputError {
@@ -54,19 +62,36 @@ function parse(src: string): Node[] {
         return { nodes, end: head };
       }
       if (head === 'range' || head === 'if' || head === 'with') {
-        const pipe = parsePipe(words.slice(1));
+        const { assign, rest } = declarations(words.slice(1));
+        const pipe = parsePipe(rest);
         const body = block(['end', 'else']);
         const alt = body.end === 'else' ? block(['end']).nodes : [];
-        nodes.push({ kind: head, pipe, body: body.nodes, alt });
+        nodes.push({ kind: head, pipe, assign, body: body.nodes, alt });
         continue;
       }
       if (words.length === 0) throw fail('empty action {{}}');
-      nodes.push({ kind: 'action', pipe: parsePipe(words) });
+      const { assign, rest } = declarations(words);
+      nodes.push({ kind: 'action', pipe: parsePipe(rest), assign });
     }
     if (ends.length > 0) throw fail('missing {{end}}');
     return { nodes, end: '' };
   };
   return block([]).nodes;
+}
+
+/** `$a, $b := pipeline` -> the variable names and the pipeline's words. */
+function declarations(words: string[]): { assign: string[]; rest: string[] } {
+  const at = words.indexOf(':=');
+  if (at < 0) return { assign: [], rest: words };
+  const assign = words
+    .slice(0, at)
+    .join(' ')
+    .split(/[\s,]+/)
+    .filter(Boolean);
+  if (assign.length === 0 || assign.length > 2 || assign.some((v) => !/^\$\w+$/.test(v))) {
+    throw fail(`bad variable declaration "${words.join(' ')}"`);
+  }
+  return { assign, rest: words.slice(at + 1) };
 }
 
 /** Splits into text and action tokens, applying `{{-` / `-}}` whitespace trimming. */
@@ -102,7 +127,7 @@ function split(src: string): { kind: 'text' | 'action'; text: string }[] {
 /** Words of an action: strings (with quotes kept), parentheses, `|`, and bare words. */
 function lex(s: string): string[] {
   const words: string[] = [];
-  const re = /\s*("(?:[^"\\]|\\.)*"|`[^`]*`|[()|]|[^\s()|"`]+)/gy;
+  const re = /\s*("(?:[^"\\]|\\.)*"|`[^`]*`|\)(?:\.\w+)*|[(|]|[^\s()|"`]+)/gy;
   let m: RegExpExecArray | null;
   let end = 0;
   while ((m = re.exec(s)) !== null) {
@@ -125,9 +150,15 @@ function parsePipe(words: string[]): Command[] {
       let depth = 1;
       let j = i + 1;
       for (; j < words.length && depth > 0; j++)
-        depth += words[j] === '(' ? 1 : words[j] === ')' ? -1 : 0;
+        depth += words[j] === '(' ? 1 : words[j]!.startsWith(')') ? -1 : 0;
       if (depth !== 0) throw fail('unbalanced parentheses');
-      cmds[cmds.length - 1]!.push({ kind: 'paren', pipe: parsePipe(words.slice(i + 1, j - 1)) });
+      const close = words[j - 1]!; // `)` or `).Field.Sub`
+      const path = close.length > 1 ? close.slice(2).split('.') : [];
+      cmds[cmds.length - 1]!.push({
+        kind: 'paren',
+        pipe: parsePipe(words.slice(i + 1, j - 1)),
+        path,
+      });
       i = j - 1;
       continue;
     }
@@ -145,60 +176,87 @@ function parseArg(w: string): Arg {
   if (w === 'nil') return { kind: 'literal', value: null };
   if (w === '.') return { kind: 'field', base: 'dot', path: [] };
   if (w.startsWith('.')) return { kind: 'field', base: 'dot', path: w.slice(1).split('.') };
-  if (w === '$' || w.startsWith('$.'))
-    return { kind: 'field', base: 'root', path: w === '$' ? [] : w.slice(2).split('.') };
+  const v = /^(\$\w*)((?:\.\w+)*)$/.exec(w);
+  if (v)
+    return { kind: 'field', base: 'var', name: v[1]!, path: v[2] ? v[2].slice(1).split('.') : [] };
   if (/^[A-Za-z_]\w*$/.test(w)) return { kind: 'ident', name: w };
   throw fail(`unexpected "${w}"`);
 }
 
 // ---- evaluation ----
 
-function exec(nodes: Node[], dot: unknown, root: unknown): string {
+type Vars = Map<string, unknown>;
+
+function exec(nodes: Node[], dot: unknown, vars: Vars): string {
   let out = '';
   for (const n of nodes) {
     if (n.kind === 'text') out += n.text;
-    else if (n.kind === 'action') out += print(pipe(n.pipe, dot, root));
-    else {
-      const v = pipe(n.pipe, dot, root);
-      if (n.kind === 'if') out += exec(truthy(v) ? n.body : n.alt, dot, root);
-      else if (n.kind === 'with') out += truthy(v) ? exec(n.body, v, root) : exec(n.alt, dot, root);
-      else {
-        const items = Array.isArray(v) ? v : v && typeof v === 'object' ? sortedValues(v) : [];
-        if (items.length === 0) out += exec(n.alt, dot, root);
-        for (const item of items) out += exec(n.body, item, root);
-      }
+    else if (n.kind === 'action') {
+      const v = pipe(n.pipe, dot, vars);
+      if (n.assign.length > 0) vars.set(n.assign[0]!, v);
+      else out += print(v);
+    } else {
+      const v = pipe(n.pipe, dot, vars);
+      const scope = new Map(vars);
+      if (n.kind !== 'range' && n.assign.length > 0) scope.set(n.assign[0]!, v);
+      if (n.kind === 'if') out += exec(truthy(v) ? n.body : n.alt, dot, truthy(v) ? scope : vars);
+      else if (n.kind === 'with')
+        out += truthy(v) ? exec(n.body, v, scope) : exec(n.alt, dot, vars);
+      else out += execRange(n, v, dot, vars);
     }
   }
   return out;
 }
 
-function pipe(cmds: Command[], dot: unknown, root: unknown): unknown {
+function execRange(n: BlockNode, v: unknown, dot: unknown, vars: Vars): string {
+  const entries: [unknown, unknown][] = Array.isArray(v)
+    ? v.map((x, i) => [i, x])
+    : v && typeof v === 'object'
+      ? Object.keys(v)
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]])
+      : [];
+  if (entries.length === 0) return exec(n.alt, dot, vars);
+  let out = '';
+  for (const [key, item] of entries) {
+    const scope = new Map(vars);
+    if (n.assign.length === 1) scope.set(n.assign[0]!, item);
+    if (n.assign.length === 2) scope.set(n.assign[0]!, key).set(n.assign[1]!, item);
+    out += exec(n.body, item, scope);
+  }
+  return out;
+}
+
+function pipe(cmds: Command[], dot: unknown, vars: Vars): unknown {
   let prev: unknown[] = [];
   let value: unknown;
   for (const cmd of cmds) {
     const [head, ...rest] = cmd;
     if (head!.kind === 'ident') {
-      const args = [...rest.map((a) => arg(a, dot, root)), ...prev];
+      const args = [...rest.map((a) => arg(a, dot, vars)), ...prev];
       value = call(head!.name, args);
     } else {
       if (rest.length > 0 || prev.length > 0) throw fail('can only call functions with arguments');
-      value = arg(head!, dot, root);
+      value = arg(head!, dot, vars);
     }
     prev = [value];
   }
   return value;
 }
 
-function arg(a: Arg, dot: unknown, root: unknown): unknown {
+function arg(a: Arg, dot: unknown, vars: Vars): unknown {
   switch (a.kind) {
     case 'literal':
       return a.value;
     case 'paren':
-      return pipe(a.pipe, dot, root);
+      return a.path.reduce<unknown>((v, key) => field(v, key), pipe(a.pipe, dot, vars));
     case 'ident':
       return call(a.name, []);
-    case 'field':
-      return a.path.reduce<unknown>((v, key) => field(v, key), a.base === 'root' ? root : dot);
+    case 'field': {
+      if (a.base === 'var' && !vars.has(a.name!)) throw fail(`undefined variable "${a.name}"`);
+      const base = a.base === 'var' ? vars.get(a.name!) : dot;
+      return a.path.reduce<unknown>((v, key) => field(v, key), base);
+    }
   }
 }
 
@@ -258,12 +316,6 @@ function truthy(v: unknown): boolean {
   if (Array.isArray(v)) return v.length > 0;
   if (v && typeof v === 'object') return Object.keys(v).length > 0;
   return Boolean(v);
-}
-
-function sortedValues(o: object): unknown[] {
-  return Object.keys(o)
-    .sort()
-    .map((k) => (o as Record<string, unknown>)[k]);
 }
 
 /** Go's fmt %v for JSON-shaped values: [a b], map[k:v], <no value> for missing. */

@@ -58,3 +58,26 @@ test('malformed templates are InvalidInputError', () => {
     assert.throws(() => renderTemplate(bad, data), InvalidInputError, bad);
   }
 });
+
+test('variables: range with key/value, assignment, undefined variables refused', () => {
+  const ports = {
+    NetworkSettings: { Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }] } },
+  };
+  assert.equal(
+    renderTemplate(
+      '{{range $p, $conf := .NetworkSettings.Ports}}{{$p}} -> {{(index $conf 0).HostPort}}{{end}}',
+      ports,
+    ),
+    '80/tcp -> 8080',
+  );
+  assert.equal(
+    renderTemplate('{{range $i, $t := .RepoTags}}{{$i}}={{$t}} {{end}}', data),
+    '0=busybox:latest 1=bb:1 ',
+  );
+  assert.equal(
+    renderTemplate('{{$id := .Id}}{{range .RepoTags}}{{$id}} {{end}}', data),
+    'sha256:abc sha256:abc ',
+  );
+  assert.equal(renderTemplate('{{with $s := .State}}{{$s.Pid}}{{end}}', data), '1234');
+  assert.throws(() => renderTemplate('{{$nope}}', data), /undefined variable/);
+});
