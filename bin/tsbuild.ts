@@ -2,7 +2,6 @@
 // tsbuild: build an image from a Dockerfile (docker build's flags), daemonless, with RUN in the
 // runner's sandbox and a content-addressed build cache. Thin: flags -> builder/exec/executor.
 import { parseFlags, runCli, UsageError } from '../shared/cli.js';
-import { sourceDateEpochFromEnv } from '../shared/tar/layer-writer.js';
 import { openContext } from '../builder/context/build-context.js';
 import { build } from '../builder/exec/executor.js';
 import type { SecretSource } from '../builder/exec/exec-context.js';
@@ -28,6 +27,7 @@ Options:
       --memory string       Memory limit for RUN steps (e.g. 512m)
   -q, --quiet               Print only the image id
       --iidfile string      Write the image id to a file
+      --compression string  Layer compression in the store: gzip (default) or none
 `;
 
 runCli('tsbuild', async (argv) => {
@@ -46,6 +46,7 @@ runCli('tsbuild', async (argv) => {
     memory: { type: 'string', short: 'm' },
     quiet: { type: 'boolean', short: 'q' },
     iidfile: { type: 'string' },
+    compression: { type: 'string', default: 'gzip' },
     help: { type: 'boolean' },
   });
   if (v.help) {
@@ -69,10 +70,13 @@ runCli('tsbuild', async (argv) => {
     debugCache: v['debug-cache'] === true || process.env.TSBUILD_DEBUG_CACHE === '1',
     secrets: secrets(v.secret ?? []),
     progress: new Progress(mode),
-    sourceDateEpoch: sourceDateEpochFromEnv(),
+    sourceDateEpoch: /^\d+$/.test(process.env.SOURCE_DATE_EPOCH ?? '')
+      ? Number(process.env.SOURCE_DATE_EPOCH)
+      : undefined,
     outputs: (v.output ?? []).map(parseOutput),
     push: v.push === true,
     limits: v.memory ? { memory: parseSize(v.memory) } : undefined,
+    compression: compressionOf(v.compression),
     warn: (line) => process.stderr.write(`${line}\n`),
   });
   if (v.iidfile) {
@@ -90,6 +94,11 @@ function progressMode(p: string | undefined): ProgressMode {
   if (p === 'plain' || p === 'tty' || p === 'quiet') return p;
   if (p === 'auto' || p === undefined) return 'plain';
   throw new UsageError(`invalid --progress "${p}"`, 'use auto, plain, tty or quiet');
+}
+
+function compressionOf(c: string | undefined): 'gzip' | 'none' {
+  if (c === 'gzip' || c === 'none') return c;
+  throw new UsageError(`invalid --compression "${c}"`, 'use gzip or none');
 }
 
 function buildArgs(list: string[]): Map<string, string> {

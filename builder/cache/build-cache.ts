@@ -6,6 +6,7 @@
 //   <buildCacheRoot>/
 //   ├── keys/<key hex>.json        CacheRecord (written atomically)
 //   ├── last/<step id hex>.json    the CacheRecord a given step position produced last time
+//   ├── parsed/<text hex>.json     parsed Dockerfiles (skips dockerfile-ast on rebuilds)
 //   ├── file-digests.json          context file digests by stat stamp (see exec/file-digests.ts)
 //   └── mounts/<id hex>/           RUN --mount=type=cache directories
 import { createHash } from 'node:crypto';
@@ -47,7 +48,7 @@ export class BuildCache {
 
   static async open(root: string): Promise<BuildCache> {
     await Promise.all(
-      ['keys', 'last', 'mounts'].map((d) => mkdir(join(root, d), { recursive: true })),
+      ['keys', 'last', 'mounts', 'parsed'].map((d) => mkdir(join(root, d), { recursive: true })),
     );
     return new BuildCache(root);
   }
@@ -58,6 +59,15 @@ export class BuildCache {
 
   mountDir(id: string): string {
     return join(this.root, 'mounts', sha(id));
+  }
+
+  /** A Dockerfile parsed earlier (same name and text), or undefined. */
+  async parsed<T>(name: string, text: string): Promise<T | undefined> {
+    return readJson(join(this.root, 'parsed', `${sha(`${name}\0${text}`)}.json`));
+  }
+
+  async putParsed(name: string, text: string, value: unknown): Promise<void> {
+    await writeJson(join(this.root, 'parsed', `${sha(`${name}\0${text}`)}.json`), value);
   }
 
   async get(key: string): Promise<CacheRecord | undefined> {

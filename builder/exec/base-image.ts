@@ -8,7 +8,6 @@ import { NotFoundError } from '../../shared/errors.js';
 import { parseManifest, type Descriptor } from '../../shared/manifest.js';
 import { selectManifest } from '../../shared/platform.js';
 import type { ContentStore } from '../../shared/store/content-store.js';
-import { extractLayer } from '../../shared/tar/extract.js';
 import { ensureLayers } from '../../runner/rootfs.js';
 import type { LayerRef } from '../cache/build-cache.js';
 import type { OciImageConfig } from '../image/image-config.js';
@@ -84,6 +83,7 @@ export async function mergedView(
   layers: LayerRef[],
 ): Promise<string> {
   const dir = await mkdtemp(join(tmpDir, 'from-'));
+  const { extractLayer } = await import('../../shared/tar/extract.js');
   for (const l of layers) await extractLayer(store.openBlob(l.digest), dir, { whiteouts: 'apply' });
   return dir;
 }

@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, open, readlink, rm, writeFile, lstat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { join, posix } from 'node:path';
-import { extractLayer } from '../../shared/tar/extract.js';
 import { BuildStepError, errorAt, type SourceLocation } from '../errors.js';
 import { selectSource, type SourceMatch } from '../context/select.js';
 import type { ExpandedStep } from '../plan/expand.js';
@@ -71,6 +70,7 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
         if (step.add && m.root.stat.isFile() && (await isArchive(m.root.abs))) {
           const dir = await mkdtemp(join(c.tmpDir, 'untar-'));
           temps.push(dir);
+          const { extractLayer } = await import('../../shared/tar/extract.js');
           await extractLayer(createReadStream(m.root.abs), dir, { whiteouts: 'apply' }).catch(
             (e: Error) => {
               throw errorAt(

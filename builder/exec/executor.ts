@@ -4,6 +4,7 @@
 // live and die with the sandbox).
 import { rm } from 'node:fs/promises';
 import { loadDockerfile } from '../instructions/dockerfile.js';
+import { parseDockerfile, type ParsedDockerfile } from '../parse/dockerfile-parser.js';
 import { planBuild, type BaseRef } from '../plan/plan.js';
 import type { BuildContext } from '../context/build-context.js';
 import type { Progress } from '../progress.js';
@@ -36,13 +37,19 @@ export interface BuildResult {
 }
 
 export async function build(req: BuildRequest): Promise<BuildResult> {
-  const df = loadDockerfile(req.context.dockerfileText, req.context.dockerfileName);
+  const env = await openBuildEnv();
+  const { dockerfileText: text, dockerfileName: name } = req.context;
+  let parsed = await env.cache.parsed<ParsedDockerfile>(name, text);
+  if (!parsed) {
+    parsed = parseDockerfile(text, name);
+    await env.cache.putParsed(name, text, parsed);
+  }
+  const df = loadDockerfile(text, name, parsed);
   const plan = planBuild(df, {
     target: req.target,
     buildArgs: req.buildArgs,
     platform: req.platform,
   });
-  const env = await openBuildEnv();
   const created = new Date(
     req.sourceDateEpoch !== undefined ? req.sourceDateEpoch * 1000 : Date.now(),
   )

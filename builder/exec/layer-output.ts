@@ -3,14 +3,13 @@
 // verified blob. Returns what the image and the cache index need.
 import { MediaType } from '../../shared/media-types.js';
 import type { ContentStore } from '../../shared/store/content-store.js';
-import {
-  writeLayerFromEntries,
-  writeLayerFromOverlayUpper,
-  type LayerEntry,
-  type LayerResult,
-} from '../../shared/tar/layer-writer.js';
+import type { LayerEntry, LayerResult } from '../../shared/tar/layer-writer.js';
+
 import type { LayerRef } from '../cache/build-cache.js';
 import type { Writable } from 'node:stream';
+
+/** The tar writer is loaded on the first layer written (cache hits never need it). */
+const writers = () => import('../../shared/tar/layer-writer.js');
 
 export interface LayerOptions {
   sourceDateEpoch?: number;
@@ -38,8 +37,8 @@ export function layerFromEntries(
   entries: LayerEntry[],
   opts: LayerOptions,
 ): Promise<LayerRef> {
-  return toStore(store, (out) =>
-    writeLayerFromEntries(entries, out, {
+  return toStore(store, async (out) =>
+    (await writers()).writeLayerFromEntries(entries, out, {
       sourceDateEpoch: opts.sourceDateEpoch,
       compression: opts.compression,
       xattrs: false,
@@ -54,8 +53,8 @@ export function layerFromUpper(
   filter: (rel: string) => boolean,
   opts: LayerOptions,
 ): Promise<LayerRef> {
-  return toStore(store, (out) =>
-    writeLayerFromOverlayUpper(upper, out, {
+  return toStore(store, async (out) =>
+    (await writers()).writeLayerFromOverlayUpper(upper, out, {
       lowerDirs: [...lowerDirs].reverse(),
       filter,
       sourceDateEpoch: opts.sourceDateEpoch,

@@ -3,7 +3,7 @@
 import type { Descriptor } from '../../shared/manifest.js';
 import { MediaType } from '../../shared/media-types.js';
 import type { ContentStore } from '../../shared/store/content-store.js';
-import { exportLayout, type ExportFormat } from '../../shared/store/layout-io.js';
+import type { ExportFormat } from '../../shared/store/layout-io.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import type { OciImageConfig } from '../image/image-config.js';
 import type { LayerRef } from '../cache/build-cache.js';
@@ -61,6 +61,7 @@ export async function writeOutputs(
 ): Promise<void> {
   for (const o of outputs) {
     if (o.type === 'image' || !o.dest) continue;
+    const { exportLayout } = await import('../../shared/store/layout-io.js');
     const format: ExportFormat =
       o.type === 'docker' ? 'docker-tar' : o.type === 'oci-dir' ? 'oci-dir' : 'oci-tar';
     await exportLayout(store, [ref], o.dest === '-' ? process.stdout : o.dest, { format });

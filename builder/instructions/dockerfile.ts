@@ -1,7 +1,11 @@
 // A whole Dockerfile as typed instructions grouped into stages: the global ARGs before the
 // first FROM, then one stage per FROM with the instructions that follow it.
 import { errorAt } from '../errors.js';
-import { parseDockerfile, type Directives } from '../parse/dockerfile-parser.js';
+import {
+  parseDockerfile,
+  type Directives,
+  type ParsedDockerfile,
+} from '../parse/dockerfile-parser.js';
 import { toInstruction } from './parse-instruction.js';
 import type { ArgInstruction, FromInstruction, Instruction } from './types.js';
 
@@ -21,8 +25,11 @@ export interface Dockerfile {
 }
 
 /** Parses Dockerfile text into stages; throws DockerfileError pointing at the bad line. */
-export function loadDockerfile(text: string, file = 'Dockerfile'): Dockerfile {
-  const parsed = parseDockerfile(text, file);
+export function loadDockerfile(
+  text: string,
+  file = 'Dockerfile',
+  parsed: ParsedDockerfile = parseDockerfile(text, file),
+): Dockerfile {
   const escape = parsed.directives.escape;
   const globalArgs: ArgInstruction[] = [];
   const stages: Stage[] = [];

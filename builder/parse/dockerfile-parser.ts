@@ -2,7 +2,7 @@
 // their line ranges and the parser directives; this module adds what BuildKit's parser does on
 // top: validated directives (`syntax`, `escape`), continuation lines joined with comment and
 // empty lines dropped, and heredocs (`<<EOF`, `<<-EOF`, quoted delimiters) cut out of the text.
-import { DockerfileParser } from 'dockerfile-ast';
+import { createRequire } from 'node:module';
 import { errorAt, type SourceLocation } from '../errors.js';
 import { processWord, processWords, ShellSyntaxError } from './shell-lex.js';
 
@@ -38,6 +38,15 @@ export interface ParsedDockerfile {
   instructions: RawInstruction[];
 }
 
+// dockerfile-ast (and the language-server types it pulls in) costs ~50 ms to load: required
+// on first use only, so cache-hit rebuilds that reuse a parsed Dockerfile never pay for it.
+type DockerfileAst = typeof import('dockerfile-ast');
+let ast: DockerfileAst | undefined;
+function dockerfileAst(): DockerfileAst {
+  ast ??= createRequire(import.meta.url)('dockerfile-ast') as DockerfileAst;
+  return ast;
+}
+
 const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
 const HEREDOC_RE = /^(\d*)<<(-?)\s*([^<]*)$/;
 
@@ -46,7 +55,7 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParsedDocker
   const src = text.replace(/^\uFEFF/, '');
   const directives = readDirectives(src, file);
   const lines = src.split(/\r?\n/);
-  const doc = DockerfileParser.parse(src);
+  const doc = dockerfileAst().DockerfileParser.parse(src);
   const instructions: RawInstruction[] = [];
   for (const ins of doc.getInstructions()) {
     const range = ins.getRange();
