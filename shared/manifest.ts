@@ -132,12 +132,12 @@ export function validateDescriptor(value: unknown, path: string): Descriptor {
   if (!MEDIA_TYPE_RE.test(mediaType)) {
     throw field(`${path}.mediaType`, `invalid media type "${clip(mediaType)}"`);
   }
-  const digest = digestField(o['digest'], `${path}.digest`);
+  digestField(o['digest'], `${path}.digest`);
   const size = o['size'];
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw field(`${path}.size`, `must be a non-negative integer, got ${show(size)}`);
   }
-  const d: Descriptor = { ...(o as object), mediaType, digest, size } as Descriptor;
+  const d = o as unknown as Descriptor; // validated in place: callers keep the exact object
   if (o['urls'] !== undefined) stringArray(o['urls'], `${path}.urls`);
   if (o['annotations'] !== undefined) stringMap(o['annotations'], `${path}.annotations`);
   if (o['platform'] !== undefined) validatePlatform(o['platform'], `${path}.platform`);
