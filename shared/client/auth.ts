@@ -193,6 +193,10 @@ export class Authenticator {
 
   private async tokenFrom(res: HttpResponse): Promise<CachedToken> {
     const text = (await readBody(res, 1024 * 1024)).toString('utf8');
+    if ((res.status === 401 || res.status === 403) && !this.credentials) {
+      // Anonymous access refused: go on without a token; the registry's 401 says what it means.
+      return { token: '', expires: Date.now() + 5_000 };
+    }
     if (res.status === 401 || res.status === 403) {
       throw new TsdockError(
         `unauthorized: incorrect username or password for ${this.registry}`,

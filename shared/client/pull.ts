@@ -85,7 +85,9 @@ export async function pull(
   const sources = await BlobSources.load(store.root);
   let downloaded = 0;
   await parallel(blobs, opts.concurrency ?? DEFAULT_CONCURRENCY, async (d) => {
-    const item = progress.item(shortId(d.digest), 'Pulling fs layer');
+    // Like docker, only layers get a progress line.
+    const isConfig = d === blobs[0];
+    const item = (isConfig ? noProgress : progress).item(shortId(d.digest), 'Pulling fs layer');
     try {
       sources.add(d.digest, r.registry, repo);
       if ((await store.statBlob(d.digest)) === d.size) return item.done('Already exists');

@@ -92,14 +92,16 @@ async function pushManifest(ctx: PushContext, desc: Descriptor, ref: string): Pr
     }
   } else {
     await parallel(manifestReferences(parsed), ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, (d) =>
-      pushBlob(ctx, d),
+      pushBlob(ctx, d, d === parsed.manifest.config),
     );
   }
   await ctx.client.putManifest(ctx.repo, ref, bytes, parsed.mediaType);
 }
 
-async function pushBlob(ctx: PushContext, d: Descriptor): Promise<void> {
-  const item = (ctx.opts.progress ?? noProgress).item(shortId(d.digest), 'Pushing');
+async function pushBlob(ctx: PushContext, d: Descriptor, isConfig: boolean): Promise<void> {
+  // Like docker, only layers get a progress line.
+  const progress = isConfig ? noProgress : (ctx.opts.progress ?? noProgress);
+  const item = progress.item(shortId(d.digest), 'Pushing');
   try {
     const size = await ctx.store.statBlob(d.digest);
     if (size === undefined) {

@@ -3,12 +3,18 @@
 // delete, docker-like errors, and a download that resumes after the connection is cut.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { digestOf } from '../../shared/digest.js';
 import { RegistryClient } from '../../shared/client/registry-client.js';
+import type { TsdockError } from '../../shared/errors.js';
 import { MediaType } from '../../shared/media-types.js';
 import { startReferenceRegistry, type ReferenceRegistry } from '../helpers/reference-registry.js';
 
@@ -254,5 +260,50 @@ test('5xx answers are retried', async () => {
   } finally {
     srv.closeAllConnections();
     await new Promise<void>((r) => srv.close(() => r()));
+  }
+});
+
+test('TLS: a self-signed registry fails with an --insecure hint, and works with insecure', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsdock-tls-'));
+  try {
+    const r = spawnSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
+    assert.equal(r.status, 0);
+    const srv = https.createServer(
+      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"name":"a/b","tags":["t1"]}');
+      },
+    );
+    await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
+    try {
+      const host = `127.0.0.1:${(srv.address() as AddressInfo).port}`;
+      const strict = new RegistryClient({ registry: host, insecure: false });
+      await assert.rejects(strict.listTags('a/b'), (err: TsdockError) => {
+        assert.match(err.toLine(), /^TLS error talking to 127\.0\.0\.1:\d+: .*use --insecure$/);
+        return true;
+      });
+      const loose = new RegistryClient({ registry: host });
+      assert.deepEqual(await loose.listTags('a/b'), ['t1']);
+    } finally {
+      srv.closeAllConnections();
+      await new Promise<void>((ok) => srv.close(() => ok()));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
