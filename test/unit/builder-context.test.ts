@@ -1,0 +1,173 @@
+// Context side of COPY: .dockerignore semantics, source selection (globs, confinement to the
+// root, symlinks resolved inside it), docker's directory semantics, --chown name resolution,
+// and the content key (changes with content and mode, not with mtimes).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, symlink, utimes, writeFile, readlink, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ignoreMatcher, openContext, parseIgnore } from '../../builder/context/build-context.js';
+import { cleanRel, globRegex, resolveInRoot, selectSource } from '../../builder/context/select.js';
+import { planCopy, type CopyTarget } from '../../builder/exec/copy-plan.js';
+import { openFileDigester } from '../../builder/exec/file-digests.js';
+import { RootfsView, resolveChown } from '../../builder/exec/rootfs-view.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'builder-ctx-'));
+  const files: Record<string, string> = {
+    'a.txt': 'a',
+    'b.txt': 'b',
+    'src/x.ts': 'x',
+    'src/sub/y.ts': 'y',
+    'logs/app.log': 'l',
+  };
+  for (const [p, c] of Object.entries(files)) {
+    await mkdir(join(dir, p, '..'), { recursive: true });
+    await writeFile(join(dir, p), c);
+  }
+  await symlink('/etc/passwd', join(dir, 'abs-link'));
+  await symlink('src/x.ts', join(dir, 'rel-link'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+const none = () => false;
+const target = (over: Partial<CopyTarget> = {}): CopyTarget => ({
+  dest: '/app',
+  multiple: false,
+  uid: 0,
+  gid: 0,
+  isDir: async (p) => p === '/' || p === '/existing',
+  exists: async (p) => p === '/' || p === '/existing',
+  ...over,
+});
+
+test('.dockerignore: comments, !, ** and directory exclusion', () => {
+  const m = ignoreMatcher(parseIgnore('# c\n*.log\nlogs\n!logs/keep.log\n**/*.tmp\n'));
+  assert.equal(m('a.log'), true);
+  assert.equal(m('logs/app.log'), true);
+  assert.equal(m('logs/keep.log'), false);
+  assert.equal(m('deep/er/x.tmp'), true);
+  assert.equal(m('src/x.ts'), false);
+});
+
+test('paths are confined and symlinks resolve inside the root', async () => {
+  assert.equal(cleanRel('../../etc/passwd'), 'etc/passwd');
+  assert.equal(cleanRel('/src/./sub/'), 'src/sub');
+  assert.equal(await resolveInRoot(dir, 'abs-link'), undefined);
+  assert.equal((await resolveInRoot(dir, 'rel-link'))?.rel, 'src/x.ts');
+  assert.deepEqual(await selectSource(dir, '../../../etc/passwd', none), []);
+});
+
+test('globs match per segment like filepath.Match', async () => {
+  assert.ok(globRegex('*.txt').test('a.txt'));
+  assert.ok(!globRegex('*.txt').test('src/a.txt'));
+  assert.ok(globRegex('src/[a-x].ts').test('src/x.ts'));
+  const found = await selectSource(dir, '*.txt', none);
+  assert.deepEqual(
+    found.map((f) => f.root.rel),
+    ['a.txt', 'b.txt'],
+  );
+  const ignored = await selectSource(dir, '*.txt', (p) => p === 'b.txt');
+  assert.deepEqual(
+    ignored.map((f) => f.root.rel),
+    ['a.txt'],
+  );
+});
+
+test('directory semantics: contents of a dir, file to file, several sources into dir/', async () => {
+  const d = await openFileDigester();
+  const srcDir = await selectSource(dir, 'src', none);
+  const p1 = await planCopy(srcDir, [], target(), d, readlink);
+  assert.deepEqual(p1.entries.map((e) => e.path).sort(), [
+    'app',
+    'app/sub',
+    'app/sub/y.ts',
+    'app/x.ts',
+  ]);
+  const file = await selectSource(dir, 'a.txt', none);
+  assert.deepEqual(
+    (await planCopy(file, [], target({ dest: '/app/renamed' }), d, readlink)).entries
+      .map((e) => e.path)
+      .sort(),
+    ['app', 'app/renamed'],
+  );
+  assert.deepEqual(
+    (await planCopy(file, [], target({ dest: '/existing' }), d, readlink)).entries.map(
+      (e) => e.path,
+    ),
+    ['existing/a.txt'],
+  );
+  const two = await selectSource(dir, '*.txt', none);
+  const p3 = await planCopy(
+    two,
+    [],
+    target({ dest: '/d/', multiple: true, uid: 5, gid: 6, chmod: 0o600 }),
+    d,
+    readlink,
+  );
+  const files = p3.entries.filter((e) => e.type === 'file');
+  assert.deepEqual(
+    files.map((e) => [e.path, e.uid, e.gid, e.mode]),
+    [
+      ['d/a.txt', 5, 6, 0o600],
+      ['d/b.txt', 5, 6, 0o600],
+    ],
+  );
+  const h = await planCopy(
+    [],
+    [{ name: 'EOF', content: 'hi\n' }],
+    target({ dest: '/h.txt' }),
+    d,
+    readlink,
+  );
+  assert.equal(String(h.entries.find((e) => e.path === 'h.txt')?.source), 'hi\n');
+});
+
+test('content key: same for new mtimes, different for content or mode', async () => {
+  const d = await openFileDigester();
+  const key = async () =>
+    (await planCopy(await selectSource(dir, 'src', none), [], target(), d, readlink)).contentKey;
+  const k1 = await key();
+  await utimes(join(dir, 'src/x.ts'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+  assert.equal(await key(), k1);
+  await chmod(join(dir, 'src/x.ts'), 0o755);
+  const k2 = await key();
+  assert.notEqual(k2, k1);
+  await writeFile(join(dir, 'src/x.ts'), 'changed');
+  assert.notEqual(await key(), k2);
+});
+
+test('--chown names resolve in the image passwd/group; numbers pass through', async () => {
+  const layer = join(dir, 'layer');
+  await mkdir(join(layer, 'etc'), { recursive: true });
+  await writeFile(
+    join(layer, 'etc/passwd'),
+    'root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n',
+  );
+  await writeFile(join(layer, 'etc/group'), 'root:x:0:\nstaff:x:50:\n');
+  const view = new RootfsView([layer]);
+  const loc = { file: 'Dockerfile', line: 4 };
+  assert.deepEqual(await resolveChown('app', view, loc), { uid: 1000, gid: 1001 });
+  assert.deepEqual(await resolveChown('app:staff', view, loc), { uid: 1000, gid: 50 });
+  assert.deepEqual(await resolveChown('7', view, loc), { uid: 7, gid: 7 });
+  await assert.rejects(
+    resolveChown('nobody', view, loc),
+    /Dockerfile:4: unable to find user nobody/,
+  );
+});
+
+test('context: -f outside the context, Dockerfile.dockerignore wins, stdin context', async () => {
+  const df = join(dir, 'src', 'Custom.Dockerfile');
+  await writeFile(df, 'FROM scratch\n');
+  await writeFile(join(dir, '.dockerignore'), '*.txt\n');
+  await writeFile(`${df}.dockerignore`, 'src\n');
+  const c = await openContext({ context: dir, file: df });
+  assert.equal(c.dockerfileName, 'Custom.Dockerfile');
+  assert.equal(c.isIgnored('src/x.ts'), true);
+  assert.equal(c.isIgnored('a.txt'), false);
+  const s = await openContext({ context: '-', readStdin: async () => 'FROM busybox\n' });
+  assert.equal(s.dir, undefined);
+  assert.equal(s.dockerfileText, 'FROM busybox\n');
+  await assert.rejects(openContext({ context: join(dir, 'nope') }), /cannot read Dockerfile/);
+});
