@@ -129,15 +129,21 @@ export async function runCli(
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
-  let code: number;
-  try {
-    code = (await main(process.argv.slice(2))) ?? 0;
-  } catch (err) {
+  const fail = (err: unknown): never => {
     process.stderr.write(`${name}: ${errorLine(err)}\n`);
     if (process.env['TSDOCK_DEBUG'] && err instanceof Error && err.stack) {
       process.stderr.write(`${err.stack}\n`);
     }
-    code = exitCodeOf(err);
+    process.exit(exitCodeOf(err));
+  };
+  // Errors escaping main (a stray promise, an emitter without a listener) get the same one line.
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  let code: number;
+  try {
+    code = (await main(process.argv.slice(2))) ?? 0;
+  } catch (err) {
+    return fail(err);
   }
   process.exit(code);
 }
@@ -158,7 +164,8 @@ export async function readPasswordFromStdin(
   for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
   const text = Buffer.concat(chunks)
     .toString('utf8')
-    .replace(/\r?\n$/, '');
+    .replace(/\n$/, '') // like docker: one trailing "\n", then one "\r"
+    .replace(/\r$/, '');
   if (text === '') {
     throw new UsageError(
       'no password on stdin',

@@ -131,6 +131,16 @@ test('runCli: exit codes and one-line errors', () => {
   assert.equal(r.stderr, 'tsfoo: first line\n');
   r = runScript(`throw new TsdockError('not found', undefined, 127);`);
   assert.equal(r.status, 127);
+  r = runScript(
+    `setTimeout(() => Promise.reject(new NotFoundError('late', 'x')), 1); await new Promise((r) => setTimeout(r, 1000)); return 0;`,
+  );
+  assert.equal(r.status, 125);
+  assert.equal(r.stderr, 'tsfoo: late: x\n');
+  r = runScript(
+    `setTimeout(() => { throw new TsdockError('thrown', undefined, 126); }, 1); await new Promise((r) => setTimeout(r, 1000)); return 0;`,
+  );
+  assert.equal(r.status, 126);
+  assert.equal(r.stderr, 'tsfoo: thrown\n');
   r = runScript(`parseFlags(['--x'], {}, { name: 'tsfoo' });`);
   assert.equal(r.status, 125);
   assert.equal(r.stderr, "tsfoo: unknown flag: --x: see 'tsfoo --help'\n");
@@ -159,6 +169,8 @@ test('runCli: a closed stdout pipe ends quietly', () => {
 test('readPasswordFromStdin drops one trailing newline only', async () => {
   assert.equal(await readPasswordFromStdin(Readable.from([Buffer.from('s3cr:et\n')])), 's3cr:et');
   assert.equal(await readPasswordFromStdin(Readable.from([Buffer.from('a b\r\n')])), 'a b');
+  assert.equal(await readPasswordFromStdin(Readable.from(['pw\r'])), 'pw');
+  assert.equal(await readPasswordFromStdin(Readable.from([' pw '])), ' pw ');
   assert.equal(await readPasswordFromStdin(Readable.from(['x\n', '\n'])), 'x\n');
   await assert.rejects(readPasswordFromStdin(Readable.from([])), /no password on stdin/);
   await assert.rejects(readPasswordFromStdin(Readable.from(['\n'])), UsageError);
