@@ -43,10 +43,18 @@ class HashingFileWritable extends Writable {
     this.hash = createHash(algorithm);
   }
   override _construct(cb: (err?: Error | null) => void): void {
-    fs.open(this.path, 'wx', 0o644).then((h) => {
-      this.handle = h;
-      cb();
-    }, cb);
+    // ingest/ exists (ContentStore.open makes it); recreate it if someone removed it since.
+    const open = (): Promise<FileHandle> => fs.open(this.path, 'wx', 0o644);
+    open()
+      .catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        await fs.mkdir(dirname(this.path), { recursive: true });
+        return open();
+      })
+      .then((h) => {
+        this.handle = h;
+        cb();
+      }, cb);
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this._writev([{ chunk }], cb);
@@ -98,16 +106,12 @@ function skipBytes(buffers: Buffer[], n: number): Buffer[] {
 }
 
 /** A fresh temp path under ingest/. */
-export async function ingestPath(paths: LayoutPaths): Promise<string> {
-  await fs.mkdir(paths.ingestDir, { recursive: true });
+export function ingestPath(paths: LayoutPaths): string {
   return join(paths.ingestDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
 }
 
-export async function createBlobWriter(
-  paths: LayoutPaths,
-  algorithm: Algorithm = 'sha256',
-): Promise<BlobWriter> {
-  const temp = await ingestPath(paths);
+export function createBlobWriter(paths: LayoutPaths, algorithm: Algorithm = 'sha256'): BlobWriter {
+  const temp = ingestPath(paths);
   const stream = new HashingFileWritable(temp, algorithm);
   let settled = false;
   const abort = async (): Promise<void> => {
@@ -177,7 +181,8 @@ export async function writeBuffer(
   const written = { digest, size: data.length };
   verify(expected, written);
   if (await touchIfExists(paths.blob(digest))) return written;
-  const temp = await ingestPath(paths);
+  const temp = ingestPath(paths);
+  await fs.mkdir(paths.ingestDir, { recursive: true });
   const handle = await fs.open(temp, 'wx', 0o644);
   try {
     await handle.writeFile(data);

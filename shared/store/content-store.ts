@@ -114,7 +114,7 @@ export class ContentStore {
     const algorithm: Algorithm = expected.digest
       ? parseDigest(expected.digest).algorithm
       : 'sha256';
-    const writer = await createBlobWriter(this.paths, algorithm);
+    const writer = createBlobWriter(this.paths, algorithm);
     try {
       await pipeline(source, writer.stream);
     } catch (err) {
@@ -125,7 +125,7 @@ export class ContentStore {
   }
 
   /** A writable to pipe content into; `commit` verifies and publishes, `abort` discards. */
-  blobWriter(opts: { algorithm?: Algorithm } = {}): Promise<BlobWriter> {
+  blobWriter(opts: { algorithm?: Algorithm } = {}): BlobWriter {
     return createBlobWriter(this.paths, opts.algorithm);
   }
 
