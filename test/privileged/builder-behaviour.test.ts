@@ -223,3 +223,27 @@ test('--output type=oci and type=docker write loadable archives', async () => {
   };
   assert.ok(d.config.Env.includes('OUT=1'));
 });
+
+test('ONBUILD triggers run in the child build (then are consumed); RUN honours USER', async () => {
+  const base = await context('onbuild-base', {
+    Dockerfile:
+      'FROM busybox\nRUN mkdir -p /tmp && chmod 1777 /tmp\nONBUILD RUN echo triggered > /tmp/onbuild.txt\nUSER 1000:1000\n',
+  });
+  assert.equal(tsbuild(br, ['-t', 'ob-base:1', base]).status, 0);
+  const child = await context('onbuild-child', {
+    Dockerfile: 'FROM ob-base:1\nRUN id -u > /tmp/uid\n',
+  });
+  const res = tsbuild(br, ['-t', 'ob-child:1', child]);
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stderr, /\[stage-0 onbuild\] RUN echo triggered/);
+  const u = await unpack(br, fullRef('ob-child:1'));
+  assert.equal(readFileSync(join(u.rootfs, 'tmp/onbuild.txt'), 'utf8'), 'triggered\n');
+  assert.equal(readFileSync(join(u.rootfs, 'tmp/uid'), 'utf8'), '1000\n');
+  await u.close();
+  const cfg = inspectConfig(br, fullRef('ob-child:1')).config as {
+    OnBuild?: unknown;
+    User?: string;
+  };
+  assert.equal(cfg.OnBuild ?? null, null);
+  assert.equal(cfg.User, '1000:1000');
+});
