@@ -4,9 +4,10 @@
 //
 //   $TSDOCK_ROOT/layers/<diffId hex>/        unpacked layer (complete once renamed into place)
 //   $TSDOCK_ROOT/layers/.tmp-<hex>-<rand>/   extraction in progress (removed on failure)
-//   <container dir>/l/<n> -> layer dir        short links: the overlay option string stays
+//   <run dir>/l/<n> -> layer dir              short links: the overlay option string stays
 //                                             under the kernel's page-size limit
-//   <container dir>/{upper,work,rootfs}/
+//   <run dir>/rootfs/                         the mount point
+//   <container dir>/{upper,work}/             (the run dir may be the container dir, or tmpfs)
 //
 // The overlay itself is mounted by the native helper inside the container's private mount
 // namespace (relative lowerdirs from a chdir into the container dir), so it disappears with the
@@ -78,18 +79,29 @@ export interface OverlayPlan {
   rootfs: string;
 }
 
-/** Creates `<dir>/{l,upper,work,rootfs}` and the short lowerdir links (top layer first). */
-export function prepareOverlay(dir: string, layerDirs: string[]): OverlayPlan {
-  for (const d of ['l', 'upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true });
-  const dirs = layerDirs.length > 0 ? layerDirs : [join(dir, 'empty')];
+/**
+ * Creates `<dir>/{upper,work}`, `<runDir>/{l,rootfs}` and the short lowerdir links (top layer
+ * first). runDir defaults to dir; lowers are relative to `base` (= runDir).
+ */
+export function prepareOverlay(dir: string, layerDirs: string[], runDir = dir): OverlayPlan {
+  for (const d of ['upper', 'work']) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['l', 'rootfs']) mkdirSync(join(runDir, d), { recursive: true });
+  const dirs = layerDirs.length > 0 ? layerDirs : [join(runDir, 'empty')];
   if (layerDirs.length === 0) mkdirSync(dirs[0]!, { recursive: true });
   dirs.forEach((layer, i) => {
     try {
-      symlinkSync(layer, join(dir, 'l', String(i)));
+      symlinkSync(layer, join(runDir, 'l', String(i)));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   });
   const lowers = dirs.map((_, i) => `l/${i}`).reverse();
-  return { base: dir, lowers, upper: 'upper', work: 'work', rootfs: join(dir, 'rootfs') };
+  const same = runDir === dir;
+  return {
+    base: runDir,
+    lowers,
+    upper: same ? 'upper' : join(dir, 'upper'),
+    work: same ? 'work' : join(dir, 'work'),
+    rootfs: join(runDir, 'rootfs'),
+  };
 }

@@ -23,6 +23,8 @@ import {
   reserveName,
   saveState,
   removeContainer,
+  removeTree,
+  runtimeDir,
   tsdockRoot,
   type ContainerState,
 } from './containers.js';
@@ -93,8 +95,7 @@ export async function createContainer(opts: CreateOptions): Promise<ContainerSta
   try {
     reserveName(name, id);
   } catch (err) {
-    const { rmSync } = await import('node:fs');
-    rmSync(dir, { recursive: true, force: true });
+    removeTree(dir);
     throw err;
   }
   const st: ContainerState = {
@@ -112,12 +113,12 @@ export async function createContainer(opts: CreateOptions): Promise<ContainerSta
     imageConfig: doc,
   };
   if (opts.detached || !opts.autoRemove) saveState(st); // a foreground --rm run saves once, on start
-  prepareOverlay(dir, layers);
+  prepareOverlay(dir, layers, runtimeDir(id));
   return st;
 }
 
 function writeEtcFiles(st: ContainerState): void {
-  const dir = containerDir(st.id);
+  const dir = runtimeDir(st.id);
   const host = st.spec.hostname;
   let hosts = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
   if (host) hosts += `${st.ip ?? '127.0.1.1'}\t${host}\n`;
@@ -138,11 +139,16 @@ async function buildRequest(
   cgroups: string[],
   v2: boolean,
 ): Promise<SandboxRequest> {
-  const dir = containerDir(st.id);
+  const dir = runtimeDir(st.id);
   const s = st.spec;
   const req: SandboxRequest = {
     rootfs: join(dir, 'rootfs'),
-    overlay: { base: dir, lowers: [], upper: 'upper', work: 'work' },
+    overlay: {
+      base: dir,
+      lowers: [],
+      upper: join(containerDir(st.id), 'upper'),
+      work: join(containerDir(st.id), 'work'),
+    },
     argv: s.argv,
     env: s.env,
     cwd: s.cwd,
@@ -237,7 +243,7 @@ export async function startContainer(st: ContainerState, stdio: StdioOptions): P
     st.startedAt = new Date().toISOString();
     saveState(st);
     if (bridge && net) {
-      const pid = await waitForPidFile(join(containerDir(st.id), 'ctr.pid'), child);
+      const pid = await waitForPidFile(join(runtimeDir(st.id), 'ctr.pid'), child);
       net.attachVeth(st.id, pid);
       const sync = child.stdio[3] as NodeJS.WritableStream;
       sync.write('g');

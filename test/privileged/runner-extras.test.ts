@@ -250,7 +250,7 @@ test('tsinspect --format reads the container record', () => {
     const r = ts('tsinspect', ['--format', '{{.State.Pid}} {{.State.Running}} {{.Name}}', 'insp']);
     assert.equal(r.code, 0, r.stderr);
     const [pid, running, name] = r.stdout.trim().split(' ');
-    assert.equal(readFileSync(join(root, 'containers', id, 'ctr.pid'), 'utf8').trim(), pid);
+    assert.equal(readFileSync(join('/run/tsdock', id, 'ctr.pid'), 'utf8').trim(), pid);
     assert.equal(running, 'true');
     assert.equal(name, '/insp');
   } finally {

@@ -169,10 +169,23 @@ test('detached web server: -p publishes, logs, exec joins the pid namespace, sto
 });
 
 test('100 runs leave no mounts, cgroups, veths or processes behind', () => {
+  const started = new Set<string>();
   for (let i = 0; i < 100; i++) {
     const net = i % 10 === 0 ? 'bridge' : 'none';
-    const r = ts('tsrun', ['--rm', '--network', net, '-m', '64m', '--rootfs', rootfs, 'true']);
+    const r = ts('tsrun', [
+      '--rm',
+      '--network',
+      net,
+      '-m',
+      '64m',
+      '--rootfs',
+      rootfs,
+      'sh',
+      '-c',
+      'cat /etc/hostname',
+    ]);
     assert.equal(r.code, 0, r.stderr);
+    started.add(r.stdout.trim());
   }
   assert.deepEqual(
     readdirSync(join(root, 'containers')).filter((n) => !n.startsWith('.')),
