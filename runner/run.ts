@@ -212,7 +212,14 @@ async function waitForPidFile(file: string, child: ChildProcess): Promise<number
 /** Starts a created container; stdio is the helper's (inherit for foreground, pipes for logs). */
 export async function startContainer(st: ContainerState, stdio: StdioOptions): Promise<Started> {
   const driver = cgroupDriver();
-  const cgroup = driver.create(st.id, st.spec.limits);
+  let cgroup;
+  try {
+    cgroup = driver.create(st.id, st.spec.limits);
+  } catch (err) {
+    driver.open(st.id).remove();
+    await settleFailedStart(st);
+    throw err;
+  }
   const bridge = st.spec.network.mode === 'bridge';
   let net: typeof import('./network.js') | undefined;
   let proxies: { close(): void } | undefined;
@@ -261,12 +268,16 @@ export async function startContainer(st: ContainerState, stdio: StdioOptions): P
   } catch (err) {
     proxies?.close();
     cgroup.remove();
-    st.status = 'exited';
-    st.exitCode = 125;
-    saveState(st);
-    if (st.autoRemove) await removeContainer(st);
+    await settleFailedStart(st);
     throw err;
   }
+}
+
+async function settleFailedStart(st: ContainerState): Promise<void> {
+  st.status = 'exited';
+  st.exitCode = 125;
+  if (st.autoRemove) await removeContainer(st);
+  else saveState(st);
 }
 
 /** Records the exit (OOM says so), frees the cgroup, removes the container with --rm. */

@@ -4,7 +4,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -219,6 +227,8 @@ test('cgroup v2 driver on a v2 hierarchy: the process joins before exec; missing
     );
     assert.equal(m.code, 125);
     assert.match(m.stderr, /controller\(s\) memory not available/);
+    const left = readdirSync(join(root, 'containers')).filter((n) => !n.startsWith('.'));
+    assert.deepEqual(left, [], 'a refused start leaves no container behind');
   }
 });
 
