@@ -1,6 +1,7 @@
 // Blob uploads for the registry client (distribution-spec "push"): open a session (or mount
-// across repositories), then one monolithic PUT or PATCH chunks with Content-Range that resume
-// from the session's reported Range after a failure, then the closing PUT with ?digest=.
+// across repositories), then one monolithic PUT or PATCH chunks with Content-Range sent in
+// order, then the closing PUT with ?digest=. RegistryClient.uploadBlob retries a broken
+// upload with a fresh session.
 import { Readable } from 'node:stream';
 import { DigestMismatchError, TsdockError } from '../errors.js';
 import { repositoryScope } from './auth.js';
@@ -99,48 +100,32 @@ export async function uploadChunks(
   source: BlobSource,
   opts: UploadOptions,
 ): Promise<void> {
-  let offset = 0;
-  let failures = 0;
-  while (offset < opts.size) {
-    const len = Math.min(rq.chunkSize, opts.size - offset);
-    const start = offset;
-    try {
-      const res = await rq.request(
-        {
-          method: 'PATCH',
-          path: location,
-          scopes: [push(repo)],
-          headers: {
-            'content-type': 'application/octet-stream',
-            'content-range': `${start}-${start + len - 1}`,
-          },
-          body: () => take(source(start), len),
-          bodyLength: len,
-          attempts: 1,
+  // A chunk that fails is not resumed inside the session: the reference registry may keep part
+  // of a cut PATCH while reporting the old Range, so the caller starts a fresh session instead.
+  for (let start = 0; start < opts.size;) {
+    const len = Math.min(rq.chunkSize, opts.size - start);
+    const from = start;
+    const res = await rq.request(
+      {
+        method: 'PATCH',
+        path: location,
+        scopes: [push(repo)],
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-range': `${from}-${from + len - 1}`,
         },
-        { op: 'push', repo },
-      );
-      await drain(res);
-      if (res.status !== 202) throw await rq.error(res, { op: 'push', repo });
-      location = uploadLocation(rq, res);
-      offset = start + len;
-    } catch (err) {
-      if (++failures > 3 || err instanceof TsdockError) throw err;
-      offset = await uploadOffset(rq, repo, location);
-    }
+        body: () => take(source(from), len),
+        bodyLength: len,
+        attempts: 1,
+      },
+      { op: 'push', repo },
+    );
+    await drain(res);
+    if (res.status !== 202) throw await rq.error(res, { op: 'push', repo });
+    location = uploadLocation(rq, res);
+    start += len;
   }
   await finishUpload(rq, repo, location, opts);
-}
-
-/** How many bytes an upload session holds (from its `Range: 0-N`). */
-export async function uploadOffset(rq: Requester, repo: string, location: string): Promise<number> {
-  const res = await rq.request(
-    { method: 'GET', path: location, scopes: [push(repo)] },
-    { op: 'push', repo },
-  );
-  await drain(res);
-  const m = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
-  return m ? Number(m[1]) + 1 : 0;
 }
 
 export async function cancelUpload(rq: Requester, repo: string, location: string): Promise<void> {

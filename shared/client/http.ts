@@ -59,6 +59,11 @@ export function isRetryableError(err: unknown): boolean {
   return code !== undefined && RETRYABLE_CODES.has(code);
 }
 
+/** A network failure worth another try, bare or wrapped in a TsdockError by send(). */
+export function isTransient(err: unknown): boolean {
+  return isRetryableError(err) || isRetryableError((err as { cause?: unknown } | undefined)?.cause);
+}
+
 function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 502 || status === 503 || status === 504 || status === 500;
 }

@@ -9,7 +9,7 @@ import { isInsecureByDefault, registryApiHost } from '../reference.js';
 import { loadCredentials } from '../credentials.js';
 import { Authenticator, repositoryScope, type Credentials } from './auth.js';
 import { downloadBlob } from './blob-download.js';
-import { drain, header, readBody, send, type HttpResponse } from './http.js';
+import { drain, header, isTransient, readBody, send, sleep, type HttpResponse } from './http.js';
 import {
   cancelUpload,
   finishUpload,
@@ -120,17 +120,27 @@ export class RegistryClient implements Requester {
   async uploadBlob(repo: string, source: BlobSource, opts: UploadOptions): Promise<UploadResult> {
     if ((await this.headBlob(repo, opts.digest)) !== undefined) return 'exists';
     let location: string | undefined;
-    for (const from of opts.mountFrom ?? []) {
-      if (from === repo) continue;
+    for (const from of (opts.mountFrom ?? []).filter((r) => r !== repo).slice(0, 3)) {
+      if (location) await cancelUpload(this, repo, location);
       const started = await startUpload(this, repo, { digest: opts.digest, from });
       if (started.mounted) return 'mounted';
-      location = started.location;
-      break; // the registry opened a normal upload session instead: use it
+      location = started.location; // the registry opened a normal upload session instead
     }
-    location ??= (await startUpload(this, repo)).location!;
-    const chunked = opts.chunked || opts.size > this.monolithicLimit;
-    if (chunked) await uploadChunks(this, repo, location, source, opts);
-    else await finishUpload(this, repo, location, opts, source);
+    for (let attempt = 1; ; attempt++) {
+      location ??= (await startUpload(this, repo)).location!;
+      try {
+        if (opts.chunked || opts.size > this.monolithicLimit)
+          await uploadChunks(this, repo, location, source, opts);
+        else await finishUpload(this, repo, location, opts, source);
+        break;
+      } catch (err) {
+        // A broken connection mid-upload: start a fresh session (bounded).
+        if (attempt >= 3 || !isTransient(err)) throw err;
+        await cancelUpload(this, repo, location);
+        location = undefined;
+        await sleep(250 * attempt);
+      }
+    }
     return 'uploaded';
   }
 

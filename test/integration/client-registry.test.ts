@@ -223,6 +223,63 @@ test('a download whose connection breaks mid-blob resumes with Range', async () 
   }
 });
 
+test('uploads survive a connection cut mid-body (monolithic PUT and chunked PATCH)', async () => {
+  const cut = new Set<string>();
+  const proxy = http.createServer((req, res) => {
+    const method = req.method ?? '';
+    const cutThis =
+      (method === 'PUT' || method === 'PATCH') &&
+      !cut.has(method) &&
+      Number(req.headers['content-length']) > 100_000;
+    const up = http.request(`${reg.url}${req.url}`, { method, headers: req.headers }, (ur) => {
+      const headers = { ...ur.headers };
+      if (typeof headers.location === 'string')
+        headers.location = headers.location.replace(reg.url, '');
+      res.writeHead(ur.statusCode ?? 502, headers);
+      ur.pipe(res);
+    });
+    up.on('error', () => undefined);
+    if (!cutThis) return void req.pipe(up);
+    cut.add(method);
+    let sent = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (sent > 50_000) return;
+      up.write(chunk);
+      sent += chunk.length;
+      if (sent > 50_000) {
+        up.destroy();
+        req.socket.destroy();
+      }
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  try {
+    const host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const c = new RegistryClient({ registry: host, chunkSize: 150_000 });
+    const mono = randomBytes(400_000);
+    assert.equal(
+      await c.uploadBlob('t/cut', src(mono), { digest: digestOf(mono), size: mono.length }),
+      'uploaded',
+    );
+    assert.deepEqual(await readAll(await c.getBlob('t/cut', digestOf(mono))), mono);
+    const chunked = randomBytes(400_000);
+    const d2 = digestOf(chunked);
+    assert.equal(
+      await c.uploadBlob('t/cut', src(chunked), {
+        digest: d2,
+        size: chunked.length,
+        chunked: true,
+      }),
+      'uploaded',
+    );
+    assert.deepEqual(await readAll(await c.getBlob('t/cut', d2)), chunked);
+    assert.deepEqual([...cut].sort(), ['PATCH', 'PUT']);
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise<void>((r) => proxy.close(() => r()));
+  }
+});
+
 test('a blob whose bytes do not match its digest fails the stream', async () => {
   // A fake registry that serves wrong bytes for any blob.
   const srv = http.createServer((req, res) => {
