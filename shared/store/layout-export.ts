@@ -55,7 +55,7 @@ export async function exportLayout(
     return writeDir(store, items, dest);
   }
   if (typeof dest !== 'string') return writeTar(store, items, dest, opts.format === 'docker-tar');
-  const temp = `${dest}.tmp-${process.pid}`;
+  const temp = `${dest}.tmp-${process.pid}-${Date.now()}`;
   try {
     await writeTar(
       store,
@@ -193,15 +193,34 @@ async function writeTar(
   });
   done.catch(() => undefined);
   pack.pipe(out);
-  const header = { mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' };
+  try {
+    await writeEntries(store, items, pack, docker);
+  } catch (err) {
+    pack.destroy(err as Error);
+    out.destroy();
+    throw err;
+  }
+  pack.finalize();
+  await done;
+}
+
+type Pack = ReturnType<typeof tar.pack>;
+const HEADER = { mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' };
+
+async function writeEntries(
+  store: ContentStore,
+  items: ExportItem[],
+  pack: Pack,
+  docker: boolean,
+): Promise<void> {
   const addFile = (name: string, data: Buffer): Promise<void> =>
     new Promise((resolve, reject) =>
-      pack.entry({ ...header, name, mode: 0o644 }, data, (err) => (err ? reject(err) : resolve())),
+      pack.entry({ ...HEADER, name, mode: 0o644 }, data, (err) => (err ? reject(err) : resolve())),
     );
   await addFile('oci-layout', LAYOUT_FILE);
   for (const dir of ['blobs/', 'blobs/sha256/']) {
     await new Promise<void>((resolve, reject) =>
-      pack.entry({ ...header, name: dir, type: 'directory', mode: 0o755 }, (err) =>
+      pack.entry({ ...HEADER, name: dir, type: 'directory', mode: 0o755 }, (err) =>
         err ? reject(err) : resolve(),
       ),
     );
@@ -210,18 +229,28 @@ async function writeTar(
   for (const b of items.flatMap((i) => i.blobs)) {
     if (written.has(b.digest)) continue;
     written.add(b.digest);
-    await addBlob(store, pack, { ...header, name: blobEntryName(b.digest), mode: 0o644 }, b);
+    await addBlob(store, pack, { ...HEADER, name: blobEntryName(b.digest), mode: 0o644 }, b);
   }
   await addFile('index.json', indexDocument(items.map(indexEntry)));
   if (docker)
-    await addFile('manifest.json', Buffer.from(`${JSON.stringify(items.map((i) => i.docker))}\n`));
-  pack.finalize();
-  await done;
+    await addFile('manifest.json', Buffer.from(`${JSON.stringify(dockerManifest(items))}\n`));
+}
+
+/** manifest.json of `docker save`: one entry per image, all its names in RepoTags. */
+function dockerManifest(items: ExportItem[]): NonNullable<ExportItem['docker']>[] {
+  const byConfig = new Map<string, NonNullable<ExportItem['docker']>>();
+  for (const i of items) {
+    const d = i.docker!;
+    const seen = byConfig.get(d.Config);
+    if (seen) seen.RepoTags.push(...d.RepoTags.filter((t) => !seen.RepoTags.includes(t)));
+    else byConfig.set(d.Config, { ...d, RepoTags: [...d.RepoTags] });
+  }
+  return [...byConfig.values()];
 }
 
 async function addBlob(
   store: ContentStore,
-  pack: ReturnType<typeof tar.pack>,
+  pack: Pack,
   header: Partial<tar.Header> & { name: string },
   b: Descriptor,
 ): Promise<void> {

@@ -2,7 +2,7 @@
 // match its name, a truncated archive, paths escaping the archive, missing blobs, not an archive;
 // none of them tags anything. Plus the round trip through every export format.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -164,4 +164,31 @@ test('export round trip through oci-dir, oci-tar and docker-tar', async () => {
     exportLayout(store, ['nope:1'], join(out, 'n.tar'), { format: 'oci-tar' }),
     NotFoundError,
   );
+});
+
+test('docker-tar: one manifest.json entry per image with all its names; failures leave no file', async () => {
+  const store = await ContentStore.open(tempDir());
+  const [img] = await importLayout(store, writeDir(imageFiles()), { refs: ['rt:1'] });
+  await store.tag('example.com/rt:2', img!.descriptor);
+  const out = join(tempDir(), 'd.tar');
+  await exportLayout(store, ['rt:1', 'example.com/rt:2'], out, { format: 'docker-tar' });
+  const extract = tar.extract();
+  Readable.from([readFileSync(out)]).pipe(extract);
+  let manifest: { RepoTags: string[] }[] = [];
+  for await (const e of extract) {
+    const chunks: Buffer[] = [];
+    for await (const c of e) chunks.push(c as Buffer);
+    if (e.header.name === 'manifest.json') manifest = JSON.parse(Buffer.concat(chunks).toString());
+  }
+  assert.deepEqual(
+    manifest.map((m) => m.RepoTags),
+    [['rt:1', 'example.com/rt:2']],
+  );
+  // A blob gone from the store: the export fails and leaves nothing at the destination.
+  const layer = (await store.readIndex()).manifests[0]!;
+  const parsed = JSON.parse((await store.readBlob(layer.digest)).toString());
+  rmSync(store.blobPath(parsed.layers[0].digest));
+  const broken = join(tempDir(), 'broken.tar');
+  await assert.rejects(exportLayout(store, ['rt:1'], broken, { format: 'oci-tar' }), NotFoundError);
+  assert.deepEqual(readdirSync(join(broken, '..')), []);
 });
