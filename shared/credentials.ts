@@ -10,6 +10,7 @@ import { InvalidInputError } from './errors.js';
 import { ensureDir, writeFileAtomic } from './fs-atomic.js';
 import { configDir } from './paths.js';
 import { normalizeRegistry } from './reference.js';
+import { withLock } from './store/lock-file.js';
 
 export type RegistryCredentials =
   { username: string; password: string } | { identitytoken: string };
@@ -79,13 +80,13 @@ export async function saveCredentials(
   }
   const key = normalizeRegistry(registry);
   const file = authFilePath();
-  const config = (await readConfig(file)) ?? {};
-  const auths = { ...(config.auths ?? {}) };
-  for (const k of Object.keys(auths)) if (normalizeRegistry(k) === key) delete auths[k];
-  auths[authKey(key)] = { auth: Buffer.from(`${username}:${password}`).toString('base64') };
   await ensureDir(configDir(), 0o700);
-  await writeFileAtomic(file, `${JSON.stringify({ ...config, auths }, null, '\t')}\n`, {
-    mode: 0o600,
+  await withAuthLock(async () => {
+    const config = (await readConfig(file)) ?? {};
+    const auths = { ...(config.auths ?? {}) };
+    for (const k of Object.keys(auths)) if (normalizeRegistry(k) === key) delete auths[k];
+    auths[authKey(key)] = { auth: Buffer.from(`${username}:${password}`).toString('base64') };
+    await writeConfig(file, { ...config, auths });
   });
 }
 
@@ -93,22 +94,31 @@ export async function saveCredentials(
 export async function removeCredentials(registry: string): Promise<boolean> {
   const key = normalizeRegistry(registry);
   const file = authFilePath();
-  const config = await readConfig(file);
-  if (!config?.auths) return false;
-  const auths = { ...config.auths };
-  const keys = Object.keys(auths).filter((k) => normalizeRegistry(k) === key);
-  if (keys.length === 0) return false;
-  for (const k of keys) delete auths[k];
-  await writeFileAtomic(file, `${JSON.stringify({ ...config, auths }, null, '\t')}\n`, {
-    mode: 0o600,
+  if (!(await readConfig(file))?.auths) return false;
+  return withAuthLock(async () => {
+    const config = await readConfig(file);
+    const auths = { ...(config?.auths ?? {}) };
+    const keys = Object.keys(auths).filter((k) => normalizeRegistry(k) === key);
+    if (keys.length === 0) return false;
+    for (const k of keys) delete auths[k];
+    await writeConfig(file, { ...config, auths });
+    return true;
   });
-  return true;
 }
 
 /** The `auths` key written for a registry: Docker Hub keeps Docker's legacy URL key. */
 export function authKey(registry: string): string {
   const key = normalizeRegistry(registry);
   return key === 'docker.io' ? DOCKER_HUB_AUTH_KEY : key;
+}
+
+/** Serialises read-modify-write of auth.json between concurrent logins. */
+function withAuthLock<T>(fn: () => Promise<T>): Promise<T> {
+  return withLock(join(configDir(), '.auth.json.lock'), fn, { timeoutMs: 30_000, staleMs: 10_000 });
+}
+
+function writeConfig(file: string, config: ConfigFile): Promise<void> {
+  return writeFileAtomic(file, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600 });
 }
 
 function findKey(keys: string[], registry: string): string | undefined {

@@ -2,7 +2,15 @@
 // Hub's legacy URL), credential helpers, atomic 0600 writes that keep other entries, logout.
 import { test, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
@@ -138,6 +146,17 @@ test('credential helpers (credHelpers, credsStore); a missing helper is ignored'
   } finally {
     process.env['PATH'] = oldPath;
   }
+});
+
+test('concurrent logins all land (auth.json is locked while edited)', async () => {
+  const hosts = Array.from({ length: 12 }, (_, i) => `r${i}.io`);
+  await Promise.all(hosts.map((h) => saveCredentials(h, `u-${h}`, 'p')));
+  const file = JSON.parse(readFileSync(join(cfg, 'auth.json'), 'utf8'));
+  assert.deepEqual(Object.keys(file.auths).sort(), [...hosts].sort());
+  await Promise.all(hosts.slice(0, 6).map((h) => removeCredentials(h)));
+  const left = JSON.parse(readFileSync(join(cfg, 'auth.json'), 'utf8'));
+  assert.deepEqual(Object.keys(left.auths).sort(), hosts.slice(6).sort());
+  assert.deepEqual(readdirSync(cfg).sort(), ['auth.json']);
 });
 
 test('removeCredentials removes every alias and keeps the rest', async () => {
