@@ -10,7 +10,7 @@ import {
   runCli,
   UsageError,
 } from '../shared/cli.js';
-import { saveCredentials } from '../shared/credentials.js';
+import { loadCredentials, saveCredentials } from '../shared/credentials.js';
 import { normalizeRegistry } from '../shared/reference.js';
 
 const HELP = `Usage: tslogin [OPTIONS] [SERVER]
@@ -42,6 +42,7 @@ runCli('tslogin', async (argv) => {
   if (values.password !== undefined && values['password-stdin']) {
     throw new UsageError('--password and --password-stdin are mutually exclusive');
   }
+  const insecure = values.insecure ? { insecure: true } : {};
   let username = values.username;
   let password = values.password;
   if (values['password-stdin']) {
@@ -52,15 +53,26 @@ runCli('tslogin', async (argv) => {
       'WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n',
     );
   }
+  if (username === undefined && password === undefined) {
+    // Like docker: reuse stored credentials when they still work.
+    const stored = await loadCredentials(registry);
+    if (stored) {
+      process.stderr.write('Authenticating with existing credentials...\n');
+      const ok = await new RegistryClient({ registry, credentials: stored, ...insecure })
+        .ping()
+        .then(() => true)
+        .catch(() => false);
+      if (ok) {
+        process.stdout.write('Login Succeeded\n');
+        return 0;
+      }
+    }
+  }
   username ??= (await promptText('Username: ')).trim();
   if (!username) throw new UsageError('username is empty');
   password ??= await promptPassword('Password: ');
   if (!password) throw new UsageError('password is empty');
-  const client = new RegistryClient({
-    registry,
-    credentials: { username, password },
-    ...(values.insecure ? { insecure: true } : {}),
-  });
+  const client = new RegistryClient({ registry, credentials: { username, password }, ...insecure });
   await client.ping();
   await saveCredentials(registry, username, password);
   process.stdout.write('Login Succeeded\n');

@@ -100,6 +100,11 @@ for (const auth of [
       );
       assert.doesNotMatch(ok.stderr + ok.stdout, new RegExp(users.carol));
 
+      // Stored credentials are reused without a prompt (stdin is not a terminal here).
+      const reuse = await run('tslogin', [reg.host], a);
+      assert.equal(reuse.status, 0, reuse.stderr);
+      assert.equal(reuse.stdout, 'Login Succeeded\n');
+
       const store = await ContentStore.open(join(a.TSDOCK_ROOT!, 'registry'));
       await importBusybox(store, 'busybox:latest');
       const local = await store.resolve('busybox:latest');
