@@ -86,6 +86,12 @@ async function imageInputs(opts: CreateOptions): Promise<{
 
 /** Creates the record and the rootfs layout; nothing runs yet. */
 export async function createContainer(opts: CreateOptions): Promise<ContainerState> {
+  if (process.getuid?.() !== 0) {
+    throw new TsdockError(
+      'running containers needs root',
+      'namespaces, mounts and cgroups; rootless mode is not supported',
+    );
+  }
   const id = randomId();
   const { imageId, config, layers, doc } = await imageInputs(opts);
   const spec = buildSpec(config, opts.flags, id, process.env);
