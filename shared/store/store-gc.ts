@@ -157,15 +157,24 @@ function children(doc: Record<string, unknown>): string[] {
   return out;
 }
 
-/** Removes temp files of writers that crashed: their process is gone, or they are old. */
+/** A live writer's temp file is left alone this long even if it stalls (pid reuse guard). */
+const LIVE_WRITER_MAX_AGE_MS = 24 * 3600_000;
+
+/**
+ * Removes temp files of writers that crashed: their process is gone (and the file is older than
+ * a second, so a writer just starting in another pid namespace is not hit), or it is very old.
+ */
 async function sweepTemps(store: ContentStore, grace: number, now: number): Promise<void> {
   for (const name of await fs.readdir(store.paths.ingestDir).catch(() => [] as string[])) {
     const path = join(store.paths.ingestDir, name);
     const st = await fs.stat(path).catch(() => undefined);
     if (!st) continue;
     const pid = Number(name.split('-')[0]);
-    if (now - st.mtimeMs >= grace || (pid > 0 && !processAlive(pid)))
+    const age = now - st.mtimeMs;
+    const dead = !(pid > 0) || !processAlive(pid);
+    if ((dead && age >= Math.min(grace, 1000)) || age >= Math.max(grace, LIVE_WRITER_MAX_AGE_MS)) {
       await fs.rm(path, { force: true });
+    }
   }
   for (const name of await fs.readdir(store.paths.root).catch(() => [] as string[])) {
     if (!/^index\.json\.(tmp-|lock\.stale-)/.test(name)) continue;

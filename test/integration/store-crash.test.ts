@@ -4,7 +4,15 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,11 +77,10 @@ test('a writer killed mid-blob leaves nothing under the digest; gc clears its te
   await new Promise((r) => w.child.once('exit', r));
   assert.equal(await store.hasBlob(digest), false);
   assert.equal(existsSync(store.blobPath(digest)), false);
-  assert.equal(
-    readdirSync(store.paths.ingestDir).length,
-    1,
-    'the crashed temp file is left in ingest/',
-  );
+  const leftovers = readdirSync(store.paths.ingestDir);
+  assert.equal(leftovers.length, 1, 'the crashed temp file is left in ingest/');
+  const aSecondAgo = (Date.now() - 2000) / 1000;
+  utimesSync(join(store.paths.ingestDir, leftovers[0]!), aSecondAgo, aSecondAgo);
   await store.gc();
   assert.deepEqual(readdirSync(store.paths.ingestDir), [], 'gc removed the dead writer temp file');
   // The store still works: the same blob can be written in full.

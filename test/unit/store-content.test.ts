@@ -260,6 +260,8 @@ test('gc removes temp files of dead writers', async () => {
   const { writeFileSync } = await import('node:fs');
   const orphan = join(store.paths.ingestDir, '999999999-deadbeef');
   writeFileSync(orphan, 'partial');
+  const earlier = (Date.now() - 2000) / 1000;
+  utimesSync(orphan, earlier, earlier);
   const live = await store.blobWriter();
   live.stream.write('in flight');
   await store.gc();
