@@ -55,7 +55,8 @@ export function parseFlags<const T extends FlagSpecs>(
     if (spec[long]!.multiple) ((values[long] ??= []) as unknown[]).push(value);
     else values[long] = value;
   };
-  const usage = (msg: string) => new UsageError(msg, `see '${name} --help'`);
+  // Control characters from argv are escaped: the error stays on one line.
+  const usage = (msg: string) => new UsageError(escapeControls(msg), `see '${name} --help'`);
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -235,6 +236,15 @@ function parseBool(v: string, flag: string, usage: (m: string) => UsageError): b
   if (v === 'true' || v === '1') return true;
   if (v === 'false' || v === '0') return false;
   throw usage(`invalid argument "${v}" for "${flag}" flag: expected true or false`);
+}
+
+function escapeControls(s: string): string {
+  let out = '';
+  for (const c of s) {
+    const code = c.charCodeAt(0);
+    out += code < 0x20 || code === 0x7f ? JSON.stringify(c).slice(1, -1) : c;
+  }
+  return out;
 }
 
 function scriptName(): string {

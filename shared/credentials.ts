@@ -157,7 +157,7 @@ function decodeEntry(entry: AuthEntry, file: string, key: string): RegistryCrede
     const colon = decoded.indexOf(':');
     if (colon < 0) {
       throw new InvalidInputError(
-        `${file}: auths["${key}"].auth is not base64 of user:password`,
+        `${file}: auths[${JSON.stringify(key)}].auth is not base64 of user:password`,
         `log in again with tslogin ${key}`,
       );
     }

@@ -124,6 +124,11 @@ export function show(v: unknown): string {
   return clip(JSON.stringify(v));
 }
 
+/** A value quoted for a one-line message: JSON escapes (no raw newlines), clipped. */
+export function quote(s: string): string {
+  return JSON.stringify(clip(s));
+}
+
 export function clip(s: string): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }

@@ -4,11 +4,11 @@ import { type Digest, digestOf, parseDigest } from './digest.js';
 import { InvalidInputError } from './errors.js';
 import {
   asObject,
-  clip,
   digestField,
   field,
   optString,
   parseJsonObject,
+  quote,
   reqString,
   show,
   stringArray,
@@ -91,12 +91,15 @@ export function parseManifest(bytes: Buffer, contentType?: string): ParsedManife
   const given = GENERIC_TYPES.includes(declared) ? undefined : declared;
   if (given !== undefined && !MANIFEST_TYPES.includes(given) && !INDEX_TYPES.includes(given)) {
     throw new InvalidInputError(
-      `manifest: unsupported content type "${given}"`,
+      `manifest: unsupported content type ${quote(given)}`,
       'expected an OCI or Docker schema2 manifest or index media type',
     );
   }
   if (bodyType !== undefined && given !== undefined && bodyType !== given) {
-    throw field('manifest.mediaType', `"${bodyType}" does not match the content type "${given}"`);
+    throw field(
+      'manifest.mediaType',
+      `${quote(bodyType)} does not match the content type ${quote(given)}`,
+    );
   }
   const mediaType = bodyType ?? given ?? inferType(doc);
   if (MANIFEST_TYPES.includes(mediaType)) {
@@ -110,7 +113,7 @@ export function parseManifest(bytes: Buffer, contentType?: string): ParsedManife
     }
     return { kind: 'index', mediaType, manifest: validateImageIndex(doc) };
   }
-  throw field('manifest.mediaType', `unsupported manifest media type "${mediaType}"`);
+  throw field('manifest.mediaType', `unsupported manifest media type ${quote(mediaType)}`);
 }
 
 /** The blobs and manifests a manifest points at (config + layers, or manifests); not subject. */
@@ -130,7 +133,7 @@ export function validateDescriptor(value: unknown, path: string): Descriptor {
   const o = asObject(value, path);
   const mediaType = reqString(o, 'mediaType', path);
   if (!MEDIA_TYPE_RE.test(mediaType)) {
-    throw field(`${path}.mediaType`, `invalid media type "${clip(mediaType)}"`);
+    throw field(`${path}.mediaType`, `invalid media type ${quote(mediaType)}`);
   }
   digestField(o['digest'], `${path}.digest`);
   const size = o['size'];

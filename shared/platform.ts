@@ -41,7 +41,7 @@ export function parsePlatform(spec: string): Platform {
     !/^[a-z0-9_./-]+$/.test(spec.trim().toLowerCase())
   ) {
     throw new InvalidInputError(
-      `invalid platform "${spec}"`,
+      `invalid platform ${JSON.stringify(spec)}`,
       'expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8',
     );
   }

@@ -131,12 +131,12 @@ export function parseRepositoryName(name: string): string {
   if (name === '') throw new InvalidInputError('invalid repository name: name is empty');
   if (name.length > NAME_TOTAL_LENGTH_MAX) {
     throw new InvalidInputError(
-      `invalid repository name "${clip(name)}": longer than ${NAME_TOTAL_LENGTH_MAX} characters`,
+      `invalid repository name ${quote(name)}: longer than ${NAME_TOTAL_LENGTH_MAX} characters`,
     );
   }
   if (!REPOSITORY_RE.test(name)) {
     throw new InvalidInputError(
-      `invalid repository name "${clip(name)}": ${pathProblem(name)}`,
+      `invalid repository name ${quote(name)}: ${pathProblem(name)}`,
       'use lowercase letters, digits and single separators (. _ __ -) between "/"-separated components',
     );
   }
@@ -146,7 +146,7 @@ export function parseRepositoryName(name: string): string {
 /** Validates a tag on its own (e.g. for `tstag`). */
 export function parseTag(tag: string): string {
   if (!TAG_RE.test(tag))
-    throw new InvalidInputError(`invalid tag "${clip(tag)}": ${tagProblem(tag)}`);
+    throw new InvalidInputError(`invalid tag ${quote(tag)}: ${tagProblem(tag)}`);
   return tag;
 }
 
@@ -161,12 +161,12 @@ function splitName(input: string, name: string): { registry: string; repository:
   if (hasDomain) {
     registry = first;
     path = name.slice(slash + 1);
-    if (!DOMAIN_RE.test(registry)) throw bad(input, `invalid registry host "${registry}"`);
+    if (!DOMAIN_RE.test(registry)) throw bad(input, `invalid registry host ${quote(registry)}`);
     if (registry === LEGACY_DEFAULT_REGISTRY) registry = DEFAULT_REGISTRY;
   }
   if (path === '') throw bad(input, 'repository name is empty');
   if (path.toLowerCase() !== path && REPOSITORY_RE.test(path.toLowerCase())) {
-    throw bad(input, `repository name "${clip(path)}" must be lowercase`);
+    throw bad(input, `repository name ${quote(path)} must be lowercase`);
   }
   if (!REPOSITORY_RE.test(path)) throw bad(input, pathProblem(path));
   if (registry === DEFAULT_REGISTRY && !path.includes('/')) path = `library/${path}`;
@@ -196,8 +196,8 @@ function pathProblem(path: string): string {
         : 'repository name has an empty path component';
     }
     if (!PATH_COMPONENT_RE.test(c)) {
-      if (c.toLowerCase() !== c) return `path component "${clip(c)}" must be lowercase`;
-      return `invalid path component "${clip(c)}" (lowercase letters and digits, separated by . _ __ or -)`;
+      if (c.toLowerCase() !== c) return `path component ${quote(c)} must be lowercase`;
+      return `invalid path component ${quote(c)} (lowercase letters and digits, separated by . _ __ or -)`;
     }
   }
   return 'invalid repository name';
@@ -206,7 +206,7 @@ function pathProblem(path: string): string {
 function tagProblem(tag: string): string {
   if (tag === '') return 'tag is empty';
   if (tag.length > 128) return `tag is longer than 128 characters (${tag.length})`;
-  return `invalid tag "${clip(tag)}" (letters, digits, _ . - and not starting with . or -)`;
+  return `invalid tag ${quote(tag)} (letters, digits, _ . - and not starting with . or -)`;
 }
 
 function suffix(r: ImageReference): string {
@@ -224,11 +224,12 @@ function hostWithoutPort(registry: string): string {
 
 function bad(input: string, problem: string): InvalidInputError {
   return new InvalidInputError(
-    `invalid reference "${clip(input)}": ${problem}`,
+    `invalid reference ${quote(input)}: ${problem}`,
     'expected [host[:port]/]name[:tag][@digest]',
   );
 }
 
-function clip(s: string): string {
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+/** Quoted with JSON escapes so a stray newline cannot break the one-line message. */
+function quote(s: string): string {
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...` : s);
 }

@@ -86,6 +86,7 @@ test('unknown and incomplete flags are usage errors with a hint', () => {
   usageError(() => parseFlags(['-x'], RUN, o), "unknown shorthand flag: 'x' in -x");
   usageError(() => parseFlags(['-itx'], RUN, o), "unknown shorthand flag: 'x' in -itx");
   usageError(() => parseFlags(['--name'], RUN, o), 'flag needs an argument: --name');
+  usageError(() => parseFlags(['--a\nb'], RUN, o), 'unknown flag: --a\\nb');
   usageError(() => parseFlags(['-e'], RUN, o), "flag needs an argument: 'e' in -e");
   usageError(
     () => parseFlags(['--rm=maybe'], RUN, o),

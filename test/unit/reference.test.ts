@@ -112,6 +112,11 @@ test('rejects invalid names, saying which part is wrong', () => {
   rejects('x/a___b', /invalid path component "a___b"/);
   rejects('x/-a', /invalid path component "-a"/);
   rejects('x y', /invalid/);
+  assert.throws(
+    () => parseReference('busybox:latest\n'),
+    (e: unknown) =>
+      e instanceof InvalidInputError && !e.toLine().includes('\n') && /"latest\\n"/.test(e.message),
+  );
   rejects('f'.repeat(64), /image ID, not a repository name/);
   rejects('bad_host.com:5000:6000/x', /invalid registry host/);
   rejects('-host.com/x', /invalid registry host "-host.com"/);
