@@ -167,4 +167,43 @@ test('a multi-arch index: the index and the chosen platform are stored', async (
     pull(store, `${reg.host}/${repo}:v1`, { platform: 'linux/s390x' }),
     /no image for platform linux\/s390x/,
   );
+  // Pushing the index (tagged locally) to another registry: the missing amd64 manifest is named.
+  await store.tag(`${reg.host}/${repo}:index`, {
+    mediaType: MediaType.OciIndex,
+    digest: digestOf(index),
+    size: index.length,
+  });
+  const reg2 = await startReferenceRegistry();
+  try {
+    await assert.rejects(
+      push(store, `${reg.host}/${repo}:index`, { target: `${reg2.host}/${repo}:v1` }),
+      new RegExp(
+        `manifest ${digestOf(manifests[0]!.bytes)} of the index is neither stored locally`,
+      ),
+    );
+    // With both platforms pulled, the index goes up byte-exact, children first.
+    await pull(store, `${reg.host}/${repo}:v1`, { platform: 'linux/amd64' });
+    const pushed = await push(store, `${reg.host}/${repo}:index`, {
+      target: `${reg2.host}/${repo}:v1`,
+    });
+    assert.equal(pushed.digest, digestOf(index));
+    const raw = skopeo([
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${reg2.host}/${repo}:v1`,
+    ]);
+    assert.equal(digestOf(Buffer.from(raw)), digestOf(index));
+    for (const m of manifests) {
+      const one = skopeo([
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        `docker://${reg2.host}/${repo}@${digestOf(m.bytes)}`,
+      ]);
+      assert.equal(one, m.bytes.toString());
+    }
+  } finally {
+    await reg2.close();
+  }
 });
