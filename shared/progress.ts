@@ -126,8 +126,15 @@ class TtyProgress implements Progress {
     while (this.items.length > 0 && this.items[0]!.final !== undefined) {
       text += `${fit(renderItem(this.items.shift()!, width), width)}\n`;
     }
-    for (const st of this.items) text += `${fit(renderItem(st, width), width)}\n`;
-    this.drawn = this.items.length;
+    // The block must fit on the screen, or moving the cursor up over it cannot work.
+    const rows = (this.out as { rows?: number }).rows ?? 24;
+    const room = Math.max(1, rows - 2);
+    const shown = this.items.length > room ? this.items.slice(0, room - 1) : this.items;
+    for (const st of shown) text += `${fit(renderItem(st, width), width)}\n`;
+    if (shown.length < this.items.length) {
+      text += `... and ${this.items.length - shown.length} more\n`;
+    }
+    this.drawn = shown.length + (shown.length < this.items.length ? 1 : 0);
     this.out.write(text);
   }
 }

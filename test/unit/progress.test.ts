@@ -75,6 +75,23 @@ test('tty mode redraws in place, throttled, and lets finished items scroll out',
   assert.match(s.text(), /bbb: done\n$/);
 });
 
+test('a block taller than the screen is summarised', () => {
+  const s = sink(true);
+  (s.stream as unknown as { rows: number }).rows = 6;
+  const p = createProgress(s.stream);
+  const items = Array.from({ length: 10 }, (_, i) => p.item(`l${i}`, 'Waiting'));
+  const last = s.chunks.at(-1)!;
+  assert.ok(last.startsWith(`${ESC}[4F`), 'moves up over the 4 lines drawn');
+  assert.match(last, /l0: Waiting\nl1: Waiting\nl2: Waiting\n\.\.\. and 7 more\n$/);
+  items[0]!.done();
+  assert.match(
+    s.chunks.at(-1)!,
+    /l0: done\nl1: Waiting\nl2: Waiting\nl3: Waiting\n\.\.\. and 6 more\n$/,
+  );
+  assert.ok(moves(s.text()).every((n) => n <= 4));
+  p.end();
+});
+
 test('tty lines are cut to the terminal width', () => {
   const s = sink(true);
   const p = createProgress(s.stream);
