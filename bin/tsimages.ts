@@ -2,7 +2,7 @@
 // tsimages: list images in the local store (docker images): REPOSITORY TAG IMAGE ID CREATED SIZE.
 // [REPOSITORY[:TAG]] filters; -q ids only; --no-trunc full ids; --digests; --format TEMPLATE
 // (Go template over .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size; `table ...`).
-import { parseFlags, runCli } from '../shared/cli.js';
+import { parseFlags, runCli, UsageError } from '../shared/cli.js';
 import { compileTemplate } from '../shared/go-template.js';
 import { familiarRepository, parseReference } from '../shared/reference.js';
 import { ContentStore } from '../shared/store/content-store.js';
@@ -15,6 +15,7 @@ List images
 Options:
   -a, --all             Show all images (no effect: there are no intermediate images)
       --digests         Show digests
+  -f, --filter filter   Filter output: dangling=true|false, reference=PATTERN (glob, e.g. "bu*:*")
       --format string   Format output using a Go template ("table ..." adds a header)
       --no-trunc        Don't truncate output
   -q, --quiet           Only show image IDs
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     all: { type: 'boolean', short: 'a' },
     digests: { type: 'boolean' },
+    filter: { type: 'string', short: 'f', multiple: true },
     format: { type: 'string' },
     'no-trunc': { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
@@ -46,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
   const store = await ContentStore.open();
   let rows = await listImageRows(store, { noTrunc: values['no-trunc'] });
   if (positionals[0]) rows = rows.filter(matcher(positionals[0]));
+  for (const f of values.filter ?? []) rows = rows.filter(filterFor(f));
   if (values.quiet) {
     const ids = [...new Set(rows.map((r) => r.ID))];
     if (ids.length) process.stdout.write(`${ids.join('\n')}\n`);
@@ -80,6 +83,27 @@ function matcher(arg: string): (r: ImageRow) => boolean {
   const ref = parseReference(arg);
   const repo = familiarRepository(ref);
   return (r) => r.Repository === repo && (!hasTag || r.Tag === ref.tag);
+}
+
+/** docker images --filter KEY=VALUE (dangling, reference). */
+function filterFor(spec: string): (r: ImageRow) => boolean {
+  const eq = spec.indexOf('=');
+  const key = spec.slice(0, eq);
+  const value = spec.slice(eq + 1);
+  if (eq > 0 && key === 'dangling' && (value === 'true' || value === 'false')) {
+    return (r) => (r.Repository === '<none>') === (value === 'true');
+  }
+  if (eq > 0 && key === 'reference') {
+    const glob = value
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\?/g, '.');
+    const re = new RegExp(`^${glob}$`);
+    const withTag = value.includes(':');
+    return (r) =>
+      r.Repository !== '<none>' && re.test(withTag ? `${r.Repository}:${r.Tag}` : r.Repository);
+  }
+  throw new UsageError(`invalid filter "${spec}"`, 'use dangling=true|false or reference=PATTERN');
 }
 
 void runCli('tsimages', main);

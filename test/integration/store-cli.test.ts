@@ -53,6 +53,9 @@ test('load, list, tag, inspect, save, remove', () => {
     `localhost:5000/me/bb:v1 ${id}`,
   ]);
   assert.equal(ts('tsimages', ['localhost:5000/me/bb']).stdout.trim().split('\n').length, 2);
+  r = ts('tsimages', ['-f', 'reference=*/me/*:v?', '--format', '{{.Repository}}']);
+  assert.equal(r.stdout, 'localhost:5000/me/bb\n');
+  assert.equal(ts('tsimages', ['-f', 'dangling=true', '-q']).stdout, '');
 
   r = ts('tsinspect', ['--type', 'image', 'busybox']);
   const [doc] = JSON.parse(r.stdout);
