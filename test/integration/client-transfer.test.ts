@@ -118,6 +118,25 @@ test('pull what skopeo pushed: identical manifest, config and layer digests', as
   // Pulling again downloads nothing.
   const again = await pull(store, `${reg.host}/skopeo/busybox:latest`);
   assert.equal(again.downloaded, 0);
+  // Docker schema2 (skopeo converts): stored byte-exact under its own media type.
+  skopeo([
+    'copy',
+    '--format',
+    'v2s2',
+    '--dest-tls-verify=false',
+    `oci:${layout}:latest`,
+    `docker://${reg.host}/skopeo/v2s2:latest`,
+  ]);
+  const raw2 = skopeo([
+    'inspect',
+    '--raw',
+    '--tls-verify=false',
+    `docker://${reg.host}/skopeo/v2s2:latest`,
+  ]);
+  const v2 = await pull(store, `${reg.host}/skopeo/v2s2:latest`);
+  assert.equal(v2.descriptor.mediaType, MediaType.DockerManifest);
+  assert.equal(v2.digest, digestOf(Buffer.from(raw2)));
+  assert.equal((await store.readBlob(v2.digest)).toString(), raw2);
 });
 
 test('a multi-arch index: the index and the chosen platform are stored', async () => {
