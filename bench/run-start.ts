@@ -18,18 +18,34 @@ function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-function measure(name: string, cmd: string[], env: NodeJS.ProcessEnv = process.env): number {
-  const times: number[] = [];
-  for (let i = 0; i < WARMUP + RUNS; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (r.status !== 0) throw new Error(`${name} failed (${r.status}): ${r.stderr}`);
-    if (i >= WARMUP) times.push(ms);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+interface Candidate {
+  name: string;
+  cmd: string[];
+  env?: NodeJS.ProcessEnv;
+  times: number[];
 }
+
+function once(c: Candidate): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(c.cmd[0]!, c.cmd.slice(1), {
+    env: c.env ?? process.env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  if (r.status !== 0) throw new Error(`${c.name} failed (${r.status}): ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** Runs the candidates interleaved (round-robin), so a busy machine slows all of them alike. */
+function measureAll(cands: Candidate[]): void {
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    for (const c of cands) {
+      const ms = once(c);
+      if (i >= WARMUP) c.times.push(ms);
+    }
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function runcBundle(dir: string, rootfs: string): string {
   const bundle = join(dir, 'bundle');
@@ -56,31 +72,54 @@ function main(): void {
     const cleanEnv = { ...env };
     delete cleanEnv.NODE_EXTRA_CA_CERTS;
     const ca = env.NODE_EXTRA_CA_CERTS;
-    const args = [process.execPath, tsrun, '--rm', '--network', 'none', '--rootfs', rootfs, 'true'];
-    const rows: [string, number][] = [];
-    rows.push(['tsrun --rm --network none', measure('tsrun', args, env)]);
-    if (ca) rows.push(['tsrun (no NODE_EXTRA_CA_CERTS)', measure('tsrun', args, cleanEnv)]);
-    const bridge = [process.execPath, tsrun, '--rm', '--rootfs', rootfs, 'true'];
-    rows.push(['tsrun --rm (bridge network)', measure('tsrun bridge', bridge, cleanEnv)]);
+    const node = process.execPath;
+    const cands: Candidate[] = [];
+    const add = (name: string, cmd: string[], e?: NodeJS.ProcessEnv) =>
+      cands.push({ name, cmd, env: e, times: [] });
+    const none = ['--rm', '--network', 'none'];
+    add(
+      'tsrun --rm --network none --rootfs',
+      [node, tsrun, ...none, '--rootfs', rootfs, 'true'],
+      env,
+    );
+    if (ca) {
+      add(
+        '  same, no NODE_EXTRA_CA_CERTS',
+        [node, tsrun, ...none, '--rootfs', rootfs, 'true'],
+        cleanEnv,
+      );
+    }
+    // an image in the store (made by tscommit from the same rootfs; layers cached after run 1)
+    const tscommit = fileURLToPath(new URL('../bin/tscommit.js', import.meta.url));
+    spawnSync(node, [tsrun, '--name', 'seed', '--network', 'none', '--rootfs', rootfs, 'true'], {
+      env,
+    });
+    if (spawnSync(node, [tscommit, 'seed', 'bench-busybox:latest'], { env }).status === 0) {
+      add(
+        'tsrun --rm --network none IMAGE',
+        [node, tsrun, ...none, 'bench-busybox', 'true'],
+        cleanEnv,
+      );
+      add(
+        'tsrun --rm IMAGE (bridge network)',
+        [node, tsrun, '--rm', 'bench-busybox', 'true'],
+        cleanEnv,
+      );
+    }
+    const tsrm = fileURLToPath(new URL('../bin/tsrm.js', import.meta.url));
+    spawnSync(node, [tsrm, 'seed'], { env });
     if (has('runc')) {
       const bundle = runcBundle(dir, rootfs);
-      const state = join(dir, 'runc');
       const id = `bench-${process.pid}`; // runc deletes its state after each `run`
-      rows.push([
-        'runc run',
-        measure('runc', ['runc', '--root', state, 'run', '--bundle', bundle, id]),
-      ]);
+      add('runc run', ['runc', '--root', join(dir, 'runc'), 'run', '--bundle', bundle, id]);
+      const crun = ['crun', '--root', join(dir, 'crun'), 'run', '--bundle', bundle, `c${id}`];
+      if (has('crun') && spawnSync(crun[0]!, crun.slice(1)).status === 0) add('crun run', crun);
     }
-    if (has('crun')) {
-      const bundle = join(dir, 'bundle');
-      const id = `bench-crun-${process.pid}`;
-      const crun = ['crun', '--root', join(dir, 'crun'), 'run', '--bundle', bundle, id];
-      if (spawnSync(crun[0]!, crun.slice(1)).status === 0)
-        rows.push(['crun run', measure('crun', crun)]);
-    }
+    measureAll(cands);
+    const rows: [string, number][] = cands.map((c) => [c.name, median(c.times)]);
     const runc = rows.find((r) => r[0] === 'runc run')?.[1];
     const dockerRef = 137; // PEERS.md: docker run --rm on this kind of machine
-    console.log(`start-to-exit of \`true\` in busybox, median of ${RUNS} runs`);
+    console.log(`start-to-exit of \`true\` in busybox, median of ${RUNS} interleaved runs`);
     for (const [name, ms] of rows) {
       const vsRunc = runc
         ? `  ${(ms / runc).toFixed(2)}x runc (+${(ms - runc).toFixed(1)} ms)`

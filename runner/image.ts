@@ -17,6 +17,34 @@ export interface RunnableImage {
   layers: LayerSource[];
 }
 
+/**
+ * docker's normalisation for plain `[domain/]path[:tag]` references (busybox ->
+ * docker.io/library/busybox:latest), without loading shared/reference.ts (whose digest module
+ * pulls in node:crypto: milliseconds on every start). Anything unusual returns undefined and
+ * takes the store's full resolution instead.
+ */
+export function fastRefName(ref: string): string | undefined {
+  if (!/^[a-z0-9][a-z0-9._/:-]*$/.test(ref) || ref.includes('//')) return undefined;
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  const hasTag = colon > slash;
+  const name = hasTag ? ref.slice(0, colon) : ref;
+  const tag = hasTag ? ref.slice(colon + 1) : 'latest';
+  if (!/^[a-z0-9_][a-z0-9_.-]{0,127}$/.test(tag) || (name.includes(':') && !name.includes('/'))) {
+    return undefined;
+  }
+  const parts = name.split('/');
+  const first = parts[0]!;
+  const isDomain =
+    parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  let domain = isDomain ? first : 'docker.io';
+  const path = isDomain ? parts.slice(1) : parts;
+  if (domain === 'index.docker.io') domain = 'docker.io';
+  if (path.some((c) => !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(c))) return undefined;
+  if (domain === 'docker.io' && path.length === 1) path.unshift('library');
+  return `${domain}/${path.join('/')}:${tag}`;
+}
+
 interface RawManifest {
   mediaType?: string;
   config: { digest: string };

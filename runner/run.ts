@@ -71,11 +71,9 @@ async function imageInputs(opts: CreateOptions): Promise<{
       throw new InvalidInputError(`no such directory: ${opts.rootfsDir}`);
     return { imageId: `rootfs:${opts.rootfsDir}`, config: {}, layers: [opts.rootfsDir] };
   }
-  const { loadRunnableImage, fastRunnableImage } = await import('./image.js');
+  const { loadRunnableImage, fastRunnableImage, fastRefName } = await import('./image.js');
   const { layersRoot, registryRoot } = await import('../shared/paths.js');
-  const { tryParseReference, formatReference } = await import('../shared/reference.js');
-  const parsed = tryParseReference(opts.image);
-  const refName = parsed && formatReference({ ...parsed, tag: parsed.tag ?? 'latest' });
+  const refName = fastRefName(opts.image);
   const fast = refName && fastRunnableImage(opts.image, registryRoot(), layersRoot(), refName);
   if (fast)
     return { imageId: fast.id, config: fast.config, layers: fast.dirs, doc: fast.configDocument };

@@ -92,3 +92,34 @@ test('logs are json lines and rotate at the cap', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the run path's reference normalisation agrees with shared/reference.ts", async () => {
+  const { fastRefName } = await import('../../runner/image.js');
+  const { parseReference, formatReference } = await import('../../shared/reference.js');
+  for (const ref of [
+    'busybox',
+    'busybox:1.36',
+    'library/busybox',
+    'user/app:v1',
+    'index.docker.io/library/busybox',
+    'localhost/app',
+    'localhost:5000/a/b:c',
+    '127.0.0.1:5000/team/app:2.0-rc.1',
+    'registry.example.com/x__y/z-q',
+    'ghcr.io/o/r:latest',
+  ]) {
+    const p = parseReference(ref);
+    assert.equal(fastRefName(ref), formatReference({ ...p, tag: p.tag ?? 'latest' }), ref);
+  }
+  for (const odd of [
+    'Busybox',
+    'a@sha256:' + '0'.repeat(64),
+    'a//b',
+    'a:b:c',
+    '-x',
+    'x:-bad',
+    '',
+  ]) {
+    assert.equal(fastRefName(odd), undefined, odd);
+  }
+});
