@@ -92,6 +92,21 @@ export async function scanTar(store: ContentStore, input: Readable): Promise<Lay
   const plain = Readable.from(plainTar(input));
   plain.on('error', (err) => extract.destroy(err));
   plain.pipe(extract);
+  try {
+    await readEntries(store, source, extract);
+  } catch (err) {
+    plain.destroy();
+    input.destroy();
+    throw err;
+  }
+  return source;
+}
+
+async function readEntries(
+  store: ContentStore,
+  source: TarSource,
+  extract: ReturnType<typeof tar.extract>,
+): Promise<void> {
   for await (const entry of extract) {
     const { header } = entry;
     if (header.type !== 'file' && header.type !== 'contiguous-file') {
@@ -113,7 +128,6 @@ export async function scanTar(store: ContentStore, input: Readable): Promise<Lay
       source.largeFiles.set(name, await store.writeBlob(entry as AsyncIterable<Buffer>));
     }
   }
-  return source;
 }
 
 /** Yields the plain tar bytes of a tar or a gzipped tar (recognised by its magic). */

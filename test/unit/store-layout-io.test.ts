@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { after, test } from 'node:test';
 import tar from 'tar-stream';
 import { digestOf } from '../../shared/digest.js';
@@ -85,6 +86,9 @@ test('imports a layout dir and tar; names from full ref.name, refs, or none (kep
     refs: ['other:x'],
   });
   assert.deepEqual(b!.names, ['docker.io/library/other:x']);
+  const gz = gzipSync(await tarOf(files));
+  const [g] = await importLayoutStream(store, Readable.from([gz.subarray(0, 10), gz.subarray(10)]));
+  assert.equal(g!.descriptor.digest, a!.descriptor.digest);
   const bare = imageFiles({ refName: 'latest', seed: 'untagged' });
   const [c] = await importLayout(store, writeDir(bare));
   assert.deepEqual(c!.names, []);
