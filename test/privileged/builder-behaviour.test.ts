@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { encodeHeader, padding, trailer } from '../../shared/tar/tar-format.js';
 import {
@@ -246,4 +249,40 @@ test('ONBUILD triggers run in the child build (then are consumed); RUN honours U
   };
   assert.equal(cfg.OnBuild ?? null, null);
   assert.equal(cfg.User, '1000:1000');
+});
+
+test('ADD URL with --checksum (verified, refused on mismatch); COPY --from an image', async () => {
+  const body = 'downloaded\n';
+  // The server runs in a child process: tsbuild is spawned synchronously from this one.
+  const server = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require('http').createServer((q, r) => r.end(${JSON.stringify(body)})).listen(0, '127.0.0.1', function () { console.log(this.address().port); })`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const [port] = (await once(server.stdout!, 'data')) as [Buffer];
+  const url = `http://127.0.0.1:${port.toString().trim()}/file.txt`;
+  try {
+    const sum = createHash('sha256').update(body).digest('hex');
+    const good = await context('add-url', {
+      Dockerfile: `FROM scratch\nADD --checksum=sha256:${sum} ${url} /dl/\nCOPY --from=busybox:latest /bin/busybox /bb\n`,
+    });
+    const res = tsbuild(br, ['-t', 'addurl:1', good]);
+    assert.equal(res.status, 0, res.stderr);
+    const u = await unpack(br, fullRef('addurl:1'));
+    assert.equal(readFileSync(join(u.rootfs, 'dl/file.txt'), 'utf8'), body);
+    assert.ok(lstatSync(join(u.rootfs, 'bb')).size > 100_000);
+    await u.close();
+    await writeFile(
+      join(good, 'Dockerfile'),
+      `FROM scratch\nADD --checksum=sha256:${'0'.repeat(64)} ${url} /dl/\n`,
+    );
+    const bad = tsbuild(br, ['-t', 'addurl:2', good]);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /Dockerfile:2: ADD .*checksum mismatch/);
+  } finally {
+    server.kill();
+  }
 });
