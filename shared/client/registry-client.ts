@@ -1,7 +1,7 @@
 // The registry client: the OCI distribution API (blobs, uploads, mounts, manifests, tags) for one
 // registry, with authentication (auth.ts), retries (http.ts) and resumable, verified blob
 // downloads (blob-download.ts). Used by tspush/tspull, the builder's FROM and the runner's pull.
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { digestOf, isDigest, type Digest } from '../digest.js';
 import { NotFoundError, TsdockError, DigestMismatchError } from '../errors.js';
 import { MANIFEST_MEDIA_TYPES } from '../media-types.js';
@@ -67,8 +67,8 @@ export class RegistryClient implements Requester {
   /** Checks that the registry answers the v2 API and that the credentials are accepted. */
   async ping(): Promise<void> {
     const res = await this.request({ method: 'GET', path: '/v2/', scopes: [] }, { op: 'login' });
-    await drain(res);
     if (res.status !== 200) throw await this.error(res, { op: 'login' });
+    await drain(res);
   }
 
   /** The size of a blob if the repository has it. */
