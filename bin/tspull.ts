@@ -40,7 +40,7 @@ runCli('tspull', async (argv) => {
   if (!quiet) process.stdout.write(`${r.tag ?? r.digest}: Pulling from ${familiarRepository(r)}\n`);
   const progress = createProgress(process.stdout, { mode });
   const result = await pull(store, ref, {
-    progress,
+    ...(mode === 'quiet' ? {} : { progress }),
     ...(values.platform ? { platform: values.platform } : {}),
     ...(values.insecure ? { insecure: true } : {}),
   }).finally(() => progress.end());

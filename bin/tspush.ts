@@ -41,7 +41,7 @@ runCli('tspush', async (argv) => {
   process.stdout.write(`The push refers to repository [${formatName(dest)}]\n`);
   const progress = createProgress(process.stdout, { mode });
   const result = await push(store, source, {
-    progress,
+    ...(mode === 'quiet' ? {} : { progress }),
     ...(target ? { target } : {}),
     ...(values.insecure ? { insecure: true } : {}),
   }).finally(() => progress.end());

@@ -94,11 +94,13 @@ export async function pull(
       const body = await client.getBlob(repo, d.digest, { size: d.size, verify: false });
       const writer = await store.blobWriter();
       try {
-        await pipeline(
-          body,
-          counter((n) => item.update(n, d.size)),
-          writer.stream,
-        );
+        if (opts.progress && !isConfig)
+          await pipeline(
+            body,
+            counter((n) => item.update(n, d.size)),
+            writer.stream,
+          );
+        else await pipeline(body, writer.stream);
         await writer.commit({ digest: d.digest, size: d.size });
       } catch (err) {
         await writer.abort();
