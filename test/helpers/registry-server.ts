@@ -1,0 +1,288 @@
+// Test helpers for the registry: start a real tsregistry on port 0 with a temp dir (in-process,
+// or as a child process that tests may kill -9), OCI error assertions, and small clients that
+// push blobs and images over HTTP or write an OCI layout for skopeo.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { defaultConfig, defaultTokenAuth, type RegistryConfig } from '../../registry/config.js';
+import { startServer, type RunningRegistry } from '../../registry/server.js';
+import { UsersFile } from '../../registry/auth/users.js';
+import type { ErrorCode } from '../../registry/errors.js';
+
+export interface TestUser {
+  password: string;
+  /** Grant patterns (default: everything). */
+  access?: string[];
+}
+
+export interface StartRegistryOptions {
+  /** Token auth with these users. */
+  auth?: { users: Record<string, TestUser>; anonymousPull?: boolean; expiration?: number };
+  /** Data directory (default: a new temp dir, removed by close()). */
+  root?: string;
+  /** Adjust the config before start. */
+  configure?: (config: RegistryConfig) => void;
+}
+
+export interface TestRegistry {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  /** `127.0.0.1:PORT` (for image references) */
+  host: string;
+  port: number;
+  root: string;
+  running: RunningRegistry;
+  close(): Promise<void>;
+}
+
+/** Builds the config a test registry runs with. */
+export function testConfig(root: string, opts: StartRegistryOptions = {}): RegistryConfig {
+  const config = defaultConfig();
+  config.storage.filesystem.rootdirectory = root;
+  config.http.addr = '127.0.0.1:0';
+  config.http.draintimeout = 2;
+  config.log.level = process.env.TSREGISTRY_TEST_LOG ?? 'silent';
+  if (opts.auth) {
+    config.auth = {
+      token: {
+        ...defaultTokenAuth(),
+        anonymouspull: opts.auth.anonymousPull ?? false,
+        expiration: opts.auth.expiration ?? 300,
+      },
+    };
+    const users = new UsersFile(join(root, 'auth', 'users.json'));
+    for (const [name, u] of Object.entries(opts.auth.users)) users.add(name, u.password, u.access);
+  }
+  opts.configure?.(config);
+  return config;
+}
+
+export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
+  const ownRoot = opts.root === undefined;
+  const root = opts.root ?? mkdtempSync(join(tmpdir(), 'tsreg-'));
+  const config = testConfig(root, opts);
+  const running = await startServer(config, { logger: pino({ level: config.log.level }) });
+  return {
+    url: running.url,
+    host: `127.0.0.1:${running.port}`,
+    port: running.port,
+    root,
+    running,
+    close: async () => {
+      await running.close();
+      if (ownRoot) rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RegistryProcess {
+  url: string;
+  host: string;
+  port: number;
+  child: ChildProcess;
+  /** SIGKILL and wait for exit. */
+  kill9(): Promise<void>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+}
+
+/** The compiled bin/tsregistry.js next to this compiled helper. */
+export function tsregistryBin(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tsregistry.js');
+}
+
+/** Runs `tsregistry --config` as a child process on a free port (for kill -9 tests). */
+export async function spawnRegistry(root: string, extraYaml = ''): Promise<RegistryProcess> {
+  const port = await freePort();
+  const configFile = join(root, 'config.yml');
+  mkdirSync(root, { recursive: true });
+  writeFileSync(
+    configFile,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${root}\nhttp:\n  addr: 127.0.0.1:${port}\n${extraYaml}`,
+  );
+  const child = spawn(process.execPath, [tsregistryBin(), '--config', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (i > 100 || child.exitCode !== null) throw new Error(`tsregistry did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    host: `127.0.0.1:${port}`,
+    port,
+    child,
+    kill9: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return await new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs a command without blocking the event loop (an in-process registry must keep serving). */
+export async function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(opts.input ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+  const status = await new Promise<number | null>((resolve) =>
+    child.once('close', (code) => resolve(code)),
+  );
+  clearTimeout(timer);
+  return { status, stdout, stderr };
+}
+
+/** Asserts an OCI error reply: status (default the code's) and `errors[0].code`. */
+export async function expectOciError(
+  res: Response,
+  code: ErrorCode,
+  status?: number,
+): Promise<void> {
+  const text = await res.text();
+  let body: { errors?: Array<{ code: string; message: string }> };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    assert.fail(`expected an OCI error ${code}, got ${res.status} ${text.slice(0, 200)}`);
+  }
+  assert.ok(Array.isArray(body.errors) && body.errors.length > 0, `no errors array in ${text}`);
+  assert.equal(body.errors[0]!.code, code, text);
+  assert.equal(typeof body.errors[0]!.message, 'string');
+  if (status !== undefined) assert.equal(res.status, status, text);
+  else assert.ok(res.status >= 400 && res.status < 500, `status ${res.status}: ${text}`);
+}
+
+export function sha256(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** Pushes a blob monolithically (POST ?digest=) and returns its digest. */
+export async function pushBlob(
+  url: string,
+  repo: string,
+  data: Buffer,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const digest = sha256(data);
+  const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/octet-stream', ...headers },
+    body: data,
+  });
+  assert.equal(res.status, 201, await res.text());
+  return digest;
+}
+
+export interface TestImage {
+  manifest: Buffer;
+  digest: string;
+  config: Buffer;
+  layers: Buffer[];
+}
+
+/** An OCI image manifest over random layers (not pushed). */
+export function makeImage(
+  layerSizes: number[] = [1024],
+  extra: Record<string, unknown> = {},
+): TestImage {
+  const layers = layerSizes.map((n) => randomBytes(n));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: layers.map(sha256) },
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256(config),
+        size: config.length,
+      },
+      layers: layers.map((l) => ({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest: sha256(l),
+        size: l.length,
+      })),
+      ...extra,
+    }),
+  );
+  return { manifest, digest: sha256(manifest), config, layers };
+}
+
+/** Pushes an image's blobs and its manifest under `reference`. */
+export async function pushImage(
+  url: string,
+  repo: string,
+  reference: string,
+  image: TestImage,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  for (const blob of [image.config, ...image.layers]) await pushBlob(url, repo, blob, headers);
+  const res = await fetch(`${url}/v2/${repo}/manifests/${reference}`, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', ...headers },
+    body: image.manifest,
+  });
+  assert.equal(res.status, 201, await res.text());
+}
+
+/** Writes an OCI image layout at `dir` holding `image` under `tag` (for skopeo's `oci:` source). */
+export function writeOciLayout(dir: string, tag: string, image: TestImage): void {
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+  for (const blob of [image.config, ...image.layers, image.manifest])
+    writeFileSync(join(dir, 'blobs', 'sha256', sha256(blob).slice(7)), blob);
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: image.digest,
+          size: image.manifest.length,
+          annotations: { 'org.opencontainers.image.ref.name': tag },
+        },
+      ],
+    }),
+  );
+}
