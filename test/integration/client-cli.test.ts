@@ -3,7 +3,7 @@
 // same credentials), tspull into a fresh store, tslogout (then pulls are denied).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,6 +155,17 @@ for (const auth of [
         /^tspull: pull access denied for 127\.0\.0\.1:\d+\/carol\/bb, repository does not exist or may require 'tslogin'/,
       );
       assert.equal(denied.stderr.trim().split('\n').length, 1);
+
+      // Credentials from `docker login` (Docker's config.json) work too.
+      writeFileSync(
+        join(dir, 'docker-config', 'config.json'),
+        JSON.stringify({
+          auths: { [reg.host]: { auth: Buffer.from(`carol:${users.carol}`).toString('base64') } },
+        }),
+      );
+      const viaDocker = await run('tspull', ['-q', `${reg.host}/carol/bb:v1`], env(dir, 'root-d'));
+      assert.equal(viaDocker.status, 0, viaDocker.stderr);
+      rmSync(join(dir, 'docker-config', 'config.json'));
     });
   });
 }
