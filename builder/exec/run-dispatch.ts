@@ -3,7 +3,7 @@
 // cache inputs; on a miss, run in the sandbox and turn the upper dir into the layer. The upper
 // directory then becomes the new layer's unpacked directory (it already is one), so the next
 // step does not unpack what was just written.
-import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Mount } from '../../runner/spec.js';
 import type { LayerRef } from '../cache/build-cache.js';
@@ -104,6 +104,7 @@ async function sandboxMounts(
   ins: RunInstruction,
   step: RunStep,
   env: string[],
+  temps: string[],
 ): Promise<Mount[]> {
   const ctx = sb.context;
   const out: Mount[] = [];
@@ -133,9 +134,19 @@ async function sandboxMounts(
           );
         continue;
       }
-      if (m.env) env.push(`${m.env}=${s.env !== undefined ? (process.env[s.env] ?? '') : ''}`);
-      if (s.file && m.target)
-        out.push({ type: 'bind', source: s.file, target: m.target, readOnly: true });
+      const value = async () =>
+        s.file ? await readFile(s.file, 'utf8') : (process.env[s.env ?? m.id!] ?? '');
+      if (m.env) env.push(`${m.env}=${await value()}`);
+      if (m.target) {
+        let source = s.file;
+        if (!source) {
+          const dir = await mkdtemp(join(ctx.env.tmpDir, 'secret-'));
+          temps.push(dir);
+          source = join(dir, 'secret');
+          await writeFile(source, await value(), { mode: m.mode ?? 0o400 });
+        }
+        out.push({ type: 'bind', source, target: m.target, readOnly: true });
+      }
     } else {
       const root = await bindRoot(sb, ins, m);
       const found = await selectSource(root.dir, m.source ?? '/', () => false);
@@ -168,8 +179,11 @@ async function execute(
 ): Promise<LayerRef | undefined> {
   const ctx = sb.context;
   const env = sb.stageVars.runEnv();
-  const mounts = await sandboxMounts(sb, ins, step, env);
   const temps: string[] = [];
+  const mounts = await sandboxMounts(sb, ins, step, env, temps).catch(async (e: unknown) => {
+    await Promise.all(temps.map((t) => rm(t, { recursive: true, force: true })));
+    throw e;
+  });
   if (p.script) {
     const dir = await mkdtemp(join(ctx.env.tmpDir, 'script-'));
     temps.push(dir);

@@ -21,6 +21,7 @@ import type { PlannedStage } from '../plan/plan.js';
 import { resolveSource } from '../plan/plan.js';
 import { StageVars } from '../plan/stage-vars.js';
 import { expandAt } from '../plan/build-args.js';
+import { ignoreMatcher } from '../context/build-context.js';
 import type { StepLog } from '../progress.js';
 import { loadBaseImage, unpackLayers } from './base-image.js';
 import { prepareCopy } from './copy-step.js';
@@ -264,6 +265,14 @@ export class StageBuilder {
       fromId = v.id;
       isIgnored = () => false;
       descendIgnored = false;
+    }
+    if (ins.kind === 'COPY' && ins.parents)
+      throw errorAt(ins, 'COPY --parents is not supported', 'copy each directory explicitly');
+    if (ins.exclude.length > 0) {
+      const base = isIgnored;
+      const excluded = ignoreMatcher(ins.exclude.map((p) => this.vars.expand(p, ins)));
+      isIgnored = (rel) => base(rel) || excluded(rel);
+      descendIgnored = true;
     }
     const res = await prepareCopy({
       step,

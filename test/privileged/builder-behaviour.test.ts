@@ -286,3 +286,41 @@ test('ADD URL with --checksum (verified, refused on mismatch); COPY --from an im
     server.kill();
   }
 });
+
+test('COPY --exclude; secrets as env vars and from the environment', async () => {
+  const dir = await context('exclude-secrets', {
+    Dockerfile: [
+      'FROM busybox',
+      'COPY --exclude=*.md --exclude=sub . /c/',
+      'RUN --mount=type=secret,id=tok,env=TOKEN --mount=type=secret,id=envsec,target=/s.txt echo "$TOKEN" > /t1 && cat /s.txt > /t2',
+      '',
+    ].join('\n'),
+    'keep.txt': 'k',
+    'drop.md': 'd',
+    'sub/x.txt': 'x',
+    'tok.txt': 'from-file',
+  });
+  const res = tsbuild(
+    br,
+    [
+      '-t',
+      'excl:1',
+      '--secret',
+      `id=tok,src=${join(dir, 'tok.txt')}`,
+      '--secret',
+      'id=envsec,env=MY_SECRET',
+      dir,
+    ],
+    { MY_SECRET: 'from-env' },
+  );
+  assert.equal(res.status, 0, res.stderr);
+  const u = await unpack(br, fullRef('excl:1'));
+  assert.ok(existsSync(join(u.rootfs, 'c/keep.txt')));
+  assert.ok(!existsSync(join(u.rootfs, 'c/drop.md')));
+  assert.ok(!existsSync(join(u.rootfs, 'c/sub')));
+  assert.equal(readFileSync(join(u.rootfs, 't1'), 'utf8'), 'from-file\n');
+  assert.equal(readFileSync(join(u.rootfs, 't2'), 'utf8'), 'from-env');
+  assert.ok(!existsSync(join(u.rootfs, 's.txt')));
+  await u.close();
+  assert.deepEqual(await leftoverTemps(br), []);
+});
