@@ -1,11 +1,22 @@
 // Benchmark: start-to-exit of `true` in a busybox rootfs, tsrun side by side with `runc run`
-// (a bundle made from the same rootfs) and crun when installed; median of N runs after warm-up.
+// (a bundle made from the same rootfs), crun and `podman run --rm --rootfs` when they work here;
+// median of N interleaved runs after warm-up. docker is not started here: its figure (137 ms on
+// this kind of machine, PEERS.md) is the reference for the docker ratio.
 // Prints the figures and the ratios. Run as root: node dist/bench/run-start.js [runs]
 //
 // tsrun is measured twice: with the caller's environment, and without NODE_EXTRA_CA_CERTS,
 // which makes every Node start-up parse a CA bundle (about 40 ms here) that tsrun never uses.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +57,17 @@ function measureAll(cands: Candidate[]): void {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Removes an (empty) cgroup a peer left in every v1 hierarchy. */
+function removeCgroupEverywhere(name: string): void {
+  for (const c of readdirSync('/sys/fs/cgroup')) {
+    try {
+      rmdirSync(join('/sys/fs/cgroup', c, name));
+    } catch {
+      /* absent or busy */
+    }
+  }
+}
 
 function runcBundle(dir: string, rootfs: string): string {
   const bundle = join(dir, 'bundle');
@@ -115,18 +137,34 @@ function main(): void {
       const crun = ['crun', '--root', join(dir, 'crun'), 'run', '--bundle', bundle, `c${id}`];
       if (has('crun') && spawnSync(crun[0]!, crun.slice(1)).status === 0) add('crun run', crun);
     }
+    const libpodBefore = existsSync('/sys/fs/cgroup/memory/libpod_parent');
+    if (has('podman')) {
+      // podman with private storage dirs (removed with the temp dir), runc, no network
+      const pm = join(dir, 'podman');
+      const podman = ['podman', '--root', join(pm, 'root'), '--runroot', join(pm, 'run')];
+      podman.push('--tmpdir', join(pm, 'tmp'), '--runtime', 'runc', '--cgroup-manager', 'cgroupfs');
+      podman.push('--events-backend', 'none', 'run', '--rm', '--network', 'none');
+      podman.push('--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096');
+      podman.push('--rootfs', rootfs, 'true');
+      if (spawnSync(podman[0]!, podman.slice(1)).status === 0)
+        add('podman run --rm --rootfs', podman);
+    }
     measureAll(cands);
+    if (!libpodBefore) removeCgroupEverywhere('libpod_parent');
     const rows: [string, number][] = cands.map((c) => [c.name, median(c.times)]);
     const runc = rows.find((r) => r[0] === 'runc run')?.[1];
+    const podman = rows.find((r) => r[0].startsWith('podman'))?.[1];
     const dockerRef = 137; // PEERS.md: docker run --rm on this kind of machine
     console.log(`start-to-exit of \`true\` in busybox, median of ${RUNS} interleaved runs`);
     for (const [name, ms] of rows) {
-      const vsRunc = runc
-        ? `  ${(ms / runc).toFixed(2)}x runc (+${(ms - runc).toFixed(1)} ms)`
-        : '';
-      console.log(
-        `${name.padEnd(34)} ${ms.toFixed(1).padStart(7)} ms${vsRunc}  ${(ms / dockerRef).toFixed(2)}x docker run --rm (137 ms ref)`,
-      );
+      const cols = [`${name.padEnd(34)} ${ms.toFixed(1).padStart(7)} ms`];
+      if (runc)
+        cols.push(
+          `${(ms / runc).toFixed(2)}x runc (${ms >= runc ? '+' : ''}${(ms - runc).toFixed(1)} ms)`,
+        );
+      if (podman) cols.push(`${(ms / podman).toFixed(2)}x podman`);
+      cols.push(`${(ms / dockerRef).toFixed(2)}x docker (137 ms ref)`);
+      console.log(cols.join('  '));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
