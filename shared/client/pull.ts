@@ -17,6 +17,7 @@ import {
   parallel,
   shortId,
   type TransferOptions,
+  unique,
 } from './transfer-common.js';
 
 /** Annotation on a pulled image's tag: the digest of the index it was selected from. */
@@ -80,14 +81,18 @@ export async function pull(
       throw new TsdockError(`${ref}: the index entry ${chosen.digest} is not an image manifest`);
     }
   }
-  const blobs = manifestReferences(parsed);
+  const config = parsed.manifest.config;
+  const blobs = unique(manifestReferences(parsed));
   const progress = opts.progress ?? noProgress;
   const sources = await BlobSources.load(store.root);
+  // Like docker, every layer (not the config) gets its progress line up front.
+  const items = blobs.map((d) =>
+    (d === config ? noProgress : progress).item(shortId(d.digest), 'Pulling fs layer'),
+  );
   let downloaded = 0;
-  await parallel(blobs, opts.concurrency ?? DEFAULT_CONCURRENCY, async (d) => {
-    // Like docker, only layers get a progress line.
-    const isConfig = d === blobs[0];
-    const item = (isConfig ? noProgress : progress).item(shortId(d.digest), 'Pulling fs layer');
+  await parallel(blobs, opts.concurrency ?? DEFAULT_CONCURRENCY, async (d, i) => {
+    const isConfig = d === config;
+    const item = items[i]!;
     try {
       sources.add(d.digest, r.registry, repo);
       if ((await store.statBlob(d.digest)) === d.size) return item.done('Already exists');

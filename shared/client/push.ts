@@ -14,7 +14,9 @@ import {
   noProgress,
   parallel,
   shortId,
+  type ProgressItem,
   type TransferOptions,
+  unique,
 } from './transfer-common.js';
 
 export interface PushOptions extends TransferOptions {
@@ -91,17 +93,21 @@ async function pushManifest(ctx: PushContext, desc: Descriptor, ref: string): Pr
       }
     }
   } else {
-    await parallel(manifestReferences(parsed), ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, (d) =>
-      pushBlob(ctx, d, d === parsed.manifest.config),
+    const config = parsed.manifest.config;
+    const blobs = unique(manifestReferences(parsed));
+    // Like docker, every layer (not the config) gets its progress line up front.
+    const progress = ctx.opts.progress ?? noProgress;
+    const items = blobs.map((d) =>
+      (d === config ? noProgress : progress).item(shortId(d.digest), 'Pushing'),
+    );
+    await parallel(blobs, ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, (d, i) =>
+      pushBlob(ctx, d, items[i]!),
     );
   }
   await ctx.client.putManifest(ctx.repo, ref, bytes, parsed.mediaType);
 }
 
-async function pushBlob(ctx: PushContext, d: Descriptor, isConfig: boolean): Promise<void> {
-  // Like docker, only layers get a progress line.
-  const progress = isConfig ? noProgress : (ctx.opts.progress ?? noProgress);
-  const item = progress.item(shortId(d.digest), 'Pushing');
+async function pushBlob(ctx: PushContext, d: Descriptor, item: ProgressItem): Promise<void> {
   try {
     const size = await ctx.store.statBlob(d.digest);
     if (size === undefined) {

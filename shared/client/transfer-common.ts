@@ -1,6 +1,7 @@
 // Pieces shared by pull and push: the progress seam they report to, a bounded parallel map,
 // and a byte-counting pass-through for progress.
 import { Transform, type TransformCallback } from 'node:stream';
+import type { Descriptor } from '../manifest.js';
 import type { RegistryClient } from './registry-client.js';
 
 /** One line of progress (a layer), as shared/progress.ts draws it: `<id>: <label or status>`. */
@@ -82,3 +83,9 @@ export function counter(onBytes: (n: number) => void, base = 0): Transform {
 export const noProgress: TransferProgress = {
   item: () => ({ update() {}, done() {}, fail() {} }),
 };
+
+/** Descriptors with duplicates (the same blob listed twice) removed, order kept. */
+export function unique(list: Descriptor[]): Descriptor[] {
+  const seen = new Set<string>();
+  return list.filter((d) => !seen.has(d.digest) && seen.add(d.digest) !== undefined);
+}
