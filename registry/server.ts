@@ -59,6 +59,7 @@ export async function startServer(
         handler,
       )
     : createHttpServer(handler);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => clientError(err, socket));
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
   server.requestTimeout = 0;
@@ -104,4 +105,23 @@ export async function startServer(
     gc,
     close,
   };
+}
+
+/** Malformed HTTP (oversized headers, garbage after a body): an OCI error, never a hang or 5xx. */
+function clientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify({
+    errors: [
+      {
+        code: 'UNSUPPORTED',
+        message: tooLarge ? 'request headers too large' : 'malformed HTTP request',
+      },
+    ],
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
