@@ -58,13 +58,15 @@ function measureAll(cands: Candidate[]): void {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Removes an (empty) cgroup a peer left in every v1 hierarchy. */
+/** Removes an (empty) cgroup tree a peer left in every v1 hierarchy (podman: .../conmon). */
 function removeCgroupEverywhere(name: string): void {
   for (const c of readdirSync('/sys/fs/cgroup')) {
-    try {
-      rmdirSync(join('/sys/fs/cgroup', c, name));
-    } catch {
-      /* absent or busy */
+    for (const dir of [join(name, 'conmon'), name]) {
+      try {
+        rmdirSync(join('/sys/fs/cgroup', c, dir));
+      } catch {
+        /* absent or busy */
+      }
     }
   }
 }
