@@ -6,6 +6,7 @@ import { openContext } from '../builder/context/build-context.js';
 import { build } from '../builder/exec/executor.js';
 import type { SecretSource } from '../builder/exec/exec-context.js';
 import { parseOutput } from '../builder/export/exporter.js';
+import { parseCacheRef } from '../builder/cache/cache-transfer.js';
 import { Progress, type ProgressMode } from '../builder/progress.js';
 
 const HELP = `Usage: tsbuild [OPTIONS] PATH | -
@@ -24,6 +25,8 @@ Options:
       --secret list         id=ID,src=FILE or id=ID,env=VAR for RUN --mount=type=secret
       --output list         type=oci|docker|oci-dir,dest=PATH
       --push                Push every tag after the build
+      --cache-from ref      Import build cache from a registry (type=registry,ref=R or R)
+      --cache-to ref        Export the build's cache records to a registry
       --memory string       Memory limit for RUN steps (e.g. 512m)
   -q, --quiet               Print only the image id
       --iidfile string      Write the image id to a file
@@ -47,6 +50,8 @@ runCli('tsbuild', async (argv) => {
     quiet: { type: 'boolean', short: 'q' },
     iidfile: { type: 'string' },
     compression: { type: 'string', default: 'gzip' },
+    'cache-from': { type: 'string', multiple: true },
+    'cache-to': { type: 'string', multiple: true },
     help: { type: 'boolean' },
   });
   if (v.help) {
@@ -77,6 +82,8 @@ runCli('tsbuild', async (argv) => {
     push: v.push === true,
     limits: v.memory ? { memory: parseSize(v.memory) } : undefined,
     compression: compressionOf(v.compression),
+    cacheFrom: (v['cache-from'] ?? []).map(parseCacheRef),
+    cacheTo: (v['cache-to'] ?? []).map(parseCacheRef),
     warn: (line) => process.stderr.write(`${line}\n`),
   });
   if (v.iidfile) {

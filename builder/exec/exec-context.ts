@@ -6,6 +6,7 @@ import type { Progress } from '../progress.js';
 import type { BuildEnv } from './build-env.js';
 import type { LayerOptions } from './layer-output.js';
 import type { StageResult } from './stage-builder.js';
+import type { CacheRecord } from '../cache/build-cache.js';
 
 export interface SecretSource {
   file?: string;
@@ -33,4 +34,6 @@ export interface ExecContext {
   stageResult(index: number): Promise<StageResult>;
   /** A merged read-only filesystem of a stage or image, and its identity for cache keys. */
   fromView(src: BaseRef): Promise<{ dir: string; id: string }>;
+  /** Every cache record this build hit or wrote (what --cache-to exports). */
+  records: CacheRecord[];
 }

@@ -14,6 +14,7 @@ import type { ExecContext, ExecOptions } from './exec-context.js';
 import { StageBuilder, type StageResult } from './stage-builder.js';
 import { writeImage, writeOutputs, type OutputSpec } from '../export/exporter.js';
 import { PROXY_ARGS } from '../plan/build-args.js';
+import { exportCache, importCache } from '../cache/cache-transfer.js';
 
 export interface BuildRequest extends ExecOptions {
   context: BuildContext;
@@ -24,6 +25,9 @@ export interface BuildRequest extends ExecOptions {
   progress: Progress;
   sourceDateEpoch?: number;
   outputs: OutputSpec[];
+  /** Registry references to import cache records from / export them to. */
+  cacheFrom?: string[];
+  cacheTo?: string[];
   push: boolean;
   /** Layer compression (default gzip). */
   compression?: 'gzip' | 'none';
@@ -68,8 +72,17 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
     layerOptions: { sourceDateEpoch: req.sourceDateEpoch, compression: req.compression },
     stageResult: (i) => results.get(i)!,
     fromView: (src) => view(ctx, views, src),
+    records: [],
   };
   try {
+    for (const ref of req.noCache ? [] : (req.cacheFrom ?? [])) {
+      try {
+        const n = await importCache(env.store, env.cache, ref);
+        req.progress.step(`importing cache manifest from ${ref}`).note(`${n} records`);
+      } catch (e) {
+        req.warn?.(`[Warning] failed to import cache from ${ref}: ${(e as Error).message}`);
+      }
+    }
     for (const ps of plan.stages) {
       const p = new StageBuilder(ctx, ps).build();
       p.catch(() => undefined);
@@ -83,6 +96,11 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
     if (req.outputs.length) {
       const ref = req.tags[0] ?? image.manifest.digest;
       await writeOutputs(env.store, ref, req.outputs);
+    }
+    for (const ref of req.cacheTo ?? []) {
+      const log = req.progress.step(`exporting cache to ${ref}`);
+      await exportCache(env.store, ctx.records, ref);
+      log.done();
     }
     if (req.push) {
       const { pushImage } = await import('../../shared/client/transfer.js');

@@ -179,6 +179,7 @@ export class StageBuilder {
     let layer: LayerRef | undefined;
     if (hit && (!hit.layer || (await store.hasBlob(hit.layer.digest)))) {
       layer = hit.layer;
+      this.ctx.records.push(hit);
       log.cached();
     } else {
       if (this.ctx.opts.debugCache)
@@ -187,6 +188,7 @@ export class StageBuilder {
       const rec = { key, layer, inputs, files: prepared.files };
       await cache.put(rec);
       await cache.setLast(stepId, rec);
+      this.ctx.records.push(rec);
       log.done();
     }
     this.key = key;

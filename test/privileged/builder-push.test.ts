@@ -62,3 +62,26 @@ test('--push sends the image to a registry; docker runs it', async (t) => {
     await d.dockerd.close();
   }
 });
+
+test('--cache-to a registry, then --cache-from it in a fresh store: every step is CACHED', async (t) => {
+  if (!reg) return t.skip('docker-registry not installed');
+  const ctx = join(fixturesDir(), 'dockerfiles', 'whiteouts');
+  const cacheRef = `${reg.host}/tsbuild/cache:whiteouts`;
+  const first = tsbuild(br, ['-t', 'cached:1', '--cache-to', `type=registry,ref=${cacheRef}`, ctx]);
+  assert.equal(first.status, 0, first.stderr);
+  const fresh = await makeBuildRoot();
+  try {
+    const res = tsbuild(fresh, ['-t', 'cached:2', '--cache-from', cacheRef, ctx]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(res.stderr.match(/CACHED/g)?.length, 3, res.stderr);
+    assert.match(res.stderr, /importing cache manifest from .*\n#\d+ 3 records/);
+    const files = run('skopeo', [
+      'inspect',
+      '--config',
+      `oci:${fresh.layout}:docker.io/library/cached:2`,
+    ]);
+    assert.ok(files.includes('diff_ids') || files.includes('rootfs'));
+  } finally {
+    await fresh.close();
+  }
+});
