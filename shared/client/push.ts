@@ -119,8 +119,11 @@ async function pushBlob(ctx: PushContext, d: Descriptor, item: ProgressItem): Pr
     const result = await ctx.client.uploadBlob(
       ctx.repo,
       (start) => {
+        const blob = ctx.store.openBlob(d.digest, { start });
+        if (!ctx.opts.progress) return blob;
         const c = counter((n) => item.update(n, size), start);
-        return ctx.store.openBlob(d.digest, { start }).pipe(c);
+        blob.on('error', (err) => c.destroy(err));
+        return blob.pipe(c);
       },
       { digest: d.digest, size, mountFrom: ctx.sources.repositories(d.digest, ctx.registry) },
     );
