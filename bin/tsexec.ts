@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // tsexec: run a command in a running container (docker exec): joins all its namespaces and
 // its cgroup. Flags: -i, -t (-it), -e K=V, -w DIR, -u USER[:GROUP].
 import { execInContainer } from '../runner/lifecycle.js';

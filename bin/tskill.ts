@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // tskill: send a signal (default SIGKILL) to containers' PID 1 (docker kill).
 import { killContainer } from '../runner/lifecycle.js';
 import { errorLine } from '../shared/errors.js';

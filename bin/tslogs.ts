@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // tslogs: print a detached container's logs (docker logs); -f follows until it exits.
 import { showLogs } from '../runner/lifecycle.js';
 import { errorLine } from '../shared/errors.js';

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // tsps: list containers (docker ps). -a shows stopped ones too; -q prints ids only.
 import { psTable, formatTable } from '../runner/lifecycle.js';
 import { errorLine } from '../shared/errors.js';

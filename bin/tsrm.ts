@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // tsrm: remove containers (docker rm); -f stops running ones first.
 import { rmContainer } from '../runner/lifecycle.js';
 import { errorLine } from '../shared/errors.js';

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // tsstop: stop containers (docker stop): SIGTERM, then SIGKILL after -t seconds (default 10).
 import { stopContainer } from '../runner/lifecycle.js';
 import { errorLine } from '../shared/errors.js';

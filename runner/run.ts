@@ -92,7 +92,12 @@ export async function createContainer(opts: CreateOptions): Promise<ContainerSta
   }
   const id = randomId();
   const { imageId, config, layers, doc } = await imageInputs(opts);
-  const spec = buildSpec(config, opts.flags, id, process.env);
+  // `-e NODE_EXTRA_CA_CERTS` (no value) still sees it when tsrun's shebang set it aside
+  const callerEnv = {
+    NODE_EXTRA_CA_CERTS: process.env.TSDOCK_EXTRA_CA_CERTS || undefined,
+    ...process.env,
+  };
+  const spec = buildSpec(config, opts.flags, id, callerEnv);
   const name = opts.name ?? randomName(id);
   const dir = containerDir(id);
   mkdirSync(dir, { recursive: true });
