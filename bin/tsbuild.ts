@@ -7,6 +7,7 @@ import { build } from '../builder/exec/executor.js';
 import type { SecretSource } from '../builder/exec/exec-context.js';
 import { parseOutput } from '../builder/export/exporter.js';
 import { parseCacheRef } from '../builder/cache/cache-transfer.js';
+import { install as installInterruptCleanup } from '../builder/exec/interrupt.js';
 import { Progress, type ProgressMode } from '../builder/progress.js';
 
 const HELP = `Usage: tsbuild [OPTIONS] PATH | -
@@ -34,6 +35,7 @@ Options:
 `;
 
 runCli('tsbuild', async (argv) => {
+  installInterruptCleanup();
   const { values: v, positionals } = parseFlags(argv, {
     tag: { type: 'string', short: 't', multiple: true },
     file: { type: 'string', short: 'f' },

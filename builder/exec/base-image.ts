@@ -12,6 +12,7 @@ import { ensureLayers } from '../../runner/rootfs.js';
 import type { LayerRef } from '../cache/build-cache.js';
 import type { OciImageConfig } from '../image/image-config.js';
 import type { Platform } from '../plan/build-args.js';
+import { trackTemp } from './interrupt.js';
 
 export interface BaseImage {
   manifestDigest: string;
@@ -82,7 +83,7 @@ export async function mergedView(
   tmpDir: string,
   layers: LayerRef[],
 ): Promise<string> {
-  const dir = await mkdtemp(join(tmpDir, 'from-'));
+  const dir = trackTemp(await mkdtemp(join(tmpDir, 'from-')));
   const { extractLayer } = await import('../../shared/tar/extract.js');
   for (const l of layers) await extractLayer(store.openBlob(l.digest), dir, { whiteouts: 'apply' });
   return dir;

@@ -10,6 +10,7 @@ import { BuildStepError, errorAt, type SourceLocation } from '../errors.js';
 import { selectSource, type SourceMatch } from '../context/select.js';
 import type { ExpandedStep } from '../plan/expand.js';
 import { planCopy, type PlannedCopy } from './copy-plan.js';
+import { trackTemp } from './interrupt.js';
 import type { FileDigester } from './file-digests.js';
 import type { RootfsView } from './rootfs-view.js';
 
@@ -45,7 +46,7 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
   try {
     for (const src of fileSources) {
       if (step.add && /^https?:\/\//.test(src.path)) {
-        const dir = await mkdtemp(join(c.tmpDir, 'url-'));
+        const dir = trackTemp(await mkdtemp(join(c.tmpDir, 'url-')));
         temps.push(dir);
         const name = await fetchUrl(src.path, dir, step.checksum, loc);
         matches.push(...(await selectSource(dir, name, () => false)));
@@ -68,7 +69,7 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
         );
       for (const m of found) {
         if (step.add && m.root.stat.isFile() && (await isArchive(m.root.abs))) {
-          const dir = await mkdtemp(join(c.tmpDir, 'untar-'));
+          const dir = trackTemp(await mkdtemp(join(c.tmpDir, 'untar-')));
           temps.push(dir);
           const { extractLayer } = await import('../../shared/tar/extract.js');
           await extractLayer(createReadStream(m.root.abs), dir, { whiteouts: 'apply' }).catch(

@@ -17,6 +17,7 @@ import { resolveSource } from '../plan/plan.js';
 import { expandAt } from '../plan/build-args.js';
 import type { StepLog } from '../progress.js';
 import { layerFromUpper } from './layer-output.js';
+import { trackTemp } from './interrupt.js';
 import { mountPointFilter, runStep } from './run-step.js';
 import type { PreparedStep, StageBuilder } from './stage-builder.js';
 
@@ -140,7 +141,7 @@ async function sandboxMounts(
       if (m.target) {
         let source = s.file;
         if (!source) {
-          const dir = await mkdtemp(join(ctx.env.tmpDir, 'secret-'));
+          const dir = trackTemp(await mkdtemp(join(ctx.env.tmpDir, 'secret-')));
           temps.push(dir);
           source = join(dir, 'secret');
           await writeFile(source, await value(), { mode: m.mode ?? 0o400 });
@@ -185,7 +186,7 @@ async function execute(
     throw e;
   });
   if (p.script) {
-    const dir = await mkdtemp(join(ctx.env.tmpDir, 'script-'));
+    const dir = trackTemp(await mkdtemp(join(ctx.env.tmpDir, 'script-')));
     temps.push(dir);
     await writeFile(join(dir, p.script.name), p.script.content, { mode: 0o755 });
     mounts.push({ type: 'bind', source: dir, target: '/dev/pipes', readOnly: true });

@@ -11,6 +11,7 @@ import { prepareOverlay } from '../../runner/rootfs.js';
 import { sandboxArgs, spawnSandbox } from '../../runner/sandbox.js';
 import { cgroupDriver } from '../../runner/cgroups.js';
 import type { Mount } from '../../runner/spec.js';
+import { onInterrupt, sleepSync, trackTemp } from './interrupt.js';
 
 export interface RunRequest {
   /** Unpacked parent layers, bottom first. */
@@ -40,7 +41,7 @@ export interface RunOutcome {
 const SANDBOX_POINTS = ['proc', 'sys', 'dev'];
 
 export async function runStep(req: RunRequest): Promise<RunOutcome> {
-  const dir = await mkdtemp(join(req.tmpRoot, 'run-'));
+  const dir = trackTemp(await mkdtemp(join(req.tmpRoot, 'run-')));
   const cleanup = () => rm(dir, { recursive: true, force: true });
   const driver = cgroupDriver();
   const cgroup = driver.create(`tsbuild-${dir.slice(-6)}-${process.pid}`, {
@@ -74,9 +75,14 @@ export async function runStep(req: RunRequest): Promise<RunOutcome> {
       noMknod: driver.version === 2,
     });
     const { child, wait } = await spawnSandbox(args, ['ignore', 'pipe', 'pipe']);
+    const off = onInterrupt(() => {
+      child.kill('SIGKILL');
+      sleepSync(200);
+      cgroup.remove();
+    });
     child.stdout!.pipe(req.stdout, { end: false });
     child.stderr!.pipe(req.stderr, { end: false });
-    const exitCode = await wait();
+    const exitCode = await wait().finally(off);
     return { exitCode, upper: join(dir, 'upper'), mountPoints, cleanup };
   } catch (e) {
     await cleanup();

@@ -17,6 +17,7 @@ import {
   leftoverTemps,
   makeBuildRoot,
   run,
+  TSBUILD,
   tsbuild,
   unpack,
   type BuildRoot,
@@ -323,4 +324,35 @@ test('COPY --exclude; secrets as env vars and from the environment', async () =>
   assert.ok(!existsSync(join(u.rootfs, 's.txt')));
   await u.close();
   assert.deepEqual(await leftoverTemps(br), []);
+});
+
+test('an interrupted build (SIGTERM during RUN) leaves no temp dirs, cgroups or processes', async () => {
+  const dir = await context('interrupt', {
+    Dockerfile: 'FROM busybox\nRUN echo started; sleep 37\n',
+  });
+  const child = spawn(process.execPath, [TSBUILD, '--progress=plain', '-t', 'intr:1', dir], {
+    env: br.env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  for (let i = 0; i < 100 && !/[\d.]+ started/.test(log); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.match(log, /[\d.]+ started/);
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.equal(code, 143);
+  assert.deepEqual(await leftoverTemps(br), []);
+  for (const d of [
+    '/sys/fs/cgroup/memory',
+    '/sys/fs/cgroup/pids',
+    '/sys/fs/cgroup/unified',
+    '/sys/fs/cgroup',
+  ]) {
+    if (existsSync(d))
+      assert.ok(!readdirSync(d).some((n) => n.startsWith('tsbuild-')), `no cgroup left in ${d}`);
+  }
+  const procs = run('ps', ['-eo', 'args']);
+  assert.ok(!procs.includes('sleep 37'), 'the RUN process is gone');
+  assert.ok(!tagged(br).some((t) => t.includes('intr:1')));
 });
