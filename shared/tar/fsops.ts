@@ -36,6 +36,7 @@ export class FsOps {
     this.child.stderr.on('data', (b: Buffer) => (this.stderr += b.toString()));
     this.child.stdin.on('error', () => {}); // reported through 'close'
     this.child.on('error', (err) => this.fail(err));
+    this.setRef(false);
     this.child.on('close', (code) => {
       const msg = this.stderr.trim() || `exited with code ${code}`;
       this.fail(new TsdockError(`fsops helper stopped: ${msg}`));
@@ -74,6 +75,7 @@ export class FsOps {
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const done = new Promise<void>((resolve) => this.child.once('close', () => resolve()));
+    this.setRef(true); // keep the process alive until the helper has exited
     this.child.stdin.end();
     await done;
   }
@@ -85,6 +87,7 @@ export class FsOps {
     }
     const what = `${cmd} ${args[0]}`;
     return new Promise<string>((resolve, reject) => {
+      if (this.pending.length === 0) this.setRef(true);
       this.pending.push({ resolve, reject, what });
       this.child.stdin.write([cmd, ...args].map((f) => `${f}\0`).join(''));
     });
@@ -104,6 +107,16 @@ export class FsOps {
         const errno = m ? Number(m[1]) : -1;
         p.reject(new FsOpsError(errno, `${p.what}: ${m ? m[2] : line}`));
       }
+    }
+    if (this.pending.length === 0) this.setRef(false);
+  }
+
+  /** An idle helper must not keep the process alive; a busy one must. */
+  private setRef(on: boolean): void {
+    for (const h of [this.child, this.child.stdout, this.child.stderr, this.child.stdin]) {
+      const r = h as unknown as { ref?: () => void; unref?: () => void };
+      if (on) r.ref?.();
+      else r.unref?.();
     }
   }
 
