@@ -9,6 +9,11 @@ import { join } from 'node:path';
 import { tsCommand } from './runner-helpers.js';
 import { importBusybox } from '../helpers/busybox-image.js';
 import { ContentStore } from '../../shared/store/content-store.js';
+import { pushImage } from '../../shared/client/transfer.js';
+import {
+  referenceRegistryAvailable,
+  startReferenceRegistry,
+} from '../helpers/reference-registry.js';
 
 let dir = '';
 let root = '';
@@ -53,4 +58,37 @@ test('an image from the store runs its Cmd; its layers are unpacked once and sha
   assert.equal(byId.code, 0, byId.stderr);
   const missing = ts(['--rm', '--network', 'none', '127.0.0.1:1/nope:latest', 'true']);
   assert.equal(missing.code, 125);
+});
+
+test('a missing image is pulled from a registry (the reference registry) and run', async (t) => {
+  if (!referenceRegistryAvailable()) return t.skip('docker-registry is not installed');
+  const reg = await startReferenceRegistry();
+  try {
+    const seed = await ContentStore.open(join(dir, 'seed-registry'));
+    await importBusybox(seed, 'busybox:latest');
+    await pushImage(seed, 'busybox:latest', { target: `${reg.host}/team/bb:1` });
+    const fresh = join(dir, 'fresh');
+    const r = tsCommand(fresh, 'tsrun', [
+      '--rm',
+      '--network',
+      'none',
+      `${reg.host}/team/bb:1`,
+      'sh',
+      '-c',
+      'echo pulled-and-ran',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'pulled-and-ran\n');
+    assert.match(r.stderr, /Unable to find image/);
+    const again = tsCommand(fresh, 'tsrun', [
+      '--rm',
+      '--network',
+      'none',
+      `${reg.host}/team/bb:1`,
+      'true',
+    ]);
+    assert.doesNotMatch(again.stderr, /Unable to find image/, 'the second run uses the local copy');
+  } finally {
+    await reg.close();
+  }
 });
