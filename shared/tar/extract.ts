@@ -172,7 +172,9 @@ class Extractor {
 
   /** Removes what is at target, unless keepDir and it is a directory (then returns true). */
   private clear(target: string, parent: string, keepDir = false): boolean {
-    if (this.r.fresh.has(parent) && !this.created.has(target)) return false;
+    // In a directory this extraction made, only what it made can exist.
+    const made = this.created.has(target) || this.r.fresh.has(target);
+    if (this.r.fresh.has(parent) && !made) return false;
     const abs = this.r.abs(target);
     const st = lstatSync(abs, { throwIfNoEntry: false });
     if (!st) return false;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -87,4 +87,23 @@ test('atomic extraction: all or nothing, concurrent extractions of one layer agr
     assert.equal(a.diffId, b.diffId);
     assert.deepEqual(await readdir(root), ['layer']);
     assert.equal(await readFile(join(final, 'etc/a'), 'utf8'), 'a');
+  }));
+
+test('a directory entry after its children keeps them and gets its metadata', () =>
+  withDir(async (root) => {
+    await extractLayer(
+      streamOf(
+        await buildTar([
+          { name: 'a/b/file', content: 'f' },
+          { name: 'a/b', type: 'directory', mode: 0o750, mtime: 1_000_000 },
+          { name: 'a', type: 'directory', mode: 0o711 },
+        ]),
+      ),
+      root,
+    );
+    assert.equal(await readFile(join(root, 'a/b/file'), 'utf8'), 'f');
+    const st = await stat(join(root, 'a/b'));
+    assert.equal(st.mode & 0o7777, 0o750);
+    assert.equal(st.mtimeMs, 1_000_000_000);
+    assert.equal((await stat(join(root, 'a'))).mode & 0o7777, 0o711);
   }));
