@@ -26,6 +26,8 @@ export interface CacheRecord {
   layer?: LayerRef;
   /** Step inputs by name (values or their digests), for miss explanations. */
   inputs: Record<string, string>;
+  /** When the step first ran (RFC 3339): cached steps keep their time, so rebuilds are identical. */
+  created?: string;
   /** COPY/ADD: per-file identity (path -> digest), capped, to name changed files. */
   files?: Record<string, string>;
 }

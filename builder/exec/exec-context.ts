@@ -36,4 +36,6 @@ export interface ExecContext {
   fromView(src: BaseRef): Promise<{ dir: string; id: string }>;
   /** Every cache record this build hit or wrote (what --cache-to exports). */
   records: CacheRecord[];
+  /** Layer steps that were not cache hits. */
+  misses: number;
 }

@@ -73,6 +73,7 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
     stageResult: (i) => results.get(i)!,
     fromView: (src) => view(ctx, views, src),
     records: [],
+    misses: 0,
   };
   try {
     for (const ref of req.noCache ? [] : (req.cacheFrom ?? [])) {
@@ -91,8 +92,13 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
     await Promise.allSettled(results.values());
     const final = await results.get(plan.target)!;
     for (const p of results.values()) await p;
-    const image = await writeImage(env.store, final.config, final.layers, created);
-    for (const t of req.tags) await env.store.tag(t, image.manifest);
+    const when = req.sourceDateEpoch === undefined ? reusedTime(ctx, final) : undefined;
+    if (when) for (const h of final.config.history) if (h.created === created) h.created = when;
+    const image = await writeImage(env.store, final.config, final.layers, when ?? created);
+    for (const t of req.tags) {
+      const current = await env.store.resolve(t).catch(() => undefined);
+      if (current?.digest !== image.manifest.digest) await env.store.tag(t, image.manifest);
+    }
     if (req.outputs.length) {
       const ref = req.tags[0] ?? image.manifest.digest;
       await writeOutputs(env.store, ref, req.outputs);
@@ -125,6 +131,14 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
     );
     await env.digester.save().catch(() => undefined);
   }
+}
+
+/** A fully cached build reuses the time its newest layer was made: same inputs, same image. */
+function reusedTime(ctx: ExecContext, final: StageResult): string | undefined {
+  if (ctx.misses > 0 || ctx.records.length === 0) return undefined;
+  const times = ctx.records.map((r) => r.created).filter((t): t is string => t !== undefined);
+  if (times.length !== ctx.records.length) return undefined;
+  return final.layers.length ? times.sort().at(-1) : undefined;
 }
 
 function view(

@@ -126,11 +126,11 @@ export class StageBuilder {
     });
   }
 
-  private history(ins: Instruction, step: ExpandedStep, empty: boolean): void {
+  private history(ins: Instruction, step: ExpandedStep, empty: boolean, created?: string): void {
     const runArgs = step.kind === 'run' ? this.vars.runArgs() : [];
     const argv = ins.kind === 'RUN' ? runArgv(ins, this.cfg.config.Shell).argv : [];
     const h = {
-      created: this.ctx.created,
+      created: created ?? this.ctx.created,
       created_by: createdBy(ins, step, runArgs, argv),
       comment: 'buildkit.dockerfile.v0',
     };
@@ -185,7 +185,8 @@ export class StageBuilder {
       if (this.ctx.opts.debugCache)
         log.note(`cache miss: ${explainMiss(await cache.last(stepId), inputs, prepared.files)}`);
       layer = await prepared.produce();
-      const rec = { key, layer, inputs, files: prepared.files };
+      this.ctx.misses++;
+      const rec = { key, layer, inputs, files: prepared.files, created: this.ctx.created };
       await cache.put(rec);
       await cache.setLast(stepId, rec);
       this.ctx.records.push(rec);
@@ -197,7 +198,7 @@ export class StageBuilder {
       this.cfg.rootfs.diff_ids.push(layer.diffId);
       if (this.dirs && !hit) this.dirs = undefined;
     }
-    this.history(ins, step, !layer);
+    this.history(ins, step, !layer, hit?.created);
   }
 
   /** The stage's unpacked layers (bottom first), unpacked on first need. */

@@ -62,6 +62,10 @@ test('second build is all CACHED; a changed file misses and --debug-cache names 
   const again = tsbuild(br, ['-t', 'cache:1', dir]);
   assert.equal(again.status, 0);
   assert.equal(again.stderr.match(/CACHED/g)?.length, 3, again.stderr);
+  const id1 = tsbuild(br, ['-q', '-t', 'cache:1', dir]).stdout;
+  const id2 = tsbuild(br, ['-q', '-t', 'cache:1', dir]).stdout;
+  assert.match(id1, /^sha256:[0-9a-f]{64}\n$/);
+  assert.equal(id1, id2, 'a fully cached rebuild gives the same image id');
   await writeFile(join(dir, 'a.txt'), 'two\n');
   const miss = tsbuild(br, ['-t', 'cache:1', '--debug-cache', dir]);
   assert.equal(miss.status, 0, miss.stderr);
