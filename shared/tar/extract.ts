@@ -75,6 +75,9 @@ export async function extractLayer(
       await x.entry(header, body);
     }
     x.finish();
+  } catch (err) {
+    source.destroy(); // release the blob's file handle now, not at garbage collection
+    throw err;
   } finally {
     await x.close();
   }
@@ -276,7 +279,15 @@ class Extractor {
     if (this.created.has(target)) return; // whiteouts hide lower layers only
     this.clear(target, real);
     if (this.mode === 'overlay') {
-      await this.fsops().mknod(target, 'c', 0, 0, 0);
+      await this.fsops()
+        .mknod(target, 'c', 0, 0, 0)
+        .catch((err: unknown) => {
+          if (!(err instanceof FsOpsError) || err.errno !== Errno.EPERM) throw err;
+          throw new TsdockError(
+            `layer entry "${raw}": overlay whiteouts (device 0/0) need root`,
+            "run as root, or extract with whiteouts: 'apply'",
+          );
+        });
       this.created.add(target);
     }
   }
