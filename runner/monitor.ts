@@ -7,7 +7,7 @@ import { closeSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { containerDir, loadState } from './containers.js';
+import { containerDir, loadState, runtimeDir } from './containers.js';
 import { TsdockError } from '../shared/errors.js';
 
 /** Max bytes of container.log before it rotates to container.log.1 (TSDOCK_LOG_MAX). */
@@ -90,13 +90,15 @@ async function monitorMain(id: string): Promise<void> {
   if (!st) return say(`err no such container ${id}`);
   const logs = new LogWriter(join(containerDir(id), 'container.log'));
   try {
-    const { startContainer } = await import('./run.js');
+    const { startContainer, waitForPidFile } = await import('./run.js');
     const run = await startContainer(st, ['ignore', 'pipe', 'pipe']);
     process.on('SIGTERM', () => run.child.kill('SIGTERM'));
     const outputs = Promise.all([
       logs.follow('stdout', run.child.stdout!),
       logs.follow('stderr', run.child.stderr!),
     ]);
+    // report only once PID 1 exists, so `tsrun -d ... && tsexec` always finds it
+    await waitForPidFile(join(runtimeDir(id), 'ctr.pid'), run.child).catch(() => undefined);
     say('ok\n');
     const code = await run.wait();
     await outputs;

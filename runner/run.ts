@@ -204,7 +204,8 @@ export interface Started {
   wait(): Promise<number>;
 }
 
-async function waitForPidFile(file: string, child: ChildProcess): Promise<number> {
+/** Waits for the helper's pid file (the container's PID 1 exists once it is there). */
+export async function waitForPidFile(file: string, child: ChildProcess): Promise<number> {
   for (let i = 0; i < 5000; i++) {
     if (child.exitCode !== null) throw new TsdockError('the container exited during setup');
     try {
@@ -285,6 +286,7 @@ export async function startContainer(st: ContainerState, stdio: StdioOptions): P
 async function settleFailedStart(st: ContainerState): Promise<void> {
   st.status = 'exited';
   st.exitCode = 125;
+  st.finishedAt = new Date().toISOString();
   if (st.autoRemove) await removeContainer(st);
   else saveState(st);
 }

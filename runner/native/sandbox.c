@@ -613,6 +613,9 @@ static void child_main(int slave) {
   }
   for (int i = 0; i < o.ncgroups; i++)
     if (write(cg_fds[i], "0", 1) < 0) fail(125, "join cgroup %s: %s", o.cgroups[i], strerror(errno));
+  /* a cgroup namespace rooted at the container's cgroup: /proc/self/cgroup shows "/" */
+  if (!o.exec_mode && o.ncgroups > 0 && unshare(CLONE_NEWCGROUP) < 0)
+    fail(125, "cgroup namespace: %s", strerror(errno));
   if (o.sync_fd >= 0) { char c; if (read(o.sync_fd, &c, 1) != 1) _exit(125); close(o.sync_fd); }
   if (!o.exec_mode) setup_rootfs();
   if (o.init) run_init();
@@ -634,15 +637,15 @@ int main(int argc, char **argv) {
   }
   if (o.exec_mode) {
     /* join every namespace of the target; mount last (it changes our root) */
-    static const struct { const char *n; int t; } ns[] = {{"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
-      {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS}};
-    int fds[5];
-    for (int i = 0; i < 5; i++) {
+    static const struct { const char *n; int t; } ns[] = {{"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC},
+      {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS}};
+    int fds[6];
+    for (int i = 0; i < 6; i++) {
       char p[128]; snprintf(p, sizeof p, "/proc/%d/ns/%s", o.target, ns[i].n);
       fds[i] = open(p, O_RDONLY | O_CLOEXEC);
       if (fds[i] < 0) fail(125, "container process %d is gone: %s", o.target, strerror(errno));
     }
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
       if (setns(fds[i], ns[i].t) < 0) fail(125, "join %s namespace: %s", ns[i].n, strerror(errno));
       close(fds[i]);
     }

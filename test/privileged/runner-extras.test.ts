@@ -187,35 +187,51 @@ test('a layer with ".." paths is refused and writes nothing outside its director
   rmSync(`/tmp/${marker}`, { force: true });
 });
 
-test('cgroup v2 driver on a v2 hierarchy: the process joins before exec; missing controllers refuse limits', () => {
+test('cgroup v2 driver on a v2 hierarchy: the process joins before exec; missing controllers refuse limits', async () => {
   const v2root = existsSync('/sys/fs/cgroup/cgroup.controllers')
     ? '/sys/fs/cgroup'
     : '/sys/fs/cgroup/unified';
   if (!existsSync(join(v2root, 'cgroup.controllers'))) return;
   const env = { TSDOCK_CGROUP_VERSION: '2', TSDOCK_CGROUP_ROOT: v2root };
-  const r = tsCommand(
+  const d = tsCommand(
     root,
     'tsrun',
     [
-      '--rm',
+      '-d',
       '--network',
       'none',
       '--rootfs',
       rootfs,
       'sh',
       '-c',
-      'grep "^0::" /proc/self/cgroup; grep CapEff /proc/self/status',
+      'grep "^0::" /proc/self/cgroup; grep CapEff /proc/self/status; exec sleep 30',
     ],
     { env },
   );
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^0::\/tsdock\/[0-9a-f]{64}$/m);
-  assert.match(
-    r.stdout,
-    /CapEff:\s+00000000a00425fb/,
-    'CAP_MKNOD dropped: no devices cgroup fences nodes on v2',
-  );
-  const id = /tsdock\/([0-9a-f]{64})/.exec(r.stdout)![1]!;
+  assert.equal(d.code, 0, d.stderr);
+  const id = d.stdout.trim();
+  try {
+    const pid = readFileSync(join('/run/tsdock', id, 'ctr.pid'), 'utf8').trim();
+    const member = () =>
+      readFileSync(join(v2root, 'tsdock', id, 'cgroup.procs'), 'utf8')
+        .split('\n')
+        .includes(pid);
+    for (let i = 0; i < 50 && !member(); i++) await sleep(20);
+    assert.ok(member(), 'PID 1 is in the container cgroup');
+    let inside = '';
+    for (let i = 0; i < 100 && !/CapEff/.test(inside); i++) {
+      await sleep(20);
+      inside = tsCommand(root, 'tslogs', [id], { env }).stdout;
+    }
+    assert.match(inside, /^0::\/$/m, 'its own cgroup namespace');
+    assert.match(
+      inside,
+      /CapEff:\s+00000000a00425fb/,
+      'CAP_MKNOD dropped: no devices cgroup fences nodes on v2',
+    );
+  } finally {
+    tsCommand(root, 'tsrm', ['-f', id], { env });
+  }
   assert.ok(!existsSync(join(v2root, 'tsdock', id)), 'the cgroup is removed');
   const controllers = readFileSync(join(v2root, 'cgroup.controllers'), 'utf8');
   if (!controllers.includes('memory')) {
