@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ContentStore } from '../shared/store/content-store.js';
 import { ensureBusyboxLayout, importBusybox } from '../test/helpers/busybox-image.js';
 import { TSBUILD } from '../test/helpers/builder-run.js';
+import { startDockerd } from '../test/helpers/dockerd.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     'cgroupfs',
     '-q',
   ];
+  let closeDocker: () => Promise<void> = async () => undefined;
   try {
     process.env.TSDOCK_ROOT = root;
     const store = await ContentStore.open();
@@ -104,72 +106,113 @@ async function main(): Promise<void> {
     ];
     const forgetDigests = () =>
       spawnSync('rm', ['-f', join(root, 'build-cache', 'file-digests.json')]);
-    const rows: [string, number[], number[], number?][] = [];
+    const dockerd = process.argv.includes('--no-docker') ? undefined : await startDockerd();
+    let dk = dockerd?.ok ? dockerd.dockerd : undefined;
+    if (dockerd && !dockerd.ok) console.error(`docker BuildKit skipped: ${dockerd.reason}`);
+    if (dk && dk.docker(['buildx', 'version']).status !== 0) {
+      console.error('docker BuildKit skipped: the buildx component is not installed');
+      await dk.close();
+      dk = undefined;
+    }
+    closeDocker = async () => dk?.close();
+    if (dk) {
+      const tar = join(work, 'busybox-docker.tar');
+      spawnSync(
+        'skopeo',
+        ['copy', '-q', `oci:${layout}:latest`, `docker-archive:${tar}:localhost/busybox:latest`],
+        { stdio: 'inherit' },
+      );
+      dk.docker(['load', '-q', '-i', tar]);
+    }
+    const dkEnv = dk ? { ...dk.env, DOCKER_BUILDKIT: '1' } : env;
+    const dkBuild = (ctx: string, extra: string[]) => [
+      'build',
+      '-q',
+      '--network=none',
+      ...extra,
+      '-t',
+      'bench:1',
+      ctx,
+    ];
+    type Cmd = [string, string[], NodeJS.ProcessEnv];
+    const rows: { label: string; times: number[][]; target?: number }[] = [];
     const measure = (
       label: string,
-      tsArgs: string[],
-      bhArgs: string[],
+      cmds: (Cmd | undefined)[],
       runs: number,
       target?: number,
       before?: () => void,
     ) => {
-      timeRun(process.execPath, tsArgs, env, before); // warm-up (and the cache for rebuilds)
-      timeRun('buildah', [...bh, ...bhArgs], env);
-      const a: number[] = [];
-      const b: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        a.push(timeRun(process.execPath, tsArgs, env, before));
-        b.push(timeRun('buildah', [...bh, ...bhArgs], env));
-      }
-      rows.push([label, a, b, target]);
+      const live = cmds.filter((c): c is Cmd => c !== undefined);
+      for (const [c, a, e] of live) timeRun(c, a, e, before); // warm-up (and the cache for rebuilds)
+      const times = live.map(() => [] as number[]);
+      for (let i = 0; i < runs; i++)
+        live.forEach(([c, a, e], k) => times[k]!.push(timeRun(c, a, e, before)));
+      rows.push({ label, times, target });
     };
+    const bigRuns = Math.max(1, Math.min(RUNS, 3));
     measure(
       '7-instruction busybox, cold (--no-cache)',
-      ts(small, ['--no-cache']),
-      [...bud, '--no-cache', '-t', 'bench:1', small],
+      [
+        [process.execPath, ts(small, ['--no-cache']), env],
+        ['buildah', [...bh, ...bud, '--no-cache', '-t', 'bench:1', small], env],
+        dk && ['docker', dkBuild(small, ['--no-cache']), dkEnv],
+      ],
       RUNS,
       TARGET.cold,
     );
     measure(
       '7-instruction busybox, cache-hit rebuild',
-      ts(small, []),
-      [...bud, '-t', 'bench:1', small],
+      [
+        [process.execPath, ts(small, []), env],
+        ['buildah', [...bh, ...bud, '-t', 'bench:1', small], env],
+        dk && ['docker', dkBuild(small, []), dkEnv],
+      ],
       RUNS,
       TARGET.cached,
     );
     measure(
-      `${BIG_MIB} MiB COPY layer, cold`,
-      ts(big, ['--no-cache']),
-      [...bud, '--no-cache', '-t', 'bench:2', big],
-      Math.max(1, Math.min(RUNS, 3)),
+      `${BIG_MIB} MiB COPY layer, cold (tsbuild default: gzip)`,
+      [
+        [process.execPath, ts(big, ['--no-cache']), env],
+        ['buildah', [...bh, ...bud, '--no-cache', '-t', 'bench:2', big], env],
+        dk && ['docker', dkBuild(big, ['--no-cache']), dkEnv],
+      ],
+      bigRuns,
       undefined,
       forgetDigests,
     );
     measure(
-      `${BIG_MIB} MiB COPY layer, cold, tsbuild --compression none`,
-      ts(big, ['--no-cache', '--compression', 'none']),
-      [...bud, '--no-cache', '-t', 'bench:2', big],
-      Math.max(1, Math.min(RUNS, 3)),
+      `${BIG_MIB} MiB COPY layer, cold (tsbuild --compression none)`,
+      [
+        [process.execPath, ts(big, ['--no-cache', '--compression', 'none']), env],
+        ['buildah', [...bh, ...bud, '--no-cache', '-t', 'bench:2', big], env],
+        dk && ['docker', dkBuild(big, ['--no-cache']), dkEnv],
+      ],
+      bigRuns,
       undefined,
       forgetDigests,
     );
 
     console.log(
-      `\ntsbuild vs buildah bud --layers (medians of ${RUNS} runs; machine: ${process.arch}, node ${process.version})\n`,
+      `\ntsbuild vs buildah bud --layers${dk ? ' vs docker BuildKit' : ''} (medians of ${RUNS} runs, ${bigRuns} for the big layer; node ${process.version})\n`,
     );
-    console.log('| case | tsbuild | buildah | tsbuild/buildah | BuildKit reference (target) |');
-    console.log('|---|---|---|---|---|');
-    for (const [label, a, b, target] of rows) {
-      const ma = median(a);
-      const mb = median(b);
+    console.log(
+      `| case | tsbuild | buildah | tsbuild/buildah |${dk ? ' BuildKit | tsbuild/BuildKit |' : ''} target (BuildKit reference, PEERS.md) |`,
+    );
+    console.log(`|---|---|---|---|${dk ? '---|---|' : ''}---|`);
+    for (const { label, times, target } of rows) {
+      const [ts0, bh0, dk0] = times.map(median) as [number, number, number | undefined];
       const t = target
-        ? `${target} ms (${ma <= target ? 'met' : `x${(ma / target).toFixed(2)}`})`
+        ? `${target} ms (${ts0 <= target ? 'met' : `x${(ts0 / target).toFixed(2)}`})`
         : '-';
+      const dkCols = dk0 !== undefined ? ` ${dk0.toFixed(0)} ms | ${(ts0 / dk0).toFixed(2)} |` : '';
       console.log(
-        `| ${label} | ${ma.toFixed(0)} ms | ${mb.toFixed(0)} ms | ${(ma / mb).toFixed(2)} | ${t} |`,
+        `| ${label} | ${ts0.toFixed(0)} ms | ${bh0.toFixed(0)} ms | ${(ts0 / bh0).toFixed(2)} |${dkCols} ${t} |`,
       );
     }
   } finally {
+    await closeDocker().catch(() => undefined);
     spawnSync('buildah', [...bh, 'rm', '--all'], { stdio: 'ignore' });
     spawnSync('sh', ['-c', `umount ${join(work, 'bh-root')}/overlay 2>/dev/null; true`]);
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
