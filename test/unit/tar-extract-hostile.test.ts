@@ -220,3 +220,27 @@ test('a truncated archive and a corrupt header are clear errors', async () => {
     await s.cleanup();
   }
 });
+
+test('symlink loops and hardlinks to directories are refused', () =>
+  withSandbox(async (s) => {
+    await assert.rejects(
+      extract(
+        [
+          { name: 'loop', type: 'symlink', linkname: 'loop' },
+          { name: 'loop/x', content: 'x' },
+        ],
+        s.root,
+      ),
+      /too many levels of symlinks/,
+    );
+    await assert.rejects(
+      extract(
+        [
+          { name: 'd', type: 'directory' },
+          { name: 'h', type: 'link', linkname: 'd' },
+        ],
+        s.root,
+      ),
+      /refused/,
+    );
+  }));
