@@ -2,6 +2,8 @@
 // tsbuild: build an image from a Dockerfile (docker build's flags), daemonless, with RUN in the
 // runner's sandbox and a content-addressed build cache. Thin: flags -> builder/exec/executor.
 import { parseFlags, runCli, UsageError } from '../shared/cli.js';
+import { errorLine } from '../shared/errors.js';
+import { parseReference } from '../shared/reference.js';
 import { openContext } from '../builder/context/build-context.js';
 import { build } from '../builder/exec/executor.js';
 import type { SecretSource } from '../builder/exec/exec-context.js';
@@ -65,6 +67,13 @@ runCli('tsbuild', async (argv) => {
       'tsbuild requires exactly 1 argument (the context: a directory or -)',
       "see 'tsbuild --help'",
     );
+  for (const t of v.tag ?? []) {
+    try {
+      parseReference(t);
+    } catch (e) {
+      throw new UsageError(`invalid tag "${t}": ${errorLine(e)}`, 'use name[:tag], e.g. myapp:1.0');
+    }
+  }
   const mode = v.quiet ? 'quiet' : progressMode(v.progress);
   const context = await openContext({ context: positionals[0]!, file: v.file });
   const result = await build({

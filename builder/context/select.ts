@@ -19,6 +19,8 @@ export interface SourceMatch {
   root: FoundEntry;
   /** For a directory: everything below it (not itself), parents first. */
   children: FoundEntry[];
+  /** Files unpacked from an ADD archive keep the archive's owners (unless --chown). */
+  keepOwners?: boolean;
 }
 
 export const hasWildcard = (p: string): boolean => /[*?[]/.test(p);

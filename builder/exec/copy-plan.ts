@@ -44,13 +44,18 @@ export async function planCopy(
   const entries: LayerEntry[] = [];
   const destIsDir = t.dest.endsWith('/') || t.multiple || (await t.isDir(t.dest));
   const dest = posix.resolve('/', t.dest);
-  const mk = async (path: string, f: FoundEntry, type: LayerEntry['type']): Promise<LayerEntry> => {
+  const mk = async (
+    path: string,
+    f: FoundEntry,
+    type: LayerEntry['type'],
+    keepOwners = false,
+  ): Promise<LayerEntry> => {
     const e: LayerEntry = {
       path: path.replace(/^\/+/, ''),
       type,
       mode: t.chmod ?? f.stat.mode & 0o7777,
-      uid: t.uid,
-      gid: t.gid,
+      uid: keepOwners ? f.stat.uid : t.uid,
+      gid: keepOwners ? f.stat.gid : t.gid,
       mtime: Math.floor(f.stat.mtimeMs / 1000),
     };
     if (type === 'file') e.source = f.abs;
@@ -69,7 +74,7 @@ export async function planCopy(
         const ct = KIND(c.stat);
         if (!ct) continue;
         const sub = base ? c.rel.slice(base.length + 1) : c.rel;
-        entries.push(await mk(posix.join(dest, sub), c, ct));
+        entries.push(await mk(posix.join(dest, sub), c, ct, m.keepOwners));
       }
     } else {
       const target = destIsDir ? posix.join(dest, posix.basename(m.root.rel)) : dest;

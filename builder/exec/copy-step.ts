@@ -82,7 +82,7 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
             },
           );
           const inner = await selectSource(dir, '/', () => false);
-          matches.push(...inner.map((x) => ({ ...x, archive: true })));
+          matches.push(...inner.map((x) => ({ ...x, keepOwners: !step.chown })));
         } else matches.push(m);
       }
     }

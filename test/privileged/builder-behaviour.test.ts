@@ -177,11 +177,24 @@ test('ADD extracts a local archive; Dockerfile from stdin and -f', async () => {
     'src/a.txt': 'A\n',
     'other.Dockerfile': 'FROM busybox\nADD arch.tar.gz /x/\n',
   });
-  run('tar', ['-czf', join(dir, 'arch.tar.gz'), '-C', join(dir, 'src'), 'a.txt']);
+  run('tar', [
+    '-czf',
+    join(dir, 'arch.tar.gz'),
+    '--owner=1234',
+    '--group=5678',
+    '-C',
+    join(dir, 'src'),
+    'a.txt',
+  ]);
   const res = tsbuild(br, ['-t', 'addtar:1', '-f', join(dir, 'other.Dockerfile'), dir]);
   assert.equal(res.status, 0, res.stderr);
   const u = await unpack(br, fullRef('addtar:1'));
   assert.equal(readFileSync(join(u.rootfs, 'x/a.txt'), 'utf8'), 'A\n');
+  assert.deepEqual(
+    [lstatSync(join(u.rootfs, 'x/a.txt')).uid, lstatSync(join(u.rootfs, 'x/a.txt')).gid],
+    [1234, 5678],
+    'archive owners kept',
+  );
   await u.close();
   const stdin = tsbuild(br, ['-t', 'stdin:1', '-'], {}, 'FROM busybox\nRUN echo from-stdin > /s\n');
   assert.equal(stdin.status, 0, stdin.stderr);
