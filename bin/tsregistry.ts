@@ -56,11 +56,11 @@ async function serve(config: RegistryConfig, embeddedDefault: boolean): Promise<
   return 0;
 }
 
-/** With the embedded default config, the first start creates `admin` and shows its password once. */
+/** With the embedded default config and no users yet, start creates `admin` and shows its password once. */
 async function firstAdmin(config: RegistryConfig): Promise<void> {
   const { UsersFile } = await import('../registry/auth/users.js');
   const users = new UsersFile(usersFile(config));
-  if (users.exists()) return;
+  if (Object.keys(users.read()).length > 0) return;
   const password = randomBytes(18).toString('base64url');
   users.add('admin', password);
   process.stderr.write(
