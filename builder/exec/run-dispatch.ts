@@ -4,6 +4,7 @@
 // directory then becomes the new layer's unpacked directory (it already is one), so the next
 // step does not unpack what was just written.
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mount } from '../../runner/spec.js';
 import type { LayerRef } from '../cache/build-cache.js';
@@ -185,6 +186,11 @@ async function execute(
     await Promise.all(temps.map((t) => rm(t, { recursive: true, force: true })));
     throw e;
   });
+  if (p.network === 'host') {
+    // The host's resolver files, read-only, as docker does for --network=host.
+    for (const f of ['/etc/resolv.conf', '/etc/hosts'])
+      if (existsSync(f)) mounts.unshift({ type: 'bind', source: f, target: f, readOnly: true });
+  }
   if (p.script) {
     const dir = trackTemp(await mkdtemp(join(ctx.env.tmpDir, 'script-')));
     temps.push(dir);

@@ -373,3 +373,27 @@ test('an interrupted build (SIGTERM during RUN) leaves no temp dirs, cgroups or 
   assert.ok(!procs.includes('sleep 37'), 'the RUN process is gone');
   assert.ok(!tagged(br).some((t) => t.includes('intr:1')));
 });
+
+test('RUN --network=host sees the host network and resolver; nothing of it stays in the layer', async () => {
+  const dir = await context('net-host', {
+    Dockerfile:
+      'FROM busybox\nRUN --network=host cat /etc/resolv.conf > /r.txt && ls /sys/class/net > /n.txt\n',
+  });
+  const res = tsbuild(br, ['-t', 'nethost:1', dir]);
+  assert.equal(res.status, 0, res.stderr);
+  const u = await unpack(br, fullRef('nethost:1'));
+  if (existsSync('/etc/resolv.conf'))
+    assert.equal(
+      readFileSync(join(u.rootfs, 'r.txt'), 'utf8'),
+      readFileSync('/etc/resolv.conf', 'utf8'),
+    );
+  assert.deepEqual(
+    readFileSync(join(u.rootfs, 'n.txt'), 'utf8').trim().split('\n').sort(),
+    readdirSync('/sys/class/net').sort(),
+  );
+  assert.ok(
+    !existsSync(join(u.rootfs, 'etc/resolv.conf')),
+    'the bind-mount point is not part of the layer',
+  );
+  await u.close();
+});
