@@ -4,8 +4,9 @@ import { psTable, formatTable } from '../runner/lifecycle.js';
 import { errorLine } from '../shared/errors.js';
 
 const args = process.argv.slice(2);
-const all = args.includes('-a') || args.includes('--all');
-const quiet = args.includes('-q') || args.includes('--quiet');
+const short = args.filter((a) => /^-[a-z]+$/.test(a)).join('');
+const all = short.includes('a') || args.includes('--all');
+const quiet = short.includes('q') || args.includes('--quiet');
 psTable(all).then(
   (rows) => {
     if (quiet) rows.slice(1).forEach((r) => console.log(r[0]));

@@ -69,6 +69,8 @@ export async function startDetached(id: string): Promise<void> {
   child.unref();
   (child.stdio[3] as Readable).destroy();
   if (!report.startsWith('ok')) {
+    const m = /^err (\d+) (.*)/s.exec(report);
+    if (m) throw new TsdockError(m[2]!.trim(), undefined, Number(m[1]));
     throw new TsdockError(
       report.replace(/^err /, '').trim() || 'the container monitor failed to start',
     );
@@ -91,15 +93,20 @@ async function monitorMain(id: string): Promise<void> {
   const logs = new LogWriter(join(containerDir(id), 'container.log'));
   try {
     const { startContainer, waitForPidFile } = await import('./run.js');
-    const run = await startContainer(st, ['ignore', 'pipe', 'pipe']);
+    const run = await startContainer(st, ['ignore', 'pipe', 'pipe'], { execStatus: true });
     process.on('SIGTERM', () => run.child.kill('SIGTERM'));
     const outputs = Promise.all([
       logs.follow('stdout', run.child.stdout!),
       logs.follow('stderr', run.child.stderr!),
     ]);
-    // report only once PID 1 exists, so `tsrun -d ... && tsexec` always finds it
-    await waitForPidFile(join(runtimeDir(id), 'ctr.pid'), run.child).catch(() => undefined);
-    say('ok\n');
+    // report once the command was exec'd (docker -d reports exec failures itself) and PID 1
+    // exists, so `tsrun -d ... && tsexec` always finds it
+    const status = await run.execStatus();
+    if (status.code !== 0) say(`err ${status.code} ${status.message}\n`);
+    else {
+      await waitForPidFile(join(runtimeDir(id), 'ctr.pid'), run.child).catch(() => undefined);
+      say('ok\n');
+    }
     const code = await run.wait();
     await outputs;
     void code;

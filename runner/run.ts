@@ -13,6 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { buildSpec, type ImageRunConfig, type RunFlags } from './spec.js';
 import { sandboxArgs, type SandboxRequest } from './sandbox.js';
 import {
@@ -200,6 +201,8 @@ async function buildRequest(
 
 export interface Started {
   child: ChildProcess;
+  /** with execStatus: resolves once the command was exec'd (code 0) or failed (126/127/125) */
+  execStatus(): Promise<{ code: number; message: string }>;
   /** resolves with the container's exit code once it exited and everything is settled */
   wait(): Promise<number>;
 }
@@ -220,7 +223,11 @@ export async function waitForPidFile(file: string, child: ChildProcess): Promise
 }
 
 /** Starts a created container; stdio is the helper's (inherit for foreground, pipes for logs). */
-export async function startContainer(st: ContainerState, stdio: StdioOptions): Promise<Started> {
+export async function startContainer(
+  st: ContainerState,
+  stdio: StdioOptions,
+  opts: { execStatus?: boolean } = {},
+): Promise<Started> {
   const driver = cgroupDriver();
   let cgroup;
   try {
@@ -243,13 +250,15 @@ export async function startContainer(st: ContainerState, stdio: StdioOptions): P
     writeEtcFiles(st);
     const req = await buildRequest(st, cgroup.dirs, driver.version === 2);
     const args = sandboxArgs({ ...req, syncFd: bridge ? 3 : undefined });
+    const statusFd = opts.execStatus ? (bridge ? 4 : 3) : undefined;
+    if (statusFd) args.splice(args.indexOf('--'), 0, '--status-fd', String(statusFd));
     if (bridge && net) {
       const sub = net.parseSubnet();
       args.splice(args.indexOf('--'), 0, '--ip', st.ip!, String(sub.prefix), net.gatewayOf(sub));
     }
     const fds = (Array.isArray(stdio) ? stdio : [stdio, stdio, stdio]) as IOType[];
     const child: ChildProcess = spawn(nativeBinary('sandbox'), args, {
-      stdio: bridge ? [...fds, 'pipe'] : fds,
+      stdio: [...fds, ...(bridge ? ['pipe' as const] : []), ...(statusFd ? ['pipe' as const] : [])],
     });
     const exited = new Promise<number>((resolve, reject) => {
       child.once('error', reject);
@@ -267,8 +276,10 @@ export async function startContainer(st: ContainerState, stdio: StdioOptions): P
       sync.end();
       if (st.spec.ports.length) proxies = await net.publishPorts(st.spec.ports, st.ip!);
     }
+    const status = statusFd ? readStatus(child.stdio[statusFd] as Readable) : undefined;
     return {
       child,
+      execStatus: () => status ?? Promise.resolve({ code: 0, message: '' }),
       wait: async () => {
         const code = await exited;
         proxies?.close();
@@ -291,6 +302,25 @@ async function settleFailedStart(st: ContainerState): Promise<void> {
   else saveState(st);
 }
 
+function readStatus(pipe: Readable): Promise<{ code: number; message: string }> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = () => {
+      const line = text.split('\n')[0] ?? '';
+      const sp = line.indexOf(' ');
+      const head = sp < 0 ? line : line.slice(0, sp);
+      const code = /^\d+$/.test(head) ? Number(head) : 125; // no line at all: the helper died
+      resolve({ code, message: sp < 0 ? '' : line.slice(sp + 1) });
+    };
+    pipe.on('data', (c: Buffer) => {
+      text += c.toString();
+      if (text.includes('\n')) done();
+    });
+    pipe.on('end', done);
+    pipe.on('error', done);
+  });
+}
+
 /** Records the exit (OOM says so), frees the cgroup, removes the container with --rm. */
 async function finishContainer(
   st: ContainerState,
@@ -305,6 +335,7 @@ async function finishContainer(
     );
   }
   cgroup.remove();
+  removeTree(runtimeDir(st.id)); // the run's scaffolding is useless once PID 1 is gone
   st.status = 'exited';
   st.exitCode = code;
   st.finishedAt = new Date().toISOString();

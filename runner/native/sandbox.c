@@ -19,6 +19,7 @@
  *   --cgroup DIR (repeat; writes 0 to DIR/cgroup.procs before exec)
  *   --env K=V (repeat)   --rlimit RES SOFT HARD   --init   --tty   --readonly
  *   --pid-file PATH  (host pid of the container's PID 1)   --sync-fd N (wait for a byte first)
+ *   --status-fd N  (writes "0" once the command was exec'd, or "CODE message" when it failed)
  *   --ip ADDR PREFIX GATEWAY  configure eth0 (a veth peer moved in while we waited on --sync-fd)
  *   --no-mknod (drop CAP_MKNOD: used where no devices cgroup can fence device nodes)
  */
@@ -65,7 +66,7 @@ struct opts {
   const char *cgroups[16]; int ncgroups;
   char *env[MAXN * 4]; int nenv;
   struct { int res; rlim_t soft, hard; } rl[32]; int nrl;
-  int init, tty, readonly, sync_fd, no_mknod;
+  int init, tty, readonly, sync_fd, status_fd, no_mknod;
   const char *ip, *gateway; int prefix;
   char **argv;
 };
@@ -112,6 +113,7 @@ static void parse(int argc, char **argv) {
   o.exec_mode = strcmp(argv[1], "exec") == 0;
   if (!o.exec_mode && strcmp(argv[1], "run") != 0) usage("mode must be run or exec");
   o.sync_fd = -1;
+  o.status_fd = -1;
   int i = 2;
 #define NEED(n) do { if (i + (n) >= argc) usage("missing value"); } while (0)
   for (; i < argc; i++) {
@@ -130,6 +132,7 @@ static void parse(int argc, char **argv) {
     else if (!strcmp(a, "--pid-file")) { NEED(1); o.pid_file = argv[++i]; }
     else if (!strcmp(a, "--target")) { NEED(1); o.target = atoi(argv[++i]); }
     else if (!strcmp(a, "--sync-fd")) { NEED(1); o.sync_fd = atoi(argv[++i]); }
+    else if (!strcmp(a, "--status-fd")) { NEED(1); o.status_fd = atoi(argv[++i]); }
     else if (!strcmp(a, "--bind")) {
       NEED(3); if (o.nbinds == MAXN) usage("too many binds");
       o.binds[o.nbinds++] = (struct bind){argv[i + 1], argv[i + 2], argv[i + 3]}; i += 3;
@@ -693,6 +696,11 @@ int main(int argc, char **argv) {
   ssize_t n, tot = 0;
   while ((n = read(ep[0], msg + tot, sizeof msg - 1 - tot)) > 0 || (n < 0 && errno == EINTR)) if (n > 0) tot += n;
   msg[tot] = 0;
+  if (o.status_fd >= 0) {
+    if (tot == 0) { if (write(o.status_fd, "0\n", 2) < 0) { /* supervisor gone */ } }
+    else dprintf(o.status_fd, "%s\n", msg);
+    close(o.status_fd);
+  }
   int st = 0;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
   if (tot > 0) {

@@ -196,3 +196,20 @@ test('100 runs leave no mounts, cgroups, veths or processes behind', () => {
   assert.deepEqual(mountsMatching(root), []);
   assert.deepEqual(sandboxProcesses(root), []);
 });
+
+test('tsrun -d reports an exec failure itself (127/126) and the record says so', () => {
+  const r = ts('tsrun', [
+    '-d',
+    '--name',
+    'broken',
+    '--network',
+    'none',
+    '--rootfs',
+    rootfs,
+    'nosuchcmd',
+  ]);
+  assert.equal(r.code, 127);
+  assert.match(r.stderr, /executable file not found/);
+  assert.match(ts('tsps', ['-a']).stdout, /Exited \(127\).*broken/);
+  assert.equal(ts('tsrm', ['broken']).code, 0);
+});
