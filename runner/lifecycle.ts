@@ -23,6 +23,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function ago(iso: string | undefined): string {
   if (!iso) return '';
   const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return 'About a second';
   if (s < 60) return `${s} seconds`;
   if (s < 3600) return `${Math.round(s / 60)} minutes`;
   if (s < 86400) return `${Math.round(s / 3600)} hours`;
