@@ -58,6 +58,27 @@ test('--push sends the image to a registry; docker runs it', async (t) => {
     );
     assert.equal(out.status, 0, out.stderr);
     assert.equal(out.stdout, 'installed httpd\nHello World!\n');
+    const tar = join(br.root, 'p1-docker.tar');
+    const built = tsbuild(br, [
+      '-t',
+      'loadme:v1',
+      '--output',
+      `type=docker,dest=${tar}`,
+      join(fixturesDir(), 'dockerfiles', 'reference-example'),
+    ]);
+    assert.equal(built.status, 0, built.stderr);
+    const loaded = d.dockerd.docker(['load', '-i', tar]);
+    assert.equal(loaded.status, 0, loaded.stderr);
+    const ran = d.dockerd.docker([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      'loadme:v1',
+      'cat',
+      '/app/www/index.html',
+    ]);
+    assert.equal(ran.stdout, '<p>Hello</p>\n', ran.stderr);
   } finally {
     await d.dockerd.close();
   }
