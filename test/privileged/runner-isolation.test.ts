@@ -182,3 +182,53 @@ test('escape: an image /etc/passwd symlinked to a host file is resolved inside t
   assert.match(r.stderr, /unable to find user evil/);
   assert.deepEqual(leftoverCgroups(), []);
 });
+
+test('--read-only root with a --tmpfs scratch; --cpu-period/--cpu-quota/--cpu-shares reach the cgroup', () => {
+  const r = run([
+    '--rm',
+    '--network',
+    'none',
+    '--read-only',
+    '--tmpfs',
+    '/scratch',
+    '--rootfs',
+    rootfs,
+    'sh',
+    '-c',
+    'touch /x 2>/dev/null || echo RO-ROOT; touch /scratch/y && echo SCRATCH-OK',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /RO-ROOT\nSCRATCH-OK/);
+  const d = run([
+    '-d',
+    '--network',
+    'none',
+    '--cpu-period',
+    '50000',
+    '--cpu-quota',
+    '10000',
+    '--cpu-shares',
+    '512',
+    '--rootfs',
+    rootfs,
+    'sleep',
+    '30',
+  ]);
+  assert.equal(d.code, 0, d.stderr);
+  const id = d.stdout.trim();
+  try {
+    const v1 = join('/sys/fs/cgroup/cpu/tsdock', id);
+    if (existsSync(v1)) {
+      assert.equal(readFileSync(join(v1, 'cpu.cfs_period_us'), 'utf8').trim(), '50000');
+      assert.equal(readFileSync(join(v1, 'cpu.cfs_quota_us'), 'utf8').trim(), '10000');
+      assert.equal(readFileSync(join(v1, 'cpu.shares'), 'utf8').trim(), '512');
+    } else {
+      assert.equal(
+        readFileSync(join('/sys/fs/cgroup/tsdock', id, 'cpu.max'), 'utf8').trim(),
+        '10000 50000',
+      );
+    }
+  } finally {
+    tsCommand(root, 'tsrm', ['-f', id]);
+  }
+});
