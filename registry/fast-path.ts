@@ -34,6 +34,7 @@ export function fastPath(registry: Registry, authorize: FastAuthorizer, metrics:
     if (req.method !== 'HEAD') return false;
     const size = registry.cachedBlobSize(repo, ref);
     if (size === undefined || authorize(req, repo) !== true) return false;
+    registry.guard.touch(ref);
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Content-Length', String(size));

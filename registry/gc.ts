@@ -68,9 +68,10 @@ export class GarbageCollector {
           candidates.push({ digest, size: info.size });
       });
       if (!dryRun) await this.deleteManifests(removed, report);
+      const links = await this.linksByDigest(new Set(candidates.map((c) => c.digest)));
       for (const c of candidates) {
         if (guard.wasTouched(c.digest)) continue;
-        if (!dryRun && !(await this.deleteBlob(c.digest))) continue;
+        if (!dryRun && !(await this.deleteBlob(c.digest, links.get(c.digest) ?? []))) continue;
         report.blobsDeleted.push(c.digest);
         report.bytesFreed += c.size;
       }
@@ -145,12 +146,19 @@ export class GarbageCollector {
     return false;
   }
 
-  private async deleteBlob(digest: string): Promise<boolean> {
+  /** Repositories linking each candidate (links made later come with a touch). */
+  private async linksByDigest(candidates: Set<string>): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for await (const { repo, digest } of this.registry.meta.allLinks())
+      if (candidates.has(digest)) out.set(digest, [...(out.get(digest) ?? []), repo]);
+    return out;
+  }
+
+  private async deleteBlob(digest: string, repos: string[]): Promise<boolean> {
     const { registry } = this;
     return await registry.guard.exclusive(async () => {
       if (registry.guard.wasTouched(digest)) return false;
-      for await (const link of registry.meta.allLinks())
-        if (link.digest === digest) await registry.meta.deleteLink(link.repo, digest);
+      for (const repo of repos) await registry.meta.deleteLink(repo, digest);
       registry.forgetBlob(digest);
       await registry.blobs.delete(digest).catch(() => {});
       return true;
