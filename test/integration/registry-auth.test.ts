@@ -259,3 +259,37 @@ test('skopeo --creds copies in and out; wrong password fails', { timeout: 60_000
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  'podman login succeeds with the right password and fails with a wrong one',
+  { timeout: 60_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsreg-podman-'));
+    try {
+      const authfile = join(dir, 'auth.json');
+      const login = (password: string) =>
+        run(
+          'podman',
+          [
+            'login',
+            '--authfile',
+            authfile,
+            '--tls-verify=false',
+            '-u',
+            'alice',
+            '--password-stdin',
+            reg.host,
+          ],
+          { input: `${password}\n` },
+        );
+      let r = await login('alicepw');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /Login Succeeded/);
+      r = await login('nope');
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /invalid username\/password|unauthorized/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
