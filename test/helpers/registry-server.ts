@@ -215,12 +215,12 @@ export interface TestImage {
   layers: Buffer[];
 }
 
-/** An OCI image manifest over random layers (not pushed). */
+/** An OCI image manifest over layers given as buffers or as sizes of random data (not pushed). */
 export function makeImage(
-  layerSizes: number[] = [1024],
+  layerSizes: Array<number | Buffer> = [1024],
   extra: Record<string, unknown> = {},
 ): TestImage {
-  const layers = layerSizes.map((n) => randomBytes(n));
+  const layers = layerSizes.map((n) => (typeof n === 'number' ? randomBytes(n) : n));
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',
@@ -263,6 +263,17 @@ export async function pushImage(
     body: image.manifest,
   });
   assert.equal(res.status, 201, await res.text());
+}
+
+/** A real (uncompressed) tar layer holding one file, for clients that unpack layers. */
+export async function tarLayer(name: string, content: string): Promise<Buffer> {
+  const { pack } = await import('tar-stream');
+  const p = pack();
+  p.entry({ name, mode: 0o644, mtime: new Date(0) }, content);
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of p) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /** Writes an OCI image layout at `dir` holding `image` under `tag` (for skopeo's `oci:` source). */
