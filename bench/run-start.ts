@@ -1,7 +1,8 @@
 // Benchmark: start-to-exit of `true` in a busybox rootfs, tsrun side by side with `runc run`
 // (a bundle made from the same rootfs), crun and `podman run --rm --rootfs` when they work here;
-// median of N interleaved runs after warm-up. docker is not started here: its figure (137 ms on
-// this kind of machine, PEERS.md) is the reference for the docker ratio.
+// median of N interleaved runs after warm-up; and `docker run --rm` against a private dockerd
+// (test/helpers/dockerd.ts, the rootfs imported as an image) unless BENCH_NO_DOCKER is set or it
+// cannot start, in which case PEERS.md's 137 ms is the reference for the docker ratio.
 // Prints the figures and the ratios. Run as root: node dist/bench/run-start.js [runs]
 //
 // tsrun is run as installed (its shebang line, which sets NODE_EXTRA_CA_CERTS aside: Node parses
@@ -22,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeBusyboxRootfs } from '../test/privileged/runner-helpers.js';
+import { startDockerd } from '../test/helpers/dockerd.js';
 
 const RUNS = Number(process.argv[2] ?? 30);
 const WARMUP = 3;
@@ -84,7 +86,7 @@ function runcBundle(dir: string, rootfs: string): string {
   return bundle;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   if (process.getuid?.() !== 0) {
     console.error('run-start: needs root');
     process.exit(125);
@@ -151,12 +153,35 @@ function main(): void {
       if (spawnSync(podman[0]!, podman.slice(1)).status === 0)
         add('podman run --rm --rootfs', podman);
     }
-    measureAll(cands);
-    if (!libpodBefore) removeCgroupEverywhere('libpod_parent');
+    const dockerBefore = existsSync('/sys/fs/cgroup/memory/docker');
+    const dockerd = process.env.BENCH_NO_DOCKER ? undefined : await startDockerd();
+    try {
+      if (dockerd?.ok) {
+        // the same rootfs as a docker image (docker import of its tarball)
+        const tar = join(dir, 'rootfs.tar');
+        spawnSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+        const imp = dockerd.dockerd.docker(['import', tar, 'bench-busybox:latest']);
+        if (imp.status === 0) {
+          const cli = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+          const run = [cli, 'run', '--rm', '--network', 'none', 'bench-busybox', 'true'];
+          add('docker run --rm --network none', run, dockerd.dockerd.env);
+        }
+      } else if (dockerd) {
+        console.error(`(docker not measured: ${dockerd.reason})`);
+      }
+      measureAll(cands);
+    } finally {
+      if (dockerd?.ok) await dockerd.dockerd.close();
+      if (!libpodBefore) removeCgroupEverywhere('libpod_parent');
+      if (!dockerBefore) removeCgroupEverywhere('docker');
+    }
     const rows: [string, number][] = cands.map((c) => [c.name, median(c.times)]);
     const runc = rows.find((r) => r[0] === 'runc run')?.[1];
     const podman = rows.find((r) => r[0].startsWith('podman'))?.[1];
-    const dockerRef = 137; // PEERS.md: docker run --rm on this kind of machine
+    // docker measured in this run when its daemon could start, else PEERS.md's figure
+    const dockerRun = rows.find((r) => r[0].startsWith('docker'))?.[1];
+    const dockerRef = dockerRun ?? 137;
+    const dockerLabel = dockerRun ? 'docker' : 'docker (137 ms ref)';
     console.log(`start-to-exit of \`true\` in busybox, median of ${RUNS} interleaved runs`);
     for (const [name, ms] of rows) {
       const cols = [`${name.padEnd(34)} ${ms.toFixed(1).padStart(7)} ms`];
@@ -165,7 +190,7 @@ function main(): void {
           `${(ms / runc).toFixed(2)}x runc (${ms >= runc ? '+' : ''}${(ms - runc).toFixed(1)} ms)`,
         );
       if (podman) cols.push(`${(ms / podman).toFixed(2)}x podman`);
-      cols.push(`${(ms / dockerRef).toFixed(2)}x docker (137 ms ref)`);
+      cols.push(`${(ms / dockerRef).toFixed(2)}x ${dockerLabel}`);
       console.log(cols.join('  '));
     }
   } finally {
@@ -173,4 +198,4 @@ function main(): void {
   }
 }
 
-main();
+await main();
