@@ -46,18 +46,8 @@ export function parseFlags<const T extends FlagSpecs>(
   spec: T,
   opts: ParseFlagsOptions = {},
 ): ParsedFlags<T> {
-  const name = opts.name ?? scriptName();
-  const values: Record<string, unknown> = {};
+  const parser = new FlagParser(spec, opts.name ?? scriptName());
   const positionals: string[] = [];
-  const byShort = new Map<string, string>();
-  for (const [long, s] of Object.entries(spec)) if (s.short) byShort.set(s.short, long);
-  const set = (long: string, value: string | boolean) => {
-    if (spec[long]!.multiple) ((values[long] ??= []) as unknown[]).push(value);
-    else values[long] = value;
-  };
-  // Control characters from argv are escaped: the error stays on one line.
-  const usage = (msg: string) => new UsageError(escapeControls(msg), `see '${name} --help'`);
-
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -65,56 +55,99 @@ export function parseFlags<const T extends FlagSpecs>(
       break;
     }
     if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const long = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      if (!Object.hasOwn(spec, long)) throw usage(`unknown flag: --${long}`);
-      const s = spec[long]!;
-      if (s.type === 'boolean') {
-        set(long, eq < 0 ? true : parseBool(arg.slice(eq + 1), `--${long}`, usage));
-      } else if (eq >= 0) {
-        set(long, arg.slice(eq + 1));
-      } else {
-        if (i + 1 >= argv.length) throw usage(`flag needs an argument: --${long}`);
-        set(long, argv[++i]!);
-      }
-      continue;
-    }
-    if (arg.startsWith('-') && arg.length > 1) {
-      // A cluster of shorthands: booleans until a string flag takes the rest or the next arg.
-      for (let j = 1; j < arg.length; j++) {
-        const c = arg[j]!;
-        const long = byShort.get(c);
-        if (long === undefined) throw usage(`unknown shorthand flag: '${c}' in ${arg}`);
-        const s = spec[long]!;
-        if (s.type === 'boolean') {
-          if (arg[j + 1] === '=') {
-            set(long, parseBool(arg.slice(j + 2), `-${c}`, usage));
-            break;
-          }
-          set(long, true);
-          continue;
-        }
-        let rest = arg.slice(j + 1);
-        if (rest.startsWith('=')) rest = rest.slice(1);
-        if (rest !== '') set(long, rest);
-        else if (i + 1 < argv.length) set(long, argv[++i]!);
-        else throw usage(`flag needs an argument: '${c}' in ${arg}`);
-        break;
-      }
-      continue;
-    }
-    if (opts.stopAtFirstPositional) {
+      i += parser.long(arg, argv[i + 1]);
+    } else if (arg.startsWith('-') && arg.length > 1) {
+      i += parser.shorts(arg, argv[i + 1]);
+    } else if (opts.stopAtFirstPositional) {
       positionals.push(...argv.slice(i));
       break;
-    }
-    positionals.push(arg);
-  }
-  for (const [long, s] of Object.entries(spec)) {
-    if (values[long] === undefined && s.default !== undefined) {
-      values[long] = Array.isArray(s.default) ? [...s.default] : s.default;
+    } else {
+      positionals.push(arg);
     }
   }
-  return { values: values as FlagValues<T>, positionals };
+  return { values: parser.withDefaults() as FlagValues<T>, positionals };
+}
+
+/** Flag state while parsing; `long` and `shorts` return how many next args they consumed. */
+class FlagParser {
+  private readonly values: Record<string, unknown> = {};
+  private readonly byShort = new Map<string, string>();
+
+  constructor(
+    private readonly spec: FlagSpecs,
+    private readonly name: string,
+  ) {
+    for (const [long, s] of Object.entries(spec)) if (s.short) this.byShort.set(s.short, long);
+  }
+
+  /** `--x`, `--x=v`, `--x v`. */
+  long(arg: string, next: string | undefined): number {
+    const eq = arg.indexOf('=');
+    const long = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    if (!Object.hasOwn(this.spec, long)) throw this.usage(`unknown flag: --${long}`);
+    if (this.spec[long]!.type === 'boolean') {
+      this.set(long, eq < 0 ? true : this.bool(arg.slice(eq + 1), `--${long}`));
+      return 0;
+    }
+    if (eq >= 0) {
+      this.set(long, arg.slice(eq + 1));
+      return 0;
+    }
+    if (next === undefined) throw this.usage(`flag needs an argument: --${long}`);
+    this.set(long, next);
+    return 1;
+  }
+
+  /** A cluster of shorthands: booleans until a string flag takes the rest or the next arg. */
+  shorts(arg: string, next: string | undefined): number {
+    for (let j = 1; j < arg.length; j++) {
+      const c = arg[j]!;
+      const long = this.byShort.get(c);
+      if (long === undefined) throw this.usage(`unknown shorthand flag: '${c}' in ${arg}`);
+      if (this.spec[long]!.type === 'boolean') {
+        if (arg[j + 1] !== '=') {
+          this.set(long, true);
+          continue;
+        }
+        this.set(long, this.bool(arg.slice(j + 2), `-${c}`));
+        return 0;
+      }
+      const rest = arg.slice(arg[j + 1] === '=' ? j + 2 : j + 1);
+      if (rest !== '') {
+        this.set(long, rest);
+        return 0;
+      }
+      if (next === undefined) throw this.usage(`flag needs an argument: '${c}' in ${arg}`);
+      this.set(long, next);
+      return 1;
+    }
+    return 0;
+  }
+
+  withDefaults(): Record<string, unknown> {
+    for (const [long, s] of Object.entries(this.spec)) {
+      if (this.values[long] === undefined && s.default !== undefined) {
+        this.values[long] = Array.isArray(s.default) ? [...s.default] : s.default;
+      }
+    }
+    return this.values;
+  }
+
+  private set(long: string, value: string | boolean): void {
+    if (this.spec[long]!.multiple) ((this.values[long] ??= []) as unknown[]).push(value);
+    else this.values[long] = value;
+  }
+
+  private bool(v: string, flag: string): boolean {
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw this.usage(`invalid argument "${v}" for "${flag}" flag: expected true or false`);
+  }
+
+  /** Control characters from argv are escaped: the error stays on one line. */
+  private usage(msg: string): UsageError {
+    return new UsageError(escapeControls(msg), `see '${this.name} --help'`);
+  }
 }
 
 /**
@@ -230,12 +263,6 @@ function readTerminal(prompt: string, echo: boolean): Promise<string> {
     stdin.resume();
     stdin.on('data', onData);
   });
-}
-
-function parseBool(v: string, flag: string, usage: (m: string) => UsageError): boolean {
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw usage(`invalid argument "${v}" for "${flag}" flag: expected true or false`);
 }
 
 function escapeControls(s: string): string {
