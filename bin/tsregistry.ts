@@ -89,7 +89,7 @@ async function gc(config: RegistryConfig, dryRun: boolean, untagged: boolean): P
     for (const m of report.manifestsDeleted) console.log(`${verb} manifest ${m.repo}@${m.digest}`);
     for (const d of report.blobsDeleted) console.log(`${verb} blob ${d}`);
     console.log(
-      `${verb} ${report.blobsDeleted.length} blobs (${report.bytesFreed} bytes), ${report.manifestsDeleted.length} manifests`,
+      `${verb} ${report.blobsDeleted.length} blobs (${report.bytesFreed} bytes), ${report.manifestsDeleted.length} manifests, ${report.uploadsPurged} abandoned uploads`,
     );
   } finally {
     await registry.close();

@@ -12,6 +12,7 @@ export interface GcReport {
   dryRun: boolean;
   blobsDeleted: string[];
   bytesFreed: number;
+  uploadsPurged: number;
   manifestsDeleted: Array<{ repo: string; digest: string }>;
 }
 
@@ -20,6 +21,8 @@ export interface GcOptions {
   untagged: boolean;
   /** Seconds a blob must have existed before it can go (protects pushes in progress). */
   grace: number;
+  /** Seconds after which an abandoned upload session is purged (default 7 days). */
+  uploadMaxAge?: number;
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -45,7 +48,13 @@ export class GarbageCollector {
   private async collect(dryRun: boolean): Promise<GcReport> {
     const { registry } = this;
     const guard = registry.guard;
-    const report: GcReport = { dryRun, blobsDeleted: [], bytesFreed: 0, manifestsDeleted: [] };
+    const report: GcReport = {
+      dryRun,
+      blobsDeleted: [],
+      bytesFreed: 0,
+      uploadsPurged: 0,
+      manifestsDeleted: [],
+    };
     const started = Date.now();
     guard.begin();
     try {
@@ -75,6 +84,7 @@ export class GarbageCollector {
         report.blobsDeleted.push(c.digest);
         report.bytesFreed += c.size;
       }
+      report.uploadsPurged = await this.purgeUploads(started, dryRun);
       this.opts.metrics?.gcRuns.inc({ result: 'ok' });
       this.opts.logger?.info(
         {
@@ -144,6 +154,17 @@ export class GarbageCollector {
     for (const tag of await this.registry.meta.listTags(repo))
       if ((await this.registry.meta.getTag(repo, tag)) === digest) return true;
     return false;
+  }
+
+  /** Abandoned upload sessions (older than uploadMaxAge) are cancelled. */
+  private async purgeUploads(now: number, dryRun: boolean): Promise<number> {
+    const maxAge = (this.opts.uploadMaxAge ?? 7 * 24 * 3600) * 1000;
+    const stale = [];
+    for await (const s of this.registry.meta.allSessions())
+      if (now - Date.parse(s.startedAt) >= maxAge) stale.push(s);
+    if (!dryRun)
+      for (const s of stale) await this.registry.uploads.cancel(s.repo, s.uuid).catch(() => {});
+    return stale.length;
   }
 
   /** Repositories linking each candidate (links made later come with a touch). */

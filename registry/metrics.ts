@@ -10,7 +10,8 @@ export class Metrics {
   readonly uploads: Gauge;
   readonly gcRuns: Counter<'result'>;
 
-  constructor(defaults = false) {
+  /** `countUploads` is asked at each scrape for the number of open upload sessions. */
+  constructor(defaults = false, countUploads?: () => Promise<number>) {
     if (defaults) collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     this.requests = new Counter({
@@ -33,6 +34,9 @@ export class Metrics {
       name: 'tsregistry_upload_sessions',
       help: 'Open upload sessions',
       registers,
+      async collect() {
+        if (countUploads) this.set(await countUploads());
+      },
     });
     this.gcRuns = new Counter({
       name: 'tsregistry_gc_runs_total',

@@ -38,7 +38,11 @@ export async function startServer(
   const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory, {
     deleteEnabled: config.storage.delete.enabled,
   });
-  const metrics = new Metrics(true);
+  const metrics = new Metrics(true, async () => {
+    let n = 0;
+    for await (const _ of registry.meta.allSessions()) n++;
+    return n;
+  });
   const tls = config.http.tls;
   const scheme = tls ? 'https' : 'http';
   const auth = await buildAuth(config, scheme);

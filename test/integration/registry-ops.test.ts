@@ -35,6 +35,9 @@ test('healthz, metrics and request ids', async () => {
     );
     assert.match(text, /tsregistry_http_bytes_in_total \d+/);
     assert.match(text, /tsregistry_gc_runs_total\{result="ok"\} 1/);
+    assert.match(text, /tsregistry_upload_sessions 0/);
+    await fetch(`${reg.url}/v2/ops/app/blobs/uploads/`, { method: 'POST' });
+    assert.match(await (await fetch(`${reg.url}/metrics`)).text(), /tsregistry_upload_sessions 1/);
   } finally {
     await reg.close();
   }

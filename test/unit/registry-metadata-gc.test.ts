@@ -119,6 +119,15 @@ test('gc: untagged manifests (opt-in) and their blobs go; tagged, index children
       dryRun: false,
     });
     assert.deepEqual(graced.blobsDeleted, []);
+    // Abandoned upload sessions are purged after uploadMaxAge.
+    const open = await registry.uploads.start('r');
+    const purge = await new GarbageCollector(registry, {
+      untagged: false,
+      grace: 3600,
+      uploadMaxAge: 0,
+    }).run({ dryRun: false });
+    assert.equal(purge.uploadsPurged, 1);
+    assert.equal(await registry.meta.getSession(open.uuid), undefined);
   } finally {
     await registry.close();
     rmSync(root, { recursive: true, force: true });
