@@ -67,7 +67,7 @@ test('masked and read-only /proc paths; docker default capabilities', () => {
     rootfs,
     'sh',
     '-c',
-    'grep -E "Cap(Eff|Bnd)" /proc/self/status; echo kcore=$(wc -c < /proc/timer_list); ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/hostname && echo WROTE; touch /sys/x && echo WROTE2; grep NoNewPrivs /proc/self/status',
+    'grep -E "Cap(Eff|Bnd)" /proc/self/status; echo kcore=$(wc -c < /proc/timer_list); ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/hostname && echo WROTE; touch /sys/x && echo WROTE2; grep -E "NoNewPrivs|Seccomp:" /proc/self/status; unshare -U true 2>/dev/null && echo USERNS',
   ]);
   assert.match(r.stdout, /CapEff:\s+00000000a80425fb/);
   assert.match(r.stdout, /CapBnd:\s+00000000a80425fb/);
@@ -75,6 +75,8 @@ test('masked and read-only /proc paths; docker default capabilities', () => {
   assert.match(r.stdout, /^0$/m);
   assert.doesNotMatch(r.stdout, /WROTE/);
   assert.match(r.stdout, /NoNewPrivs:\s+1/);
+  assert.match(r.stdout, /Seccomp:\s+2/, 'a seccomp filter is on');
+  assert.doesNotMatch(r.stdout, /USERNS/, 'no new (user) namespaces from inside');
 });
 
 test('user from the image passwd: no capabilities, HOME set; exit codes 126/127/128+n', () => {
