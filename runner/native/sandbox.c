@@ -4,7 +4,8 @@
  * Node cannot unshare/setns/pivot_root, so this small static helper does the Linux calls:
  *   sandbox run  [options] -- ARGV...   new pid/mnt/uts/ipc(/net) namespaces, overlay or bind
  *                                       rootfs, volumes, /proc /sys /dev, masked paths,
- *                                       pivot_root, cgroup join, rlimits, user, caps, exec.
+ *                                       pivot_root, cgroup join, rlimits, user, caps,
+ *                                       no_new_privs, seccomp, exec.
  *   sandbox exec --target PID [options] -- ARGV...   join a running container and exec.
  * The parent stays as a tiny supervisor: forwards signals, relays a TTY if asked, reaps the
  * container's PID 1 and exits with its code (128+n for signal n). Exec failures come back over
