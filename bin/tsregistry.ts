@@ -7,9 +7,9 @@ import { loadConfig, usersFile, type RegistryConfig } from '../registry/config.j
 
 const USAGE = `Usage:
   tsregistry [serve] [--config FILE]      run the registry (default 127.0.0.1:5000)
-  tsregistry gc [--dry-run] [--untagged] [--config FILE]
-                                          delete unreferenced blobs (registry stopped; the
-                                          running server collects online: storage.maintenance.gc)
+  tsregistry gc [--dry-run] [--untagged] [--grace SECONDS] [--config FILE]
+                                          delete unreferenced blobs; when the registry runs,
+                                          it collects online (POST /admin/gc on loopback)
   tsregistry user add NAME [--password-stdin] [--access GRANT]... [--config FILE]
   tsregistry user remove NAME [--config FILE]
   tsregistry user list [--config FILE]
@@ -23,6 +23,7 @@ const FLAGS = {
   'dry-run': { type: 'boolean' },
   untagged: { type: 'boolean' },
   'password-stdin': { type: 'boolean' },
+  grace: { type: 'string' },
   access: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -36,7 +37,11 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(values.config);
   const [cmd = 'serve', ...rest] = positionals;
   if (cmd === 'serve') return await serve(config, values.config === undefined);
-  if (cmd === 'gc') return await gc(config, !!values['dry-run'], !!values.untagged);
+  if (cmd === 'gc') {
+    const grace = values.grace === undefined ? undefined : Number(values.grace);
+    if (grace !== undefined && !(grace >= 0)) throw new UsageError('--grace takes seconds');
+    return await gc(config, { dryRun: !!values['dry-run'], untagged: !!values.untagged, grace });
+  }
   if (cmd === 'user') return await user(config, rest, values);
   throw new UsageError(`unknown command "${cmd}"`, "see 'tsregistry --help'");
 }
@@ -69,32 +74,58 @@ async function firstAdmin(config: RegistryConfig): Promise<void> {
   );
 }
 
-async function gc(config: RegistryConfig, dryRun: boolean, untagged: boolean): Promise<number> {
+interface GcFlags {
+  dryRun: boolean;
+  untagged: boolean;
+  /** Seconds a blob must have existed to go (default: 0 offline, the server's config online). */
+  grace?: number;
+}
+
+async function gc(config: RegistryConfig, flags: GcFlags): Promise<number> {
+  const { dryRun, untagged } = flags;
   const { Registry } = await import('../registry/services/registry.js');
   const { GarbageCollector } = await import('../registry/gc.js');
+  let report: import('../registry/gc.js').GcReport;
   const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory).catch(
-    (err: Error) => {
-      throw new UsageError(
-        `cannot open the registry store: ${err.message}`,
-        'stop the server first (it collects online), or check --config',
-      );
-    },
+    () => undefined,
   );
-  try {
-    const report = await new GarbageCollector(registry, {
-      untagged: untagged || config.storage.maintenance.gc.untagged,
-      grace: 0,
-    }).run({ dryRun });
-    const verb = dryRun ? 'would delete' : 'deleted';
-    for (const m of report.manifestsDeleted) console.log(`${verb} manifest ${m.repo}@${m.digest}`);
-    for (const d of report.blobsDeleted) console.log(`${verb} blob ${d}`);
-    console.log(
-      `${verb} ${report.blobsDeleted.length} blobs (${report.bytesFreed} bytes), ${report.manifestsDeleted.length} manifests, ${report.uploadsPurged} abandoned uploads`,
-    );
-  } finally {
-    await registry.close();
-  }
+  if (registry) {
+    try {
+      report = await new GarbageCollector(registry, {
+        untagged: untagged || config.storage.maintenance.gc.untagged,
+        grace: flags.grace ?? 0,
+      }).run({ dryRun });
+    } finally {
+      await registry.close();
+    }
+  } else report = await onlineGc(config, flags);
+  const verb = dryRun ? 'would delete' : 'deleted';
+  for (const m of report.manifestsDeleted) console.log(`${verb} manifest ${m.repo}@${m.digest}`);
+  for (const d of report.blobsDeleted) console.log(`${verb} blob ${d}`);
+  console.log(
+    `${verb} ${report.blobsDeleted.length} blobs (${report.bytesFreed} bytes), ${report.manifestsDeleted.length} manifests, ${report.uploadsPurged} abandoned uploads`,
+  );
   return 0;
+}
+
+/** The store is held by a running server: ask it to collect online (POST /admin/gc on loopback). */
+async function onlineGc(
+  config: RegistryConfig,
+  { dryRun, untagged, grace }: GcFlags,
+): Promise<import('../registry/gc.js').GcReport> {
+  const { listenAddress } = await import('../registry/config.js');
+  const { port } = listenAddress(config);
+  const scheme = config.http.tls ? 'https' : 'http';
+  const url = `${scheme}://127.0.0.1:${port}/admin/gc?dryRun=${dryRun}${untagged ? '&untagged=true' : ''}${grace === undefined ? '' : `&grace=${grace}`}`;
+  if (config.http.tls) process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
+  const res = await fetch(url, { method: 'POST' }).catch((err: Error) => {
+    throw new UsageError(
+      `the registry store is locked and no server answers on ${url}: ${err.message}`,
+      'check --config (the data directory and http.addr of the running registry)',
+    );
+  });
+  if (!res.ok) throw new UsageError(`online gc failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as import('../registry/gc.js').GcReport;
 }
 
 async function user(

@@ -15,12 +15,30 @@ import { manifestsRouter } from './handlers/manifests.js';
 import { tagsRouter } from './handlers/tags.js';
 import { referrersRouter } from './handlers/referrers.js';
 import type { Router } from 'express';
+import type { GarbageCollector } from './gc.js';
+
+/** `POST /admin/gc?dryRun=true&untagged=true&grace=SECONDS`: runs a collection; loopback clients only. */
+function adminGc(gc: GarbageCollector) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const from = req.socket.remoteAddress ?? '';
+    if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(from))
+      throw new RegistryError('DENIED', 'admin endpoints accept loopback clients only');
+    const report = await gc.run({
+      dryRun: req.query.dryRun === 'true',
+      untagged: req.query.untagged === 'true' ? true : undefined,
+      grace: typeof req.query.grace === 'string' ? Number(req.query.grace) || 0 : undefined,
+    });
+    res.status(200).json(report);
+  };
+}
 
 export interface AppOptions extends HandlerContext {
   logger: Logger;
   metrics: Metrics;
   /** Extra routers mounted before the registry API (the token service). */
   extra?: Router[];
+  /** Online GC, triggered by `POST /admin/gc` (loopback clients only; `tsregistry gc` uses it). */
+  gc?: GarbageCollector;
 }
 
 export function createApp(opts: AppOptions): Express {
@@ -34,6 +52,7 @@ export function createApp(opts: AppOptions): Express {
     res.setHeader('Content-Type', opts.metrics.registry.contentType);
     res.end(await opts.metrics.registry.metrics());
   });
+  if (opts.gc) app.post('/admin/gc', adminGc(opts.gc));
   for (const r of opts.extra ?? []) app.use(r);
   app.use((_req, res, next) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');

@@ -35,8 +35,12 @@ export class GarbageCollector {
   ) {}
 
   /** Runs one collection (a second caller joins the running one). */
-  run(opts: { dryRun: boolean }): Promise<GcReport> {
-    this.current ??= this.collect(opts.dryRun).finally(() => (this.current = undefined));
+  run(opts: { dryRun: boolean; untagged?: boolean; grace?: number }): Promise<GcReport> {
+    this.current ??= this.collect(
+      opts.dryRun,
+      opts.untagged ?? this.opts.untagged,
+      opts.grace ?? this.opts.grace,
+    ).finally(() => (this.current = undefined));
     return this.current;
   }
 
@@ -45,7 +49,7 @@ export class GarbageCollector {
     await this.current?.catch(() => {});
   }
 
-  private async collect(dryRun: boolean): Promise<GcReport> {
+  private async collect(dryRun: boolean, untagged: boolean, grace: number): Promise<GcReport> {
     const { registry } = this;
     const guard = registry.guard;
     const report: GcReport = {
@@ -58,7 +62,7 @@ export class GarbageCollector {
     const started = Date.now();
     guard.begin();
     try {
-      const removed = this.opts.untagged ? await this.untaggedManifests() : new Set<string>();
+      const removed = untagged ? await this.untaggedManifests() : new Set<string>();
       for (const key of removed) {
         const [repo, digest] = key.split('@') as [string, string];
         report.manifestsDeleted.push({ repo, digest });
@@ -69,7 +73,7 @@ export class GarbageCollector {
         marked.add(digest);
         for (const ref of record.refs) marked.add(ref);
       }
-      const cutoff = started - this.opts.grace * 1000;
+      const cutoff = started - grace * 1000;
       const candidates: Array<{ digest: string; size: number }> = [];
       await registry.driver.walk(BLOBS_ROOT, (info) => {
         const digest = digestFromBlobPath(info.path);

@@ -52,7 +52,14 @@ export async function startServer(
     logger,
     metrics,
   });
-  const app = createApp({ registry, auth: auth.controller, logger, metrics, extra: auth.routers });
+  const app = createApp({
+    registry,
+    auth: auth.controller,
+    logger,
+    metrics,
+    extra: auth.routers,
+    gc,
+  });
   const fast = fastPath(registry, auth.fast, metrics);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (!fast(req, res)) app(req, res);

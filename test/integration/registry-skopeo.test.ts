@@ -123,7 +123,7 @@ test(
     assert.doesNotMatch(await serveBriefly(root), /created user/);
     r = await node(['user', 'list']);
     assert.match(r.stdout, /^admin\t/m);
-    // gc --dry-run on a stopped registry with one unreferenced blob.
+    // gc --dry-run (online, then offline) with one unreferenced blob.
     const gcRoot = join(dir, 'gc');
     const p = await spawnRegistry(gcRoot);
     const orphan = Buffer.from('orphan blob');
@@ -132,6 +132,19 @@ test(
       body: orphan,
     });
     assert.equal(post.status, 201);
+    // While the server runs (and holds the store) the CLI asks it to collect online.
+    const gcArgs = [
+      tsregistryBin(),
+      'gc',
+      '--dry-run',
+      '--grace',
+      '0',
+      '--config',
+      join(gcRoot, 'config.yml'),
+    ];
+    r = await run(process.execPath, gcArgs);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`would delete blob ${sha256(orphan)}`));
     await p.stop();
     r = await run(process.execPath, [
       tsregistryBin(),
