@@ -4,7 +4,8 @@
 //   - manifest GET by tag (wrk -c32 -t2 -d5s) and blob HEAD (ab -k -i -c32: wrk hangs on HEAD
 //     replies that carry a Content-Length), requests/s
 // Prints both figures and the tsregistry/reference ratios. Usage:
-//   node dist/bench/registry.js [--size-mib 256] [--duration 5]
+//   node dist/bench/registry.js [--size-mib 256] [--duration 5] [--runs 3]
+// Push/pull figures are medians over RUNS fresh registries (this kind of machine is noisy).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -41,6 +42,7 @@ const flag = (name: string, def: number): number => {
 };
 const SIZE_MIB = flag('size-mib', 256);
 const DURATION = flag('duration', 5);
+const RUNS = flag('runs', 3);
 
 function sha256hex(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -174,9 +176,10 @@ function wrk(url: string, method: 'GET' | 'HEAD', scriptDir: string): number {
   return Number(m[1]);
 }
 
-async function measure(t: Target, layout: string, work: string): Promise<Figures> {
+/** One fresh registry: skopeo push then pull of the image, in MB/s. */
+function transfer(t: Target, layout: string, work: string): { push: number; pull: number } {
   const host = `127.0.0.1:${t.port}`;
-  const mib = SIZE_MIB * 1.048576;
+  const mb = SIZE_MIB * 1.048576;
   const push = timed('skopeo', [
     'copy',
     '--preserve-digests',
@@ -193,10 +196,44 @@ async function measure(t: Target, layout: string, work: string): Promise<Figures
     `oci:${out}:v1`,
   ]);
   rmSync(out, { recursive: true, force: true });
-  const layer = (makeLayout as { layer?: string }).layer!;
-  const manifestRps = wrk(`http://${host}/v2/bench/img/manifests/v1`, 'GET', work);
-  const headRps = abHead(`http://${host}/v2/bench/img/blobs/${layer}`);
-  return { pushMBs: mib / push, pullMBs: mib / pull, manifestRps, headRps };
+  return { push: mb / push, pull: mb / pull };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** RUNS fresh registries for push/pull (medians), then request rates on the last one. */
+async function measure(
+  name: string,
+  start: (dir: string, port: number) => Promise<Target>,
+  port: number,
+  layout: string,
+  work: string,
+): Promise<Figures> {
+  const pushes: number[] = [];
+  const pulls: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const dir = join(work, `${name}-${run}`);
+    mkdirSync(dir);
+    const t = await start(dir, port);
+    try {
+      const r = transfer(t, layout, work);
+      pushes.push(r.push);
+      pulls.push(r.pull);
+      if (run < RUNS - 1) continue;
+      const host = `127.0.0.1:${port}`;
+      const layer = (makeLayout as { layer?: string }).layer!;
+      const manifestRps = wrk(`http://${host}/v2/bench/img/manifests/v1`, 'GET', work);
+      const headRps = abHead(`http://${host}/v2/bench/img/blobs/${layer}`);
+      return { pushMBs: median(pushes), pullMBs: median(pulls), manifestRps, headRps };
+    } finally {
+      await stop(t);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  throw new Error('no runs');
 }
 
 async function stop(t: Target): Promise<void> {
@@ -213,22 +250,14 @@ async function main(): Promise<void> {
     for (const [name, start, port] of [
       ['reference', startReference, 5791],
       ['tsregistry', startTsregistry, 5792],
-    ] as const) {
-      const dir = join(work, name);
-      mkdirSync(dir);
-      const t = await start(dir, port);
-      try {
-        results[name] = await measure(t, layout, work);
-      } finally {
-        await stop(t);
-      }
-    }
+    ] as const)
+      results[name] = await measure(name, start, port, layout, work);
     const ref = results.reference!;
     const ts = results.tsregistry!;
     const row = (label: string, k: keyof Figures, unit: string) =>
       `| ${label} | ${ref[k].toFixed(0)} ${unit} | ${ts[k].toFixed(0)} ${unit} | ${(ts[k] / ref[k]).toFixed(2)}x |`;
     console.log(
-      `## Registry: tsregistry vs reference registry (${SIZE_MIB} MiB layer, wrk -c32 -t2 -d${DURATION}s)\n`,
+      `## Registry: tsregistry vs reference registry (${SIZE_MIB} MiB layer, push/pull median of ${RUNS}, wrk/ab -c32 ${DURATION}s)\n`,
     );
     console.log('| what | reference | tsregistry | ratio |\n|---|---|---|---|');
     console.log(row('skopeo push', 'pushMBs', 'MB/s'));
