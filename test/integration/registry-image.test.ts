@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDockerd } from '../helpers/dockerd.js';
+import { makeImage, run, startRegistry, writeOciLayout } from '../helpers/registry-server.js';
 
 const compiled = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The source checkout: the nearest parent of the compiled tree holding registry/Dockerfile. */
@@ -119,6 +120,77 @@ test(
     } finally {
       d.docker(['rm', '-f', 'tsreg']);
       await d.close();
+    }
+  },
+);
+
+/** The build context the Dockerfile expects: package.json, node_modules, dist, registry/. */
+function buildContext(ctx: string): void {
+  mkdirSync(join(ctx, 'registry'), { recursive: true });
+  execFileSync('cp', ['-al', join(repo, 'node_modules'), join(ctx, 'node_modules')]);
+  copyFileSync(join(repo, 'package.json'), join(ctx, 'package.json'));
+  cpSync(compiled, join(ctx, 'dist'), { recursive: true });
+  for (const f of ['Dockerfile', 'compose-config.yml'])
+    copyFileSync(join(repo, 'registry', f), join(ctx, 'registry', f));
+}
+
+test(
+  'registry/Dockerfile builds with tsbuild from a base pulled from tsregistry, and pushes back',
+  { timeout: 120_000 },
+  async (t) => {
+    const tsbuild = join(compiled, 'bin', 'tsbuild.js');
+    if (!existsSync(tsbuild)) return t.skip('tsbuild is not built');
+    const work = join(dir, 'tsbuild');
+    const base = join(work, 'base');
+    nodeBase(base);
+    execFileSync('tar', ['-C', base, '-cf', join(work, 'base.tar'), '.']);
+    const { readFileSync } = await import('node:fs');
+    const img = makeImage([readFileSync(join(work, 'base.tar'))]);
+    writeOciLayout(join(work, 'layout'), '20', img);
+    buildContext(join(work, 'ctx'));
+    const reg = await startRegistry();
+    try {
+      let r = await run('skopeo', [
+        'copy',
+        '--preserve-digests',
+        '--dest-tls-verify=false',
+        `oci:${join(work, 'layout')}:20`,
+        `docker://${reg.host}/local/node-base:20`,
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      r = await run(
+        'env',
+        [
+          `TSDOCK_ROOT=${join(work, 'root')}`,
+          process.execPath,
+          tsbuild,
+          '--progress',
+          'plain',
+          '-f',
+          join(work, 'ctx', 'registry', 'Dockerfile'),
+          '--build-arg',
+          `BASE_IMAGE=${reg.host}/local/node-base:20`,
+          '-t',
+          `${reg.host}/tsregistry:built`,
+          '--push',
+          join(work, 'ctx'),
+        ],
+        { timeoutMs: 100_000 },
+      );
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      r = await run('skopeo', [
+        'inspect',
+        '--config',
+        '--tls-verify=false',
+        `docker://${reg.host}/tsregistry:built`,
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      const config = (JSON.parse(r.stdout) as { config: { Entrypoint: string[]; Cmd: string[] } })
+        .config;
+      assert.deepEqual(config.Entrypoint, ['node', '/opt/tsdock/dist/bin/tsregistry.js']);
+      assert.deepEqual(config.Cmd, ['--config', '/etc/tsregistry/config.yml']);
+    } finally {
+      await reg.close();
     }
   },
 );
