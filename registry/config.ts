@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { InvalidInputError } from '../shared/errors.js';
-import { tsdockRoot } from '../shared/paths.js';
+import { registryRoot } from '../shared/paths.js';
 
 export interface TokenAuthConfig {
   /** Where clients get tokens; default: `<scheme>://<request host>/token` (the built-in service). */
@@ -51,12 +51,9 @@ export function defaultConfig(): RegistryConfig {
   };
 }
 
-/**
- * Registry server data: `$TSDOCK_ROOT/tsregistry` (`$TSDOCK_ROOT/registry` is the local OCI
- * image-layout content store of the other tools; the two layouts must not share a directory).
- */
+/** Registry server data: `$TSDOCK_ROOT/registry` (the local image store is `$TSDOCK_ROOT/images`). */
 export function defaultDataDir(): string {
-  return join(tsdockRoot(), 'tsregistry');
+  return registryRoot();
 }
 
 export function defaultTokenAuth(): TokenAuthConfig {

@@ -59,19 +59,19 @@ interface RawManifest {
  */
 export function fastRunnableImage(
   ref: string,
-  registryRoot: string,
+  storeRoot: string,
   layersRoot: string,
   refName: string,
 ) {
   if (ref.includes('@') || /^[0-9a-f]{12,64}$/.test(ref) || ref.startsWith('sha256:'))
     return undefined;
   try {
-    const index = JSON.parse(readFileSync(join(registryRoot, 'index.json'), 'utf8')) as {
+    const index = JSON.parse(readFileSync(join(storeRoot, 'index.json'), 'utf8')) as {
       manifests: { mediaType: string; digest: string; annotations?: Record<string, string> }[];
     };
     const entry = index.manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === refName);
     if (!entry || !/manifest/.test(entry.mediaType)) return undefined;
-    const blob = (d: string) => readFileSync(join(registryRoot, 'blobs', ...d.split(':')), 'utf8');
+    const blob = (d: string) => readFileSync(join(storeRoot, 'blobs', ...d.split(':')), 'utf8');
     const manifest = JSON.parse(blob(entry.digest)) as RawManifest;
     const doc = JSON.parse(blob(manifest.config.digest)) as Record<string, unknown> & {
       config?: ImageRunConfig;

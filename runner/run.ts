@@ -73,9 +73,9 @@ async function imageInputs(opts: CreateOptions): Promise<{
     return { imageId: `rootfs:${opts.rootfsDir}`, config: {}, layers: [opts.rootfsDir] };
   }
   const { loadRunnableImage, fastRunnableImage, fastRefName } = await import('./image.js');
-  const { layersRoot, registryRoot } = await import('../shared/paths.js');
+  const { layersRoot, storeRoot } = await import('../shared/paths.js');
   const refName = fastRefName(opts.image);
-  const fast = refName && fastRunnableImage(opts.image, registryRoot(), layersRoot(), refName);
+  const fast = refName && fastRunnableImage(opts.image, storeRoot(), layersRoot(), refName);
   if (fast)
     return { imageId: fast.id, config: fast.config, layers: fast.dirs, doc: fast.configDocument };
   const image = await loadRunnableImage(opts.image);

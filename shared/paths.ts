@@ -2,7 +2,8 @@
 // directory; modules below them (the store, containers, build cache) own their own layout.
 //
 //   $TSDOCK_ROOT (root: /var/lib/tsdock, else $XDG_DATA_HOME/tsdock, ~/.local/share/tsdock)
-//   ├── registry/   the local content store (an OCI image layout: oci-layout, index.json, blobs/)
+//   ├── images/     the local content store (an OCI image layout: oci-layout, index.json, blobs/)
+//   ├── registry/   tsregistry's data (storage driver root and metadata), when served from here
 //   ├── layers/     unpacked-layer cache (by diff_id)
 //   ├── containers/ container state
 //   ├── build-cache/
@@ -26,7 +27,12 @@ export function configDir(): string {
   return join(xdgDir('XDG_CONFIG_HOME', '.config'), 'tsdock');
 }
 
-/** The local content store (OCI image layout). */
+/** The local content store (an OCI image layout) used by the build, run, pull and push tools. */
+export function storeRoot(): string {
+  return join(tsdockRoot(), 'images');
+}
+
+/** The registry server's data (blobs, uploads, metadata) by default. */
 export function registryRoot(): string {
   return join(tsdockRoot(), 'registry');
 }

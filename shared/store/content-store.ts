@@ -9,7 +9,7 @@ import { digestOf, parseDigest, type Algorithm, type Digest } from '../digest.js
 import { DigestMismatchError, NotFoundError } from '../errors.js';
 import { serializeJson, type Descriptor } from '../manifest.js';
 import { REF_NAME_ANNOTATION } from '../media-types.js';
-import { registryRoot } from '../paths.js';
+import { storeRoot } from '../paths.js';
 import {
   createBlobWriter,
   writeBuffer,
@@ -41,8 +41,8 @@ export class ContentStore {
     this.paths = new LayoutPaths(root);
   }
 
-  /** Opens (creating if needed) the layout at `root`, by default $TSDOCK_ROOT/registry (paths.ts). */
-  static async open(root: string = registryRoot()): Promise<ContentStore> {
+  /** Opens (creating if needed) the layout at `root`, by default $TSDOCK_ROOT/images (paths.ts). */
+  static async open(root: string = storeRoot()): Promise<ContentStore> {
     const store = new ContentStore(root);
     await fs.mkdir(store.paths.algorithmDir('sha256'), { recursive: true });
     await fs.mkdir(store.paths.ingestDir, { recursive: true });

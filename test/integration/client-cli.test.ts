@@ -105,7 +105,7 @@ for (const auth of [
       assert.equal(reuse.status, 0, reuse.stderr);
       assert.equal(reuse.stdout, 'Login Succeeded\n');
 
-      const store = await ContentStore.open(join(a.TSDOCK_ROOT!, 'registry'));
+      const store = await ContentStore.open(join(a.TSDOCK_ROOT!, 'images'));
       await importBusybox(store, 'busybox:latest');
       const local = await store.resolve('busybox:latest');
       const pushed = await run('tspush', ['busybox:latest', `${reg.host}/carol/bb:v1`], a);
@@ -141,7 +141,7 @@ for (const auth of [
         pulled.stdout,
         /Status: Downloaded newer image for 127\.0\.0\.1:\d+\/carol\/bb:v1\n127\.0\.0\.1:\d+\/carol\/bb:v1\n$/,
       );
-      const storeB = await ContentStore.open(join(b.TSDOCK_ROOT!, 'registry'));
+      const storeB = await ContentStore.open(join(b.TSDOCK_ROOT!, 'images'));
       assert.equal((await storeB.resolve(`${reg.host}/carol/bb:v1`)).digest, local.digest);
       const again = await run('tspull', ['-q', `${reg.host}/carol/bb:v1`], b);
       assert.equal(again.stdout, `${reg.host}/carol/bb:v1\n`);

@@ -80,7 +80,7 @@ test('load, list, tag, inspect, save, remove', () => {
   r = ts('tsrmi', ['busybox']);
   assert.match(r.stdout, /^Untagged: busybox:latest\nDeleted: sha256:/);
   assert.equal(r.stdout.match(/Deleted:/g)!.length, 3);
-  assert.deepEqual(readdirSync(join(root, 'registry', 'blobs', 'sha256')), []);
+  assert.deepEqual(readdirSync(join(root, 'images', 'blobs', 'sha256')), []);
   assert.equal(ts('tsimages', ['-q']).stdout, '');
 
   r = ts('tsload', [], saved);

@@ -22,7 +22,7 @@ const ts = (args: string[], input?: string) => tsCommand(root, 'tsrun', args, { 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tsdock-img-'));
   root = join(dir, 'state');
-  await importBusybox(await ContentStore.open(join(root, 'registry')), 'busybox:latest');
+  await importBusybox(await ContentStore.open(join(root, 'images')), 'busybox:latest');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

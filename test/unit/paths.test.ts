@@ -8,6 +8,7 @@ import {
   containersRoot,
   layersRoot,
   registryRoot,
+  storeRoot,
   tmpRoot,
   tsdockRoot,
 } from '../../shared/paths.js';
@@ -24,6 +25,7 @@ test('TSDOCK_ROOT and the directories under it', () => {
   process.env['TSDOCK_ROOT'] = '/srv/ts';
   assert.equal(tsdockRoot(), '/srv/ts');
   assert.equal(registryRoot(), '/srv/ts/registry');
+  assert.equal(storeRoot(), '/srv/ts/images');
   assert.equal(containersRoot(), '/srv/ts/containers');
   assert.equal(layersRoot(), '/srv/ts/layers');
   assert.equal(buildCacheRoot(), '/srv/ts/build-cache');
