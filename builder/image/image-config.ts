@@ -3,30 +3,23 @@
 // metadata-only ones). Pure: the executor feeds expanded steps in, the exporter serialises.
 import type { Instruction, HealthcheckConfig, CommandLine } from '../instructions/types.js';
 import type { ExpandedStep } from '../plan/expand.js';
+import type {
+  ContainerConfig as SharedContainerConfig,
+  HistoryEntry,
+} from '../../shared/image-config.js';
 
-export interface ContainerConfig {
-  User?: string;
-  ExposedPorts?: Record<string, object>;
-  Env?: string[];
+/** The shared ContainerConfig, where `null` records an explicit reset (as docker writes it). */
+export type ContainerConfig = Omit<
+  SharedContainerConfig,
+  'Entrypoint' | 'Cmd' | 'OnBuild' | 'Healthcheck'
+> & {
   Entrypoint?: string[] | null;
   Cmd?: string[] | null;
-  Volumes?: Record<string, object>;
-  WorkingDir?: string;
-  Labels?: Record<string, string>;
-  StopSignal?: string;
-  Healthcheck?: HealthcheckConfig;
   OnBuild?: string[] | null;
-  Shell?: string[];
-  ArgsEscaped?: boolean;
-}
+  Healthcheck?: HealthcheckConfig;
+};
 
-export interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  author?: string;
-  comment?: string;
-  empty_layer?: boolean;
-}
+export type { HistoryEntry };
 
 export interface OciImageConfig {
   created?: string;
