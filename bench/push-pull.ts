@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   const regs: ReferenceRegistry[] = [];
   try {
     const root = join(work, 'root');
-    const storeRoot = join(root, 'registry');
+    const storeRoot = join(root, 'images');
     const size = await makeImage(work, storeRoot);
     const env = { ...process.env, TSDOCK_ROOT: root, TSDOCK_CONFIG: join(work, 'config') };
     const regSkopeo = await startReferenceRegistry();

@@ -74,7 +74,7 @@ test('commit a --rootfs container, run the image, commit again with a deletion',
   // the store is a valid OCI layout for a peer tool
   const skopeo = spawnSync(
     'skopeo',
-    ['inspect', '--config', `oci:${join(root, 'registry')}:docker.io/library/commit-test:v2`],
+    ['inspect', '--config', `oci:${join(root, 'images')}:docker.io/library/commit-test:v2`],
     { encoding: 'utf8' },
   );
   if (skopeo.error === undefined) {
