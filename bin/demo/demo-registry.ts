@@ -61,23 +61,24 @@ async function waitReady(child: ChildProcess, host: string, stderr: () => string
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
-      throw new TsdockError(
-        `tsregistry exited (${child.exitCode}): ${stderr().trim().slice(-300)}`,
-      );
+      throw new TsdockError(`tsregistry exited (${child.exitCode}): ${oneLine(stderr())}`);
     try {
       const res = await fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
-      if (res.status === 401 || res.status === 200) {
+      // Another server on the port would answer too: insist on a registry, and on ours being alive.
+      if (res.headers.get('docker-distribution-api-version')) {
         // The password line is written right after listen; give stderr a moment.
-        await new Promise((r) => setTimeout(r, 100));
-        return;
+        await new Promise((r) => setTimeout(r, 200));
+        if (child.exitCode === null) return;
       }
     } catch {
       /* not listening yet */
     }
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new TsdockError(
-    `tsregistry did not answer on ${host} within 20 s: ${stderr().trim().slice(-300)}`,
-  );
+  throw new TsdockError(`tsregistry did not answer on ${host} within 20 s: ${oneLine(stderr())}`);
+}
+
+function oneLine(text: string): string {
+  return text.trim().split('\n').slice(-2).join(' | ').slice(-300);
 }
