@@ -3,8 +3,10 @@
 // local ADD archives through the hardened extractor (entries climbing out with `..` are refused,
 // symlinks cannot redirect writes). The layer itself is written by layer-output.ts.
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readlink, rm, writeFile, lstat } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { mkdtemp, open, readlink, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { join, posix } from 'node:path';
 import { BuildStepError, errorAt, type SourceLocation } from '../errors.js';
 import { selectSource, type SourceMatch } from '../context/select.js';
@@ -124,32 +126,54 @@ async function isArchive(path: string): Promise<boolean> {
   }
 }
 
-/** Downloads an ADD URL into dir; verifies --checksum. Returns the file name. */
+/**
+ * Downloads an ADD URL into dir, streaming (any size, constant memory) through the registry
+ * client's HTTP layer (redirects, retries, TLS trust); verifies --checksum before the file is
+ * used. Returns the file name.
+ */
 async function fetchUrl(
   url: string,
   dir: string,
   checksum: string | undefined,
   loc: SourceLocation,
 ): Promise<string> {
-  const res = await fetch(url).catch((e: Error) => {
+  const [algo, hex] = checksum ? checksum.split(':') : ['sha256', undefined];
+  if (algo !== 'sha256' && algo !== 'sha512')
+    throw errorAt(loc, `unsupported --checksum ${checksum}`, 'use sha256:<hex> or sha512:<hex>');
+  const { send, drain } = await import('../../shared/client/http.js');
+  const res = await send({ method: 'GET', url }).catch((e: Error) => {
     throw new BuildStepError(loc.file, loc.line, `ADD ${url}: ${e.message}`);
   });
-  if (!res.ok) throw new BuildStepError(loc.file, loc.line, `ADD ${url}: HTTP ${res.status}`);
-  const body = Buffer.from(await res.arrayBuffer());
-  if (checksum) {
-    const [algo, hex] = checksum.split(':');
-    if (algo !== 'sha256' && algo !== 'sha512')
-      throw errorAt(loc, `unsupported --checksum ${checksum}`, 'use sha256:<hex>');
-    const got = createHash(algo).update(body).digest('hex');
-    if (got !== hex)
-      throw new BuildStepError(
-        loc.file,
-        loc.line,
-        `ADD ${url}: checksum mismatch: expected ${checksum}, got ${algo}:${got}`,
-        'nothing was added',
-      );
+  if (res.status < 200 || res.status > 299) {
+    await drain(res);
+    throw new BuildStepError(loc.file, loc.line, `ADD ${url}: HTTP ${res.status}`);
   }
   const name = posix.basename(new URL(url).pathname) || 'download';
-  await writeFile(join(dir, name), body, { mode: 0o600 });
-  return (await lstat(join(dir, name))) && name;
+  const hash = createHash(algo);
+  const out = join(dir, name);
+  try {
+    await pipeline(
+      res.body,
+      new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      }),
+      createWriteStream(out, { mode: 0o600, flags: 'wx' }),
+    );
+  } catch (e) {
+    throw new BuildStepError(loc.file, loc.line, `ADD ${url}: ${(e as Error).message}`);
+  }
+  const got = hash.digest('hex');
+  if (hex !== undefined && got !== hex) {
+    await rm(out, { force: true });
+    throw new BuildStepError(
+      loc.file,
+      loc.line,
+      `ADD ${url}: checksum mismatch: expected ${checksum}, got ${algo}:${got}`,
+      'nothing was added',
+    );
+  }
+  return name;
 }
