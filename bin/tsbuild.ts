@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tsbuild: build an image from a Dockerfile (docker build's flags), daemonless, with RUN in the
 // runner's sandbox and a content-addressed build cache. Thin: flags -> builder/exec/executor.
 import { parseFlags, runCli, UsageError } from '../shared/cli.js';

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tscommit: create a new image from a container's changes (docker commit CONTAINER REF).
 // Flags: -m/--message MSG, -a/--author NAME.
 import { commitContainer } from '../runner/commit.js';

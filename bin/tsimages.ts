@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tsimages: list images in the local store (docker images): REPOSITORY TAG IMAGE ID CREATED SIZE.
 // [REPOSITORY[:TAG]] filters; -q ids only; --no-trunc full ids; --digests; --format TEMPLATE
 // (Go template over .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size; `table ...`).

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tsinspect: docker inspect for containers and images: a JSON array, or --format TEMPLATE per
 // object. Like docker, a name is looked up as a container first, then as an image; --type
 // picks one. Container documents come from runner/containers.ts (inspectContainer).
@@ -21,9 +21,8 @@ type Inspector = (ref: string) => Promise<Record<string, unknown>>;
 
 /** The container inspector, from the runner (absent or broken: no containers to inspect). */
 async function containerInspector(): Promise<Inspector | undefined> {
-  const spec = '../runner/containers.js';
   try {
-    const mod = (await import(spec)) as { inspectContainer?: Inspector };
+    const mod = (await import('../runner/containers.js')) as { inspectContainer?: Inspector };
     return mod.inspectContainer;
   } catch {
     return undefined;

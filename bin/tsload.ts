@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tsload: load images from an archive (docker load): a `docker save` tar, an OCI layout tar, or an
 // OCI layout directory (-i), or a tar on stdin; gzip is recognised. -t names the image.
 import { parseFlags, runCli, UsageError } from '../shared/cli.js';

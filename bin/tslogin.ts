@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tslogin: log in to a registry (docker login). Verifies the credentials against the registry,
 // then stores them in tsdock's auth.json (Docker's config.json `auths` format).
 import { RegistryClient } from '../shared/client/registry-client.js';

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tslogout: forget the credentials stored for a registry (docker logout).
 import { parseFlags, runCli, UsageError } from '../shared/cli.js';
 import { removeCredentials } from '../shared/credentials.js';

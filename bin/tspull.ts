@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tspull: pull an image from a registry into the local store (docker pull); `--platform` picks
 // from multi-arch indexes. Progress on a TTY, plain lines otherwise.
 import { pull } from '../shared/client/transfer.js';

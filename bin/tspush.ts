@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tspush: push an image from the local store to a registry (docker push), optionally under
 // another name (`tspush LOCAL REMOTE`). Progress on a TTY, plain lines otherwise.
 import { push } from '../shared/client/transfer.js';

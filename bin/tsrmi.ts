@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tsrmi: remove images (docker rmi). Untags each name; an image with no name left is deleted
 // and its unshared blobs are freed. -f removes an id with several names, or one a container uses.
 import { parseFlags, runCli, UsageError } from '../shared/cli.js';
@@ -17,10 +17,10 @@ Options:
 
 /** Which container (if any) uses an image, from the runner's state; none if it is absent. */
 async function inUseCheck(store: ContentStore): Promise<InUseCheck> {
-  const spec = '../runner/containers.js';
   let list: (() => Promise<{ name?: string; id: string; imageId?: string }[]>) | undefined;
   try {
-    list = ((await import(spec)) as { listContainers?: typeof list }).listContainers;
+    list = ((await import('../runner/containers.js')) as { listContainers?: typeof list })
+      .listContainers;
   } catch {
     list = undefined;
   }

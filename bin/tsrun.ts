@@ -1,8 +1,8 @@
 #!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tsrun: run a command in a new container (docker run). Thin: parse flags, call runner/.
 // Imports stay lazy and few: start latency is a measured target (bench/run-start.ts).
-// The shebang keeps Node from parsing NODE_EXTRA_CA_CERTS at start-up (40 ms here) since a run
-// never uses TLS; a pull puts it back (runner/image.ts runs tspull with it).
+// The shebang keeps Node from parsing NODE_EXTRA_CA_CERTS at start-up (30 ms here); a pull adds
+// those certificates to the client's TLS trust itself (shared/tls-trust.ts).
 import { parseRunArgs, RUN_USAGE } from '../runner/run-flags.js';
 
 async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tssave: save images to an archive (docker save). Default format is docker's (which `docker
 // load` and tsload read); --format oci writes an OCI layout tar, oci-dir an OCI layout directory.
 import { parseFlags, runCli, UsageError } from '../shared/cli.js';

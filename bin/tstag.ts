@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tstag: give an image another name (docker tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]).
 import { parseFlags, runCli, UsageError } from '../shared/cli.js';
 import { ContentStore } from '../shared/store/content-store.js';

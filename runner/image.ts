@@ -87,26 +87,11 @@ export function fastRunnableImage(
   }
 }
 
-/**
- * Pulls in-process, or, when tsrun's shebang set NODE_EXTRA_CA_CERTS aside (it is parsed at Node
- * start-up, so it cannot be put back now), through tspull with it restored.
- */
+/** Pulls in-process (the client trusts the CA file tsrun's shebang set aside: shared/tls-trust). */
 async function pull(
   store: Parameters<typeof import('../shared/client/transfer.js').pullImage>[0],
   ref: string,
 ) {
-  const ca = process.env.TSDOCK_EXTRA_CA_CERTS;
-  if (ca && !process.env.NODE_EXTRA_CA_CERTS) {
-    const { spawnSync } = await import('node:child_process');
-    const { fileURLToPath } = await import('node:url');
-    const tspull = fileURLToPath(new URL('../bin/tspull.js', import.meta.url));
-    const res = spawnSync(process.execPath, [tspull, ref], {
-      stdio: ['ignore', 2, 'inherit'],
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: ca },
-    });
-    if (res.status !== 0) throw new NotFoundError(`pull of ${ref} failed`, 'see the message above');
-    return;
-  }
   const { pullImage } = await import('../shared/client/transfer.js');
   await pullImage(store, ref);
 }

@@ -54,7 +54,8 @@ export class LogWriter {
 
 /** Spawns the monitor for a created container and waits until the container runs. */
 export async function startDetached(id: string): Promise<void> {
-  const script = fileURLToPath(import.meta.url);
+  // '../runner/' resolves to dist/runner/ from this module and from a bundled bin in dist/bin/
+  const script = fileURLToPath(new URL('../runner/monitor-main.js', import.meta.url));
   const child = spawn(process.execPath, [script, id], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
@@ -77,7 +78,8 @@ export async function startDetached(id: string): Promise<void> {
   }
 }
 
-async function monitorMain(id: string): Promise<void> {
+/** The monitor process: starts the container, keeps its logs and waits for its exit. */
+export async function monitorMain(id: string): Promise<void> {
   const reportFd = 3;
   const say = (msg: string) => {
     try {
@@ -116,11 +118,4 @@ async function monitorMain(id: string): Promise<void> {
   } finally {
     logs.close();
   }
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  monitorMain(process.argv[2] ?? '').then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
 }

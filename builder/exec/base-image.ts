@@ -30,9 +30,8 @@ export async function loadBaseImage(
     desc = await store.resolve(ref);
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
-    const { pullImage } = (await import(TRANSFER_MODULE)) as {
-      pullImage(s: ContentStore, r: string, o?: unknown): Promise<unknown>;
-    };
+    // imported lazily so a local-only build does not load the client
+    const { pullImage } = await import('../../shared/client/transfer.js');
     await pullImage(store, ref, { platform });
     desc = await store.resolve(ref);
   }
@@ -57,9 +56,6 @@ export async function loadBaseImage(
   }));
   return { manifestDigest: digest, config, layers };
 }
-
-// Written by the client helper; imported lazily so a local-only build does not load it.
-const TRANSFER_MODULE = '../../shared/client/transfer.js';
 
 /** Unpacks (once, cached) each layer; returns their directories bottom first. */
 export function unpackLayers(

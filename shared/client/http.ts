@@ -5,6 +5,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { TsdockError } from '../errors.js';
+import { extraCaOptions } from '../tls-trust.js';
 
 /** A request body: bytes, or a factory that opens a fresh stream for each attempt. */
 export type Body = Buffer | (() => Readable);
@@ -34,9 +35,16 @@ export interface HttpResponse {
 
 const agents = {
   http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 32 }),
+  // made on first use: the extra CA file is read only by commands that speak TLS
+  https: undefined as https.Agent | undefined,
   httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 32, rejectUnauthorized: false }),
 };
+
+function secureAgent(insecure: boolean | undefined): https.Agent {
+  if (insecure) return agents.httpsInsecure;
+  agents.https ??= new https.Agent({ keepAlive: true, maxSockets: 32, ...extraCaOptions() });
+  return agents.https;
+}
 
 /** Milliseconds of socket inactivity after which a request is treated as a broken connection. */
 export const IDLE_TIMEOUT_MS = 60_000;
@@ -122,7 +130,7 @@ function sendOnce(req: HttpRequest): Promise<HttpResponse> {
     const u = new URL(req.url);
     const secure = u.protocol === 'https:';
     const mod = secure ? https : http;
-    const agent = secure ? (req.insecureTls ? agents.httpsInsecure : agents.https) : agents.http;
+    const agent = secure ? secureAgent(req.insecureTls) : agents.http;
     const headers: Record<string, string> = { ...req.headers };
     if (Buffer.isBuffer(req.body)) headers['content-length'] = String(req.body.length);
     else if (req.body && req.bodyLength !== undefined)
