@@ -6,6 +6,7 @@
 // over each block in order on the main thread (zlib.crc32, hardware-assisted). The bytes produced
 // depend only on the input, level and block size, never on timing or core count, so layer digests
 // stay reproducible; with parallel: false the same bytes come out, one block at a time.
+// Blocks that do not compress (probed at three places) are stored rather than searched.
 import { Transform, type TransformCallback } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import zlib from 'node:zlib';
@@ -24,7 +25,39 @@ const DEFAULT_BLOCK = 1024 * 1024;
 // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown), as Go's compress/gzip writes.
 const HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 
-function deflateBlock(block: Buffer, level: number, dict: Buffer | undefined, last: boolean) {
+/** Bytes sampled at each of three places in a block to tell whether it compresses at all. */
+const PROBE = 16 * 1024;
+
+function deflateRawAsync(data: Buffer, opts: zlib.ZlibOptions): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) =>
+    zlib.deflateRaw(data, opts, (err, out) => (err ? reject(err) : resolve(out))),
+  );
+}
+
+/**
+ * Whether a block is incompressible (random, or already compressed: media, archives): its start,
+ * middle and end, deflated quickly, shrink by under 2%. Such blocks are stored (level 0), which
+ * costs a copy instead of a full search for matches that are not there; the decision depends on
+ * the bytes alone, so output stays reproducible.
+ */
+export async function incompressible(block: Buffer): Promise<boolean> {
+  if (block.length < 8 * PROBE) return false;
+  const mid = (block.length >> 1) - (PROBE >> 1);
+  for (const at of [0, mid, block.length - PROBE]) {
+    const sample = block.subarray(at, at + PROBE);
+    const out = await deflateRawAsync(sample, { level: 1 });
+    if (out.length < sample.length * 0.98) return false;
+  }
+  return true;
+}
+
+async function deflateBlock(
+  block: Buffer,
+  level: number,
+  dict: Buffer | undefined,
+  last: boolean,
+): Promise<Buffer> {
+  if (level > 0 && (await incompressible(block))) level = 0;
   return new Promise<Buffer>((resolve, reject) => {
     const opts: zlib.ZlibOptions = {
       level,

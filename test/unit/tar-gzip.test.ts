@@ -10,7 +10,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { createGzip, type GzipOptions } from '../../shared/tar/gzip.js';
+import { createGzip, incompressible, type GzipOptions } from '../../shared/tar/gzip.js';
 
 async function gz(data: Buffer, opts: GzipOptions = {}, chunk = 10_000): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -83,4 +83,27 @@ test('incompressible data and level 1 / 9 round-trip', async () => {
   for (const level of [1, 9]) {
     assert.ok(gunzipSync(await gz(data, { blockSize: BS, level })).equals(data));
   }
+});
+
+test('incompressible blocks are stored, compressible ones beside them still compress', async () => {
+  const text = Buffer.from('layer text that repeats. '.repeat(Math.ceil((1 << 20) / 25))).subarray(
+    0,
+    1 << 20,
+  );
+  const noise = randomBytes(1 << 20);
+  const data = Buffer.concat([noise, text, noise]);
+  const out = await gz(data, { blockSize: 1 << 20 });
+  assert.ok(gunzipSync(out).equals(data));
+  // two stored 1 MiB blocks (5 bytes of framing per 64 KiB) plus a text block of a few KiB
+  assert.ok(
+    out.length > 2 * noise.length && out.length < 2 * noise.length + 40_000,
+    `${out.length}`,
+  );
+  // the choice depends on the bytes alone: same output serially and in other chunkings
+  assert.ok(out.equals(await gz(data, { blockSize: 1 << 20, parallel: false }, 65_536)));
+  // stored, not searched: the probe tells noise from text, and small blocks are not probed
+  assert.equal(await incompressible(noise), true);
+  assert.equal(await incompressible(text), false);
+  assert.equal(await incompressible(Buffer.concat([noise.subarray(0, 600_000), text])), false);
+  assert.equal(await incompressible(noise.subarray(0, 64 * 1024)), false);
 });
