@@ -16,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface Dockerd {
+  /** The docker CLI this daemon is driven with (docker.io's, whose BuildKit needs no buildx). */
+  cli: string;
   /** Environment for the docker CLI (DOCKER_HOST, DOCKER_CONFIG). */
   env: NodeJS.ProcessEnv;
   /** Runs the docker CLI synchronously against this daemon. */
@@ -121,5 +123,5 @@ export async function startDockerd(
     await close();
     return { ok: false, reason: `dockerd did not start within 30 s: ${tail}` };
   }
-  return { ok: true, dockerd: { env, docker, close } };
+  return { ok: true, dockerd: { cli, env, docker, close } };
 }
