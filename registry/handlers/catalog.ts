@@ -21,7 +21,8 @@ export function catalogRouter(ctx: HandlerContext): Router {
       const repos = await ctx.registry.meta.listRepositories({ ...page, n: n + 1 });
       if (repos.length > n) {
         repos.length = n;
-        setNextLink(res, '/v2/_catalog', n, repos[repos.length - 1]!);
+        // n=0 asks for an empty list, and no next page (there is no `last` to give).
+        if (n > 0) setNextLink(res, '/v2/_catalog', n, repos[repos.length - 1]!);
       }
       res.status(200).json({ repositories: repos });
     },

@@ -24,7 +24,8 @@ export function tagsRouter(ctx: HandlerContext): Router {
     );
     if (page.n !== undefined && tags.length > page.n) {
       tags.length = page.n;
-      setNextLink(res, `/v2/${repo}/tags/list`, page.n, tags[tags.length - 1]!);
+      // n=0: an empty list and no Link (the spec says so; there is no `last` to give).
+      if (page.n > 0) setNextLink(res, `/v2/${repo}/tags/list`, page.n, tags[tags.length - 1]!);
     }
     res.status(200).json({ name: repo, tags });
   });
