@@ -4,7 +4,7 @@
 // fills the caches. Replies are identical to the router's.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from './services/registry.js';
-import { accepts, manifestHeaders } from './handlers/manifests.js';
+import { manifestHeaders } from './handlers/manifests.js';
 import type { Metrics } from './metrics.js';
 
 const PATH_RE =
@@ -21,8 +21,7 @@ export function fastPath(registry: Registry, authorize: FastAuthorizer, metrics:
     const [, repo, kind, ref] = m as unknown as [string, string, string, string];
     if (kind === 'manifests') {
       const hit = registry.manifests.cached(repo, ref);
-      if (!hit || !accepts(req.headers.accept, hit.mediaType) || authorize(req, repo) !== true)
-        return false;
+      if (!hit || authorize(req, repo) !== true) return false;
       res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
       manifestHeaders(res, hit);
       res.statusCode = 200;
