@@ -160,8 +160,8 @@ function view(
         return { dir: await mergedView(ctx.env.store, ctx.env.tmpDir, r.layers), id: r.key };
       }
       if (src.kind === 'image') {
-        const platform = ctx.plan.stages.find((s) => s.stage.index === ctx.plan.target)!.platform;
-        const img = await loadBaseImage(ctx.env.store, src.ref, platform);
+        // The build's target platform, not a stage's FROM --platform (as BuildKit does).
+        const img = await loadBaseImage(ctx.env.store, src.ref, ctx.plan.platform);
         return {
           dir: await mergedView(ctx.env.store, ctx.env.tmpDir, img.layers),
           id: img.manifestDigest,

@@ -40,6 +40,9 @@ export interface BuildPlan {
   /** Needed stages in an order where dependencies come first; the target is last. */
   stages: PlannedStage[];
   target: number;
+  /** The build's target platform (--platform, else the host's): the one for images named by
+   * `COPY --from` / `RUN --mount from=`, whatever a stage's `FROM --platform` says (BuildKit). */
+  platform: Platform;
 }
 
 export function planBuild(df: Dockerfile, opts: BuildOptions = {}): BuildPlan {
@@ -79,6 +82,7 @@ export function planBuild(df: Dockerfile, opts: BuildOptions = {}): BuildPlan {
     usedArgs: used,
     stages: orderNeeded(planned, targetIndex),
     target: targetIndex,
+    platform: target,
   };
 }
 

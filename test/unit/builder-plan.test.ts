@@ -104,3 +104,14 @@ test('ENV values see the state before the instruction; predefined platform ARGs'
   vars.declareArg({ name: 'TARGETPLATFORM' }, loc);
   assert.equal(vars.expand('$TARGETPLATFORM', loc), 'linux/arm64');
 });
+
+test('FROM --platform sets that stage; the build platform stays --platform (for COPY --from images)', () => {
+  const df = loadDockerfile(
+    'ARG BUILDARCH\nFROM --platform=linux/s390x a AS x\nFROM --platform=linux/$BUILDARCH b\nCOPY --from=x /a /a\n',
+  );
+  const plan = planBuild(df, { platform: 'linux/arm64/v8' });
+  assert.deepEqual(plan.platform, { os: 'linux', architecture: 'arm64', variant: 'v8' });
+  assert.equal(plan.stages[0]!.platform.architecture, 's390x');
+  assert.equal(plan.stages[1]!.platform.architecture, planBuild(df).platform.architecture);
+  assert.equal(planBuild(df).platform.variant, undefined);
+});
