@@ -2,7 +2,7 @@
 // registry, with authentication (auth.ts), retries (http.ts) and resumable, verified blob
 // downloads (blob-download.ts). Used by tspush/tspull, the builder's FROM and the runner's pull.
 import type { Readable } from 'node:stream';
-import { digestOf, isDigest, type Digest } from '../digest.js';
+import { digestOf, isDigest, parseDigest, type Digest } from '../digest.js';
 import { NotFoundError, TsdockError, DigestMismatchError } from '../errors.js';
 import { MANIFEST_MEDIA_TYPES } from '../media-types.js';
 import { isInsecureByDefault, registryApiHost } from '../reference.js';
@@ -170,8 +170,11 @@ export class RegistryClient implements Requester {
     if (res.status !== 200) throw await this.error(res, { op: 'pull', repo, ref });
     const bytes = await readBody(res, 4 * 1024 * 1024);
     const digest = digestOf(bytes);
-    if (isDigest(ref) && ref.startsWith('sha256:') && ref !== digest)
-      throw new DigestMismatchError(ref, digest);
+    if (isDigest(ref)) {
+      const algorithm = parseDigest(ref).algorithm;
+      const actual = algorithm === 'sha256' ? digest : digestOf(bytes, algorithm);
+      if (actual !== ref) throw new DigestMismatchError(ref, actual);
+    }
     return { bytes, mediaType: manifestMediaType(header(res, 'content-type'), bytes), digest };
   }
 
