@@ -48,6 +48,8 @@ export interface CliResult {
   status: number;
   stdout: string;
   stderr: string;
+  /** the tsbuild process id (RUN cgroups are named tsdock/tsbuild-<random>-<pid>) */
+  pid: number;
 }
 
 export function tsbuild(
@@ -62,7 +64,7 @@ export function tsbuild(
     input,
     timeout: 60_000,
   });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, pid: r.pid };
 }
 
 export function run(cmd: string, args: string[]): string {
