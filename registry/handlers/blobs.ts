@@ -1,7 +1,7 @@
 // Blob routes (spec "Pulling blobs", "Deleting blobs"): HEAD, GET with Range, DELETE.
 import type { Request, Response, Router } from 'express';
-import { pipeline } from 'node:stream/promises';
 import { RegistryError } from '../errors.js';
+import { isPathNotFound } from '../storage/driver.js';
 import { locals, onRepo, requireAccess, resourceRouter, type HandlerContext } from './common.js';
 
 export function blobsRouter(ctx: HandlerContext): Router {
@@ -22,8 +22,9 @@ export function blobsRouter(ctx: HandlerContext): Router {
       res.status(206).setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
     } else res.status(200);
     if (size === 0) return void res.end();
-    const stream = await ctx.registry.openBlob(digest, range?.start, range?.end);
-    await pipeline(stream, res).catch(() => res.destroy());
+    await sendBody(res, () =>
+      ctx.registry.sendBlob(digest, res, range?.start ?? 0, range?.end ?? size - 1),
+    );
   });
   router.delete(path, requireAccess(ctx, onRepo('delete')), async (_req, res) => {
     if (!ctx.registry.deleteEnabled) throw new RegistryError('UNSUPPORTED', 'deletes are disabled');
@@ -32,6 +33,21 @@ export function blobsRouter(ctx: HandlerContext): Router {
     res.status(202).setHeader('Content-Length', '0').end();
   });
   return router;
+}
+
+/**
+ * Runs `send` (which writes the body) and ends the response. A failure before the first byte
+ * (the blob vanished: BLOB_UNKNOWN) is a normal error reply; once bytes are out it can only cut
+ * the connection (the client resumes with Range).
+ */
+export async function sendBody(res: Response, send: () => Promise<void>): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    if (res.headersSent) return void res.destroy();
+    throw isPathNotFound(err) ? new RegistryError('BLOB_UNKNOWN') : err;
+  }
+  res.end();
 }
 
 export function blobHeaders(res: Response, digest: string, length: number): void {

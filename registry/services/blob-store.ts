@@ -1,7 +1,8 @@
 // Content-addressed blobs on the StorageDriver, shared across repositories. A blob becomes
 // visible only by an atomic move of verified bytes to its digest's key, so no reader ever
 // sees a blob under a wrong digest. Sizes are cached (blobs are immutable until GC).
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { blobDataPath } from '../paths.js';
 import { isPathNotFound, type StorageDriver } from '../storage/driver.js';
 import { Lru } from '../lru.js';
@@ -31,6 +32,16 @@ export class BlobStore {
 
   async open(digest: string, start?: number, end?: number): Promise<Readable> {
     return await this.driver.reader(blobDataPath(digest), start, end);
+  }
+
+  /**
+   * Writes bytes `start..end` (inclusive) of a blob to `dest` without ending it: the driver's
+   * send() when it has one (reused buffers), else its reader piped in.
+   */
+  async send(digest: string, dest: Writable, start: number, end: number): Promise<void> {
+    const path = blobDataPath(digest);
+    if (this.driver.send) return await this.driver.send(path, dest, start, end);
+    await pipeline(await this.driver.reader(path, start, end), dest, { end: false });
   }
 
   async get(digest: string): Promise<Buffer> {

@@ -1,7 +1,7 @@
 // The registry's domain object: storage, metadata and the services on top, wired once.
 // Handlers get one of these and never touch drivers or keys directly.
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import { GcGuard } from '../gc-guard.js';
 import { LevelMetadataStore } from '../metadata/level-store.js';
@@ -72,6 +72,11 @@ export class Registry {
 
   async openBlob(digest: string, start?: number, end?: number): Promise<Readable> {
     return await this.blobs.open(digest, start, end);
+  }
+
+  /** Writes bytes `start..end` (inclusive) of a blob to `dest`, which is left open. */
+  async sendBlob(digest: string, dest: Writable, start: number, end: number): Promise<void> {
+    await this.blobs.send(digest, dest, start, end);
   }
 
   /** Cross-repository mount; false when the source does not hold the blob. */

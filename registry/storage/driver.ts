@@ -31,6 +31,12 @@ export interface StorageDriver {
   putContent(path: string, content: Buffer): Promise<void>;
   /** A stream of the content from `offset` (and up to `end` inclusive when given). */
   reader(path: string, offset?: number, end?: number): Promise<Readable>;
+  /**
+   * Optional, for serving: writes bytes `offset..end` (inclusive) of path to `dest` (not ending
+   * it) with the driver's own buffers. Throws PathNotFoundError, before writing anything, when
+   * missing; rejects when `dest` fails or closes early. Without it, reader() is piped.
+   */
+  send?(path: string, dest: Writable, offset: number, end: number): Promise<void>;
   /** A writer at path; `append` continues an existing file instead of truncating it. */
   writer(path: string, opts: { append: boolean }): Promise<FileWriter>;
   /** Metadata of a file or directory; throws PathNotFoundError when missing. */

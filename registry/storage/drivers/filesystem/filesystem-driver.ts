@@ -1,10 +1,12 @@
 // The filesystem StorageDriver: keys map below a root directory. Writes of whole files go
-// through a temporary name and rename(2); readers are plain file streams (1 MiB reads), so a
+// through a temporary name and rename(2); readers are plain file streams (1 MiB reads), blob
+// bodies are sent from reused 1 MiB buffers and written in 1 MiB batches (./file-io.ts), so a
 // blob of any size is served and received in constant memory.
-import { createWriteStream, promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { FileSink, sendFile } from './file-io.js';
 import {
   PathNotFoundError,
   type FileInfo,
@@ -41,27 +43,37 @@ export class FilesystemDriver implements StorageDriver {
     return handle.createReadStream({ start: offset, end, highWaterMark: 1 << 20, autoClose: true });
   }
 
+  async send(path: string, dest: Writable, offset: number, end: number): Promise<void> {
+    const handle = await this.wrap(path, () => fsp.open(this.fullPath(path), 'r'));
+    try {
+      await sendFile(handle, dest, offset, end);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async writer(path: string, opts: { append: boolean }): Promise<FileWriter> {
     const full = this.fullPath(path);
     await fsp.mkdir(dirname(full), { recursive: true });
-    let base = 0;
-    if (opts.append)
-      base = await fsp.stat(full).then(
-        (s) => s.size,
-        () => 0,
-      );
-    const stream = createWriteStream(full, {
-      flags: opts.append ? 'a' : 'w',
-      highWaterMark: 1 << 20,
-    });
-    await new Promise<void>((resolve, reject) =>
-      stream.once('open', () => resolve()).once('error', reject),
-    );
+    const handle = await fsp.open(full, opts.append ? 'a' : 'w');
+    const base = opts.append ? (await handle.stat()).size : 0;
+    const stream = new FileSink(handle);
+    // Resolves once the handle is closed; rejects if writing the last batch failed.
     const closed = (): Promise<void> =>
-      stream.closed ? Promise.resolve() : new Promise((resolve) => stream.end(() => resolve()));
+      new Promise((resolve, reject) => {
+        const settle = (): void => {
+          const err = stream.errored;
+          if (err) reject(err);
+          else resolve();
+        };
+        if (stream.closed) return settle();
+        stream.once('close', settle);
+        stream.once('error', () => {});
+        if (!stream.writableEnded && !stream.destroyed) stream.end();
+      });
     return {
       stream,
-      size: () => base + stream.bytesWritten,
+      size: () => base + stream.written,
       commit: closed,
       cancel: async () => {
         stream.destroy();
