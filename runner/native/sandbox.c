@@ -7,8 +7,10 @@
  *                                       pivot_root, cgroup join, rlimits, user, caps,
  *                                       no_new_privs, seccomp, exec.
  *   sandbox exec --target PID [options] -- ARGV...   join a running container and exec.
- * The parent stays as a tiny supervisor: forwards signals, relays a TTY if asked, reaps the
- * container's PID 1 and exits with its code (128+n for signal n). Exec failures come back over
+ * The parent stays as a tiny supervisor: forwards signals, relays a TTY if asked (its pty is
+ * opened in the container's own devpts and the master passed back over a socket, so `tty`
+ * inside names an existing /dev/pts entry), reaps the container's PID 1 and exits with its
+ * code (128+n for signal n). Exec failures come back over
  * a CLOEXEC pipe as 126 (not executable) / 127 (not found); setup failures as 125.
  *
  * Options:
@@ -670,12 +672,73 @@ static void join_ns(const char *path, int type, const char *what) {
   close(fd);
 }
 
-static void child_main(int slave) {
-  if (o.tty) {
-    setsid();
-    ioctl(slave, TIOCSCTTY, 0);
-    dup2(slave, 0); dup2(slave, 1); dup2(slave, 2);
+/* Passes a descriptor over a unix socket (SCM_RIGHTS). */
+static void send_fd(int sock, int fd) {
+  char b = 'm';
+  struct iovec iov = {&b, 1};
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+  memset(&u, 0, sizeof u);
+  struct msghdr m = {0};
+  m.msg_iov = &iov; m.msg_iovlen = 1; m.msg_control = u.buf; m.msg_controllen = sizeof u.buf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET; c->cmsg_type = SCM_RIGHTS; c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (sendmsg(sock, &m, MSG_NOSIGNAL) < 0) fail(125, "pass the pty to the supervisor: %s", strerror(errno));
+}
+
+/* The descriptor sent by send_fd, or -1 when the peer closed without sending one. */
+static int recv_fd(int sock) {
+  char b;
+  struct iovec iov = {&b, 1};
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+  struct msghdr m = {0};
+  m.msg_iov = &iov; m.msg_iovlen = 1; m.msg_control = u.buf; m.msg_controllen = sizeof u.buf;
+  ssize_t n;
+  while ((n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+  if (n <= 0) return -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
+/* Makes SLAVE the controlling terminal and stdio of this (new session's) process. */
+static void use_tty(int slave) {
+  setsid();
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) fail(125, "set controlling terminal: %s", strerror(errno));
+  dup2(slave, 0); dup2(slave, 1); dup2(slave, 2);
+  if (slave > 2) close(slave);
+}
+
+/* `run --tty`: the pty comes from the container's own devpts instance (as runc's console
+ * socket does), so `tty` names a /dev/pts entry that exists inside; the master goes to the
+ * supervisor over SOCK for the relay. */
+static void container_tty(int sock) {
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) fail(125, "open /dev/ptmx: %s", strerror(errno));
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) fail(125, "unlock pty: %s", strerror(errno));
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) {
+    unsigned int n;
+    char path[64];
+    if (ioctl(master, TIOCGPTN, &n) < 0) fail(125, "pty number: %s", strerror(errno));
+    snprintf(path, sizeof path, "/dev/pts/%u", n);
+    slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) fail(125, "open %s: %s", path, strerror(errno));
   }
+  /* the size before the command runs (the relay sets it again, but only after exec) */
+  struct winsize ws;
+  if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(slave, TIOCSWINSZ, &ws);
+  send_fd(sock, master);
+  close(master);
+  close(sock);
+  use_tty(slave);
+}
+
+static void child_main(int slave, int tty_sock) {
+  if (slave >= 0) use_tty(slave);
   for (int i = 0; i < o.ncgroups; i++)
     if (write(cg_fds[i], "0", 1) < 0) fail(125, "join cgroup %s: %s", o.cgroups[i], strerror(errno));
   /* a cgroup namespace rooted at the container's cgroup: /proc/self/cgroup shows "/" */
@@ -683,6 +746,7 @@ static void child_main(int slave) {
     fail(125, "cgroup namespace: %s", strerror(errno));
   if (o.sync_fd >= 0) { char c; if (read(o.sync_fd, &c, 1) != 1) _exit(125); close(o.sync_fd); }
   if (!o.exec_mode) setup_rootfs();
+  if (tty_sock >= 0) container_tty(tty_sock);
   if (o.init) run_init();
   finish_and_exec();
 }
@@ -721,12 +785,17 @@ int main(int argc, char **argv) {
     if (!o.net || !strcmp(o.net, "new")) { flags |= CLONE_NEWNET; o.net = "new"; }
     else if (strcmp(o.net, "host") != 0) join_ns(o.net, CLONE_NEWNET, "network");
   }
-  int slave = -1;
-  if (o.tty) {
+  int slave = -1, tty_sock[2] = {-1, -1};
+  if (o.tty && !o.exec_mode) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tty_sock) < 0) fail(125, "socketpair: %s", strerror(errno));
+  } else if (o.tty) {
+    /* exec: we are in the container's mount namespace already, so this is its devpts */
     master_fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master_fd < 0 || grantpt(master_fd) < 0 || unlockpt(master_fd) < 0) fail(125, "open pty: %s", strerror(errno));
     slave = open(ptsname(master_fd), O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0) fail(125, "open pty slave: %s", strerror(errno));
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master_fd, TIOCSWINSZ, &ws);
   }
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) < 0) fail(125, "pipe: %s", strerror(errno));
@@ -740,12 +809,14 @@ int main(int argc, char **argv) {
     sa.sa_handler = SIG_DFL;
     for (size_t i = 0; i < sizeof fwd_sigs / sizeof *fwd_sigs; i++) sigaction(fwd_sigs[i], &sa, NULL);
     if (master_fd >= 0) close(master_fd);
+    if (tty_sock[0] >= 0) close(tty_sock[0]);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    child_main(slave);
+    child_main(slave, tty_sock[1]);
   }
   child_pid = pid;
   close(ep[1]);
   if (slave >= 0) close(slave);
+  if (tty_sock[1] >= 0) close(tty_sock[1]);
   if (o.sync_fd >= 0) close(o.sync_fd);
   for (int i = 0; i < o.ncgroups; i++) close(cg_fds[i]);
   if (o.pid_file) {
@@ -753,7 +824,12 @@ int main(int argc, char **argv) {
     FILE *f = fopen(tmp, "we");
     if (f) { fprintf(f, "%d\n", pid); fclose(f); rename(tmp, o.pid_file); }
   }
-  if (o.tty) relay_tty();
+  if (tty_sock[0] >= 0) {
+    /* the container's pty master, once its rootfs is set up (none if setup failed) */
+    master_fd = recv_fd(tty_sock[0]);
+    close(tty_sock[0]);
+  }
+  /* the exec status first (the pipe closes at exec), so `-d -t` reports before the relay */
   char msg[1100];
   ssize_t n, tot = 0;
   while ((n = read(ep[0], msg + tot, sizeof msg - 1 - tot)) > 0 || (n < 0 && errno == EINTR)) if (n > 0) tot += n;
@@ -763,6 +839,7 @@ int main(int argc, char **argv) {
     else dprintf(o.status_fd, "%s\n", msg);
     close(o.status_fd);
   }
+  if (master_fd >= 0) relay_tty();
   int st = 0;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
   if (tot > 0) {
