@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import {
+  inTerminal,
   makeBusyboxRootfs,
   leftoverCgroups,
   sandboxProcesses,
@@ -248,16 +249,12 @@ test('cgroup v2 driver on a v2 hierarchy: the process joins before exec; missing
   }
 });
 
-test('-it gives the container a real terminal (window size relayed, exit code kept)', () => {
+test('-it gives the container a real terminal (window size relayed, exit code kept)', async () => {
   const bin = new URL('../../bin/tsrun.js', import.meta.url).pathname;
   const cmd = `stty cols 77 rows 22; ${process.execPath} ${bin} --rm -it --network none --rootfs ${rootfs} sh -c 'test -t 0 && test -t 1 && echo TTY; stty size; exit 5'`;
-  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
-    encoding: 'utf8',
-    env: { ...process.env, TSDOCK_ROOT: root },
-    timeout: 20000,
-  });
-  assert.equal(r.status, 5, r.stderr);
-  assert.match(r.stdout, /TTY\r?\n22 77/);
+  const r = await inTerminal(root, cmd);
+  assert.equal(r.code, 5, r.out);
+  assert.match(r.out, /^TTY\r?\n22 77\r?\n$/);
 });
 
 test('tsinspect --format reads the container record', () => {

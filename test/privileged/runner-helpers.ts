@@ -10,10 +10,11 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 /** A fresh busybox root filesystem directory (with /etc/passwd, /etc/group). */
 export function makeBusyboxRootfs(parent = mkdtempSync(join(tmpdir(), 'tsdock-rootfs-'))): string {
@@ -65,8 +66,7 @@ export function tsCommand(
   args: string[],
   opts: { input?: string; timeout?: number; env?: Record<string, string> } = {},
 ): { code: number; stdout: string; stderr: string } {
-  const bin = fileURLToPath(new URL(`../../bin/${cmd}.js`, import.meta.url));
-  const res = spawnSync(process.execPath, [bin, ...args], {
+  const res = spawnSync(process.execPath, [tsBin(cmd), ...args], {
     env: { ...process.env, ...opts.env, TSDOCK_ROOT: root },
     encoding: 'utf8',
     input: opts.input,
@@ -92,4 +92,82 @@ export function sandboxProcesses(root: string): number[] {
 /** Host network devices created for containers (veth host ends). */
 export function leftoverVeths(): string[] {
   return readdirSync('/sys/class/net').filter((n) => n.startsWith('tsv'));
+}
+
+/** Path of a runner command's compiled entry point (dist/bin/<cmd>.js). */
+export function tsBin(cmd: string): string {
+  return fileURLToPath(new URL(`../../bin/${cmd}.js`, import.meta.url));
+}
+
+/** Starts one of the runner's commands without waiting (stdout/stderr piped, stdin ignored). */
+export function tsSpawn(
+  root: string,
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string> } = {},
+): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, [tsBin(cmd), ...args], {
+    env: { ...process.env, ...opts.env, TSDOCK_ROOT: root },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Collects a child's output as it comes; `exit` resolves with its exit code (128+n on signal n). */
+export function collect(child: ChildProcessByStdio<null, Readable, Readable>): {
+  out: () => string;
+  err: () => string;
+  exit: Promise<number>;
+} {
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exit = new Promise<number>((resolve) =>
+    child.once('close', (code, signal) =>
+      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)),
+    ),
+  );
+  return { out: () => out, err: () => err, exit };
+}
+
+/** Polls `probe` every 20 ms until it returns something truthy; fails after `ms`. */
+export async function waitFor<T>(
+  probe: () => T | undefined | null | false | '',
+  what: string,
+  ms = 10000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Runs a shell command line under script(1), so the command's stdin and stdout are a terminal.
+ * script's stdin stays open until the command exits: at EOF script would type an EOF character
+ * into the terminal, which shows up in the output as "^@".
+ */
+export async function inTerminal(
+  root: string,
+  cmdline: string,
+  timeout = 20000,
+): Promise<{ code: number; out: string }> {
+  const child = spawn('script', ['-qec', cmdline, '/dev/null'], {
+    env: { ...process.env, TSDOCK_ROOT: root },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+  const code = await new Promise<number>((resolve) =>
+    child.once('close', (c, signal) =>
+      resolve(c ?? 128 + (signal ? constants.signals[signal] : 0)),
+    ),
+  );
+  clearTimeout(timer);
+  child.stdin.destroy();
+  return { code, out };
 }
