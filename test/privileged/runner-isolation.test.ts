@@ -1,5 +1,6 @@
-// Privileged: isolation seen from inside a container, user/caps, exit codes, and escape attempts
-// (mount targets and /etc/passwd symlinked out of the rootfs). Needs root.
+// Privileged: isolation seen from inside a container (processes, mounts, the minimal /dev, the
+// /etc files), user/caps, exit codes, and escape attempts (mount targets and /etc/passwd
+// symlinked out of the rootfs). Needs root.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -10,6 +11,7 @@ import {
   symlinkSync,
   writeFileSync,
   readFileSync,
+  readdirSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +58,119 @@ test('PID 1, own hostname, no host processes, mounts or network devices', () => 
   assert.ok(!mountPoints.some((m) => m.startsWith(dir)), 'host paths are not mount points');
   assert.ok(!/ \/work /.test(out), 'host mounts are not visible');
   assert.match(out, /^0 1 2 3 ?$/m, 'no host file descriptors leak in');
+});
+
+test('a minimal /dev: the standard nodes and links, its own devpts and shm, nothing of the host', () => {
+  const r = run([
+    '--rm',
+    '--network',
+    'none',
+    '--rootfs',
+    rootfs,
+    'sh',
+    '-c',
+    [
+      'echo ALL $(ls -A /dev)',
+      'for f in /dev/* /dev/pts/*; do if [ -L $f ]; then echo "$f -> $(readlink $f)"; else stat -c "%n %F %t:%T" $f; fi; done',
+      'grep " /dev" /proc/mounts | cut -d" " -f2,3',
+      'echo zero=$(head -c 3 /dev/zero | od -An -tx1 | tr -d " ")',
+      '(echo x > /dev/full) 2>/dev/null || echo full-refused',
+      'echo urandom=$(head -c 32 /dev/urandom | wc -c) random=$(head -c 8 /dev/random | wc -c)',
+      'echo into-null > /dev/null && echo null-ok',
+      // through pipes: Node gives the container sockets, which cannot be reopened by path
+      '(echo via-stdout > /dev/stdout; echo via-fd > /dev/fd/1) | cat',
+      '(echo via-stderr > /dev/stderr) 2>&1 | cat',
+    ].join('; '),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  const expected = [
+    'ALL core fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero',
+    '/dev/core -> /proc/kcore',
+    '/dev/fd -> /proc/self/fd',
+    '/dev/full character special file 1:7',
+    '/dev/mqueue directory 0:0',
+    '/dev/null character special file 1:3',
+    '/dev/ptmx -> pts/ptmx',
+    '/dev/pts directory 0:0',
+    '/dev/random character special file 1:8',
+    '/dev/shm directory 0:0',
+    '/dev/stderr -> /proc/self/fd/2',
+    '/dev/stdin -> /proc/self/fd/0',
+    '/dev/stdout -> /proc/self/fd/1',
+    '/dev/tty character special file 5:0',
+    '/dev/urandom character special file 1:9',
+    '/dev/zero character special file 1:5',
+    '/dev/pts/ptmx character special file 5:2',
+    '/dev tmpfs',
+    '/dev/pts devpts',
+    '/dev/shm tmpfs',
+    '/dev/mqueue mqueue',
+    'zero=000000',
+    'full-refused',
+    'urandom=32 random=8',
+    'null-ok',
+    'via-stdout',
+    'via-fd',
+    'via-stderr',
+    '',
+  ];
+  assert.deepEqual(lines, expected);
+  assert.equal(r.stderr, '');
+  const names = lines[0]!.split(' ').slice(1);
+  for (const host of ['sda', 'vda', 'kmsg', 'mem', 'kvm', 'console', 'loop0', 'nvme0'])
+    assert.ok(!names.includes(host), `the host's /dev/${host} is not there`);
+  // the devpts instance is the container's own: the host's ptys are not listed in it
+  const hostPts = readdirSync('/dev/pts').filter((n) => /^\d+$/.test(n));
+  assert.ok(!lines.some((l) => /^\/dev\/pts\/\d/.test(l)), `no host ptys (host has ${hostPts})`);
+});
+
+test('/etc/hostname, /etc/hosts and /etc/resolv.conf are provided (default and --hostname)', () => {
+  const show =
+    'echo host=$(hostname); cat /etc/hostname; echo ---; cat /etc/hosts; echo ---; stat -c %F /etc/resolv.conf; cat /etc/resolv.conf';
+  const parse = (out: string) => {
+    const [head, hosts, resolv] = out.split('---\n') as [string, string, string];
+    const [hostLine, hostnameFile] = head.split('\n');
+    return { host: hostLine!.slice('host='.length), hostnameFile, hosts, resolv };
+  };
+  const d = run(['--rm', '--network', 'none', '--rootfs', rootfs, 'sh', '-c', show]);
+  assert.equal(d.code, 0, d.stderr);
+  const def = parse(d.stdout);
+  assert.match(def.host, /^[0-9a-f]{12}$/, 'the default hostname is the short id');
+  assert.equal(def.hostnameFile, def.host, '/etc/hostname holds the hostname');
+  assert.match(def.hosts, /^127\.0\.0\.1\s+localhost$/m);
+  assert.match(def.hosts, /^::1\s+localhost\b/m);
+  assert.match(def.hosts, new RegExp(`^\\S+\\s+${def.host}$`, 'm'), 'the hostname resolves');
+  let hostResolv = '';
+  try {
+    hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    /* none on this host: the container still gets a file */
+  }
+  assert.equal(def.resolv, `regular file\n${hostResolv}`, "resolv.conf is the host's");
+
+  const n = run([
+    '--rm',
+    '--network',
+    'bridge',
+    '--hostname',
+    'web.local',
+    '--rootfs',
+    rootfs,
+    'sh',
+    '-c',
+    `${show}; echo ---; ip -4 -o addr show eth0`,
+  ]);
+  assert.equal(n.code, 0, n.stderr);
+  const named = parse(n.stdout);
+  assert.equal(named.host, 'web.local');
+  assert.equal(named.hostnameFile, 'web.local');
+  const ip = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(n.stdout.split('---\n')[3] ?? '')?.[1];
+  assert.ok(ip, n.stdout);
+  assert.match(named.hosts, new RegExp(`^${ip.replaceAll('.', '\\.')}\\s+web\\.local$`, 'm'));
+  assert.match(named.hosts, /^127\.0\.0\.1\s+localhost$/m);
+  assert.ok(!existsSync(join(rootfs, 'etc/hosts')), 'the image itself is not changed');
+  assert.ok(!existsSync(join(rootfs, 'etc/hostname')));
 });
 
 test('masked and read-only /proc paths; docker default capabilities', () => {
