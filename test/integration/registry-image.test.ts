@@ -5,44 +5,15 @@
 // Skipped with a reason when dockerd cannot run here.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  copyFileSync,
-  realpathSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startDockerd } from '../helpers/dockerd.js';
+import { buildContext, compiled, importNodeBase, nodeBaseTar } from '../helpers/node-base-image.js';
 import { makeImage, run, startRegistry, writeOciLayout } from '../helpers/registry-server.js';
 
-const compiled = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The source checkout: the nearest parent of the compiled tree holding registry/Dockerfile. */
-const repo =
-  [join(compiled, '..'), join(compiled, '..', '..'), process.cwd()].find((d) =>
-    existsSync(join(d, 'registry', 'Dockerfile')),
-  ) ?? process.cwd();
 const dir = mkdtempSync(join(tmpdir(), 'tsreg-image-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A base image rootfs: this machine's node and the libraries it links. */
-function nodeBase(root: string): void {
-  const node = realpathSync(process.execPath);
-  mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
-  mkdirSync(join(root, 'tmp'), { recursive: true });
-  copyFileSync(node, join(root, 'usr/local/bin/node'));
-  const ldd = execFileSync('ldd', [node], { encoding: 'utf8' });
-  for (const m of ldd.matchAll(/(\/\S+\.so[.\d]*)/g)) {
-    const lib = m[1]!;
-    mkdirSync(join(root, dirname(lib)), { recursive: true });
-    copyFileSync(realpathSync(lib), join(root, lib));
-  }
-}
 
 test(
   'registry/Dockerfile builds with docker build and the container serves',
@@ -52,22 +23,10 @@ test(
     if (!started.ok) return t.skip(started.reason);
     const d = started.dockerd;
     try {
-      const base = join(dir, 'base');
-      nodeBase(base);
-      execFileSync('tar', ['-C', base, '-cf', join(dir, 'base.tar'), '.']);
+      importNodeBase(d, dir, 'local/node-base:20');
       const ctx = join(dir, 'ctx');
-      mkdirSync(join(ctx, 'registry'), { recursive: true });
-      execFileSync('cp', ['-al', join(repo, 'node_modules'), join(ctx, 'node_modules')]);
-      copyFileSync(join(repo, 'package.json'), join(ctx, 'package.json'));
-      cpSync(compiled, join(ctx, 'dist'), {
-        recursive: true,
-        filter: (p) => !p.includes('.cpuprofile'),
-      });
-      for (const f of ['Dockerfile', 'compose-config.yml'])
-        copyFileSync(join(repo, 'registry', f), join(ctx, 'registry', f));
-      let r = d.docker(['import', join(dir, 'base.tar'), 'local/node-base:20']);
-      assert.equal(r.status, 0, r.stderr);
-      r = d.docker(
+      buildContext(ctx);
+      let r = d.docker(
         [
           'build',
           '-q',
@@ -124,16 +83,6 @@ test(
   },
 );
 
-/** The build context the Dockerfile expects: package.json, node_modules, dist, registry/. */
-function buildContext(ctx: string): void {
-  mkdirSync(join(ctx, 'registry'), { recursive: true });
-  execFileSync('cp', ['-al', join(repo, 'node_modules'), join(ctx, 'node_modules')]);
-  copyFileSync(join(repo, 'package.json'), join(ctx, 'package.json'));
-  cpSync(compiled, join(ctx, 'dist'), { recursive: true });
-  for (const f of ['Dockerfile', 'compose-config.yml'])
-    copyFileSync(join(repo, 'registry', f), join(ctx, 'registry', f));
-}
-
 test(
   'registry/Dockerfile builds with tsbuild from a base pulled from tsregistry, and pushes back',
   { timeout: 120_000 },
@@ -141,11 +90,7 @@ test(
     const tsbuild = join(compiled, 'bin', 'tsbuild.js');
     if (!existsSync(tsbuild)) return t.skip('tsbuild is not built');
     const work = join(dir, 'tsbuild');
-    const base = join(work, 'base');
-    nodeBase(base);
-    execFileSync('tar', ['-C', base, '-cf', join(work, 'base.tar'), '.']);
-    const { readFileSync } = await import('node:fs');
-    const img = makeImage([readFileSync(join(work, 'base.tar'))]);
+    const img = makeImage([readFileSync(nodeBaseTar(work))]);
     writeOciLayout(join(work, 'layout'), '20', img);
     buildContext(join(work, 'ctx'));
     const reg = await startRegistry();
