@@ -4,7 +4,7 @@
 // TSDOCK_EXTRA_CA_CERTS, and TLS clients add it back here, once, on their first connection:
 // Node's built-in roots plus the extra file, which is what NODE_EXTRA_CA_CERTS means.
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
 
 let cached: { ca?: string[] } | undefined;
 
@@ -16,6 +16,9 @@ export function extraCaOptions(env: NodeJS.ProcessEnv = process.env): { ca?: str
   // NODE_EXTRA_CA_CERTS still set means Node already loaded it (run as `node tsbuild.js`)
   if (file && !env.NODE_EXTRA_CA_CERTS) {
     try {
+      const { rootCertificates } = createRequire(import.meta.url)(
+        'node:tls',
+      ) as typeof import('node:tls');
       opts = { ca: [...rootCertificates, readFileSync(file, 'utf8')] };
     } catch (err) {
       // as Node does for NODE_EXTRA_CA_CERTS: warn once, go on with the built-in roots

@@ -1,8 +1,9 @@
 // The registry client's HTTP layer: one request function over Node's http/https with keep-alive
 // agents, redirects, bounded retries with exponential backoff on 429/5xx and broken connections,
 // and TLS errors turned into one-line hints about `--insecure`.
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { TsdockError } from '../errors.js';
 import { extraCaOptions } from '../tls-trust.js';
@@ -33,16 +34,36 @@ export interface HttpResponse {
   body: IncomingMessage;
 }
 
-const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
-  // made on first use: the extra CA file is read only by commands that speak TLS
-  https: undefined as https.Agent | undefined,
-  httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 32, rejectUnauthorized: false }),
+// node:http/https (and tls under them) load on the first request, not with the module: commands
+// that bundle the client but build or run locally never pay for them at start-up.
+const requireBuiltin = createRequire(import.meta.url);
+const lazy = {
+  http: undefined as typeof import('node:http') | undefined,
+  https: undefined as typeof import('node:https') | undefined,
 };
+const httpModule = () => (lazy.http ??= requireBuiltin('node:http') as typeof import('node:http'));
+const httpsModule = () =>
+  (lazy.https ??= requireBuiltin('node:https') as typeof import('node:https'));
 
-function secureAgent(insecure: boolean | undefined): https.Agent {
-  if (insecure) return agents.httpsInsecure;
-  agents.https ??= new https.Agent({ keepAlive: true, maxSockets: 32, ...extraCaOptions() });
+const agents: { http?: HttpAgent; https?: HttpsAgent; httpsInsecure?: HttpsAgent } = {};
+
+function plainAgent(): HttpAgent {
+  agents.http ??= new (httpModule().Agent)({ keepAlive: true, maxSockets: 32 });
+  return agents.http;
+}
+
+function secureAgent(insecure: boolean | undefined): HttpsAgent {
+  const { Agent } = httpsModule();
+  if (insecure) {
+    agents.httpsInsecure ??= new Agent({
+      keepAlive: true,
+      maxSockets: 32,
+      rejectUnauthorized: false,
+    });
+    return agents.httpsInsecure;
+  }
+  // the extra CA file is read only by commands that speak TLS
+  agents.https ??= new Agent({ keepAlive: true, maxSockets: 32, ...extraCaOptions() });
   return agents.https;
 }
 
@@ -129,8 +150,8 @@ function sendOnce(req: HttpRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const u = new URL(req.url);
     const secure = u.protocol === 'https:';
-    const mod = secure ? https : http;
-    const agent = secure ? secureAgent(req.insecureTls) : agents.http;
+    const mod = secure ? httpsModule() : httpModule();
+    const agent = secure ? secureAgent(req.insecureTls) : plainAgent();
     const headers: Record<string, string> = { ...req.headers };
     if (Buffer.isBuffer(req.body)) headers['content-length'] = String(req.body.length);
     else if (req.body && req.bodyLength !== undefined)
