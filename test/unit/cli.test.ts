@@ -2,7 +2,7 @@
 // child process), --password-stdin reading, and the no-echo prompt on a real pseudo-terminal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
@@ -182,19 +182,32 @@ test('promptPassword refuses without a terminal', async () => {
   await assert.rejects(promptPassword('Password: '), /cannot prompt: stdin is not a terminal/);
 });
 
-test('promptPassword on a pseudo-terminal: no echo, backspace works', (t) => {
+test('promptPassword on a pseudo-terminal: no echo, backspace works', async (t) => {
   if (spawnSync('script', ['--version']).status !== 0) return t.skip('no util-linux script');
   const js = `import(${JSON.stringify(cliModule)}).then(async (m) => { const p = await m.promptPassword('Password: '); console.log('GOT[' + p + ']'); })`;
-  const r = spawnSync(
-    'sh',
-    ['-c', `(sleep 0.5; printf 'sec\\177ret\\r') | script -qec "$CMD" /dev/null`],
+  // type only once the prompt is up (the terminal is then in no-echo mode), however slow the start
+  const child = spawn(
+    'script',
+    ['-qec', `${process.execPath} -e "${js.replace(/"/g, '\\"')}"`, '/dev/null'],
     {
-      encoding: 'utf8',
-      env: { ...process.env, CMD: `${process.execPath} -e "${js.replace(/"/g, '\\"')}"` },
-      timeout: 20_000,
+      stdio: ['pipe', 'pipe', 'inherit'],
     },
   );
-  assert.match(r.stdout, /Password: /);
-  assert.match(r.stdout, /GOT\[seret\]/);
-  assert.doesNotMatch(r.stdout.replace(/GOT\[seret\]/, ''), /se|ret/);
+  let out = '';
+  let typed = false;
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (!typed && out.includes('Password: ')) {
+      typed = true;
+      child.stdin.write('sec\x7fret\r');
+    }
+    // script(1) ends when its input ends: close it only after the answer is back
+    if (out.includes('GOT[')) child.stdin.end();
+  });
+  await new Promise((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  assert.match(out, /Password: /);
+  assert.match(out, /GOT\[seret\]/);
+  assert.doesNotMatch(out.replace(/GOT\[seret\]/, ''), /se|ret/);
 });
