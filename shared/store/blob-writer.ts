@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { parseDigest, type Algorithm, type Digest } from '../digest.js';
+import { writeAll } from '../write-all.js';
 import { DigestMismatchError, InvalidInputError } from '../errors.js';
 import type { LayoutPaths } from './layout-paths.js';
 
@@ -29,11 +30,18 @@ export interface BlobWriter {
   abort(): Promise<void>;
 }
 
-/** Writes chunks to a new file while hashing them; fsyncs before 'finish'. */
+const BATCH = 1 << 20;
+
+/**
+ * Writes chunks to a new file while hashing them; fsyncs before 'finish'. Chunks are gathered
+ * into ~1 MiB writes, so bytes are only known to be in the file once 'finish' has fired.
+ */
 class HashingFileWritable extends Writable {
   readonly hash: Hash;
   size = 0;
   private handle?: FileHandle;
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
 
   constructor(
     readonly path: string,
@@ -59,22 +67,36 @@ class HashingFileWritable extends Writable {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this._writev([{ chunk }], cb);
   }
+  /** Chunks are hashed at once and written in ~1 MiB batches (16x fewer writes than 64 KiB). */
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    const buffers = chunks.map((c) => c.chunk);
-    for (const b of buffers) {
-      this.hash.update(b);
-      this.size += b.length;
+    for (const { chunk } of chunks) {
+      this.hash.update(chunk);
+      this.size += chunk.length;
+      this.batch.push(chunk);
+      this.batchBytes += chunk.length;
     }
-    writeAll(this.handle!, buffers).then(() => cb(), cb);
+    if (this.batchBytes < BATCH) return cb();
+    this.flush(cb);
   }
   override _final(cb: (err?: Error | null) => void): void {
-    const h = this.handle!;
-    this.handle = undefined;
-    h.sync()
-      .then(() => h.close())
-      .then(() => cb(), cb);
+    this.flush((err) => {
+      if (err) return cb(err);
+      const h = this.handle!;
+      this.handle = undefined;
+      h.sync()
+        .then(() => h.close())
+        .then(() => cb(), cb);
+    });
+  }
+  private flush(cb: (err?: Error | null) => void): void {
+    const buffers = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (buffers.length === 0) return cb();
+    writeAll(this.handle!.fd, buffers).then(() => cb(), cb);
   }
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.batch = [];
     const h = this.handle;
     this.handle = undefined;
     if (!h) return cb(err);
@@ -83,26 +105,6 @@ class HashingFileWritable extends Writable {
       () => cb(err),
     );
   }
-}
-
-async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
-  let pending = buffers;
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending);
-    pending = skipBytes(pending, bytesWritten);
-  }
-}
-
-function skipBytes(buffers: Buffer[], n: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (const b of buffers) {
-    if (n >= b.length) n -= b.length;
-    else {
-      out.push(n > 0 ? b.subarray(n) : b);
-      n = 0;
-    }
-  }
-  return out;
 }
 
 /** A fresh temp path under ingest/. */

@@ -4,10 +4,12 @@
 //     memory makes V8 run a full mark-compact every ~30 MiB (measured: GC was ~40% of the
 //     server's CPU during a pull). Here one buffer is read while the previous one is written.
 //   - FileSink: a Writable over an open file that gathers incoming chunks (64 KiB socket reads)
-//     into 1 MiB writev batches, so the thread pool sees 16x fewer writes.
+//     into 1 MiB writev batches (on the thread pool: see shared/write-all.ts), so there are 16x
+//     fewer writes.
 // Both keep memory constant: at most two buffers (send) or one batch plus one write (sink).
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { writeAll } from '../../../../shared/write-all.js';
 
 const CHUNK = 1 << 20;
 const POOL_MAX = 8;
@@ -125,29 +127,9 @@ export class FileSink extends Writable {
     this.batch = [];
     this.batchBytes = 0;
     if (n === 0) return cb();
-    writeAll(this.handle, buffers).then(() => {
+    writeAll(this.handle.fd, buffers).then(() => {
       this.written += n;
       cb();
     }, cb);
   }
-}
-
-async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
-  let pending = buffers;
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending);
-    pending = skipBytes(pending, bytesWritten);
-  }
-}
-
-function skipBytes(buffers: Buffer[], n: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (const b of buffers) {
-    if (n >= b.length) n -= b.length;
-    else {
-      out.push(n > 0 ? b.subarray(n) : b);
-      n = 0;
-    }
-  }
-  return out;
 }
