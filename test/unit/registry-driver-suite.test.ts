@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isPathNotFound, type StorageDriver } from '../../registry/storage/driver.js';
 import { FilesystemDriver } from '../../registry/storage/drivers/filesystem/filesystem-driver.js';
@@ -110,6 +110,65 @@ for (const f of factories) {
       const c = await d.writer('/a/x', { append: false });
       await c.cancel();
       await rejectsNotFound(d.stat('/a/x'));
+    });
+
+    withDriver('writer: many chunks across batch boundaries, append, size', async (d) => {
+      // 64 KiB and odd-sized chunks, > 2 MiB in all: exercises the filesystem driver's batches.
+      const chunks = Array.from({ length: 40 }, (_, i) =>
+        Buffer.alloc(i % 3 === 0 ? 65_536 : 1000 + i * 7919, i),
+      );
+      const all = Buffer.concat(chunks);
+      let w = await d.writer('/a/big', { append: false });
+      await pipeline(Readable.from(chunks.slice(0, 25)), w.stream);
+      await w.commit();
+      w = await d.writer('/a/big', { append: true });
+      await pipeline(Readable.from(chunks.slice(25)), w.stream);
+      await w.commit();
+      assert.equal(w.size(), all.length);
+      assert.ok((await d.getContent('/a/big')).equals(all));
+      // An interrupted body leaves only what was written before the failure started.
+      w = await d.writer('/a/big', { append: true });
+      const broken = new Readable({
+        read() {
+          this.push(Buffer.alloc(10));
+          this.destroy(new Error('cut'));
+        },
+      });
+      await assert.rejects(pipeline(broken, w.stream));
+      await w.commit().catch(() => {});
+      await d.truncate('/a/big', all.length);
+      assert.ok((await d.getContent('/a/big')).equals(all));
+    });
+
+    withDriver('send: ranges, missing path, early close', async (d) => {
+      if (!d.send) return;
+      const data = Buffer.alloc(3 * 1024 * 1024 + 123);
+      for (let i = 0; i + 4 <= data.length; i += 4) data.writeUInt32LE(i, i);
+      await d.putContent('/a/s', data);
+      const collect = async (start: number, end: number): Promise<Buffer> => {
+        const parts: Buffer[] = [];
+        const dest = new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            parts.push(Buffer.from(chunk)); // the driver reuses its buffers after the callback
+            setImmediate(cb);
+          },
+        });
+        await d.send!('/a/s', dest, start, end);
+        return Buffer.concat(parts);
+      };
+      assert.ok((await collect(0, data.length - 1)).equals(data));
+      assert.ok((await collect(5, 1_500_000)).equals(data.subarray(5, 1_500_001)));
+      assert.ok((await collect(data.length - 1, data.length - 1)).equals(data.subarray(-1)));
+      const sink = new Writable({ write: (_c, _e, cb) => cb() });
+      await rejectsNotFound(d.send('/a/missing', sink, 0, 10));
+      const closing = new Writable({
+        write(_c, _e, cb) {
+          this.destroy();
+          cb();
+        },
+      });
+      await assert.rejects(d.send('/a/s', closing, 0, data.length - 1));
+      await assert.rejects(d.send('/a/s', sink, 0, data.length + 10), /file ended/);
     });
 
     withDriver('list, move, walk', async (d) => {
