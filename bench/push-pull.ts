@@ -1,8 +1,10 @@
 // Benchmark: push and pull of one 256 MiB single-layer image (random bytes, so compression does
 // nothing; stored as a gzip stream of stored blocks) against the reference registry, skopeo vs
-// tspush/tspull, same run, same input. Each push goes to a fresh registry; each pull reads what
-// that registry holds. Prints seconds, MB/s and the ratio tsdock/skopeo (target >= 1).
-// Usage: node dist/bench/push-pull.js [MiB=256]
+// tspush/tspull, same run, same input. Each round gives each client a fresh registry (push, then
+// pull of what that registry holds), skopeo and tsdock alternating which goes first so drift in
+// the machine's load does not favour either. Prints the median seconds, MB/s and the ratio
+// tsdock/skopeo (target >= 1), and each round's ratios.
+// Usage: node dist/bench/push-pull.js [MiB=256] [ROUNDS=5]
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -14,12 +16,10 @@ import { createGzip } from 'node:zlib';
 import { digestFile } from '../shared/digest.js';
 import { MediaType } from '../shared/media-types.js';
 import { ContentStore } from '../shared/store/content-store.js';
-import {
-  startReferenceRegistry,
-  type ReferenceRegistry,
-} from '../test/helpers/reference-registry.js';
+import { startReferenceRegistry } from '../test/helpers/reference-registry.js';
 
 const mib = Number(process.argv[2] ?? 256);
+const ROUNDS = Number(process.argv[3] ?? 5);
 const binDir = fileURLToPath(new URL('../bin/', import.meta.url));
 const LOCAL = 'bench/pushpull:latest';
 
@@ -68,59 +68,98 @@ function timed(file: string, args: string[], env: NodeJS.ProcessEnv = process.en
   return s;
 }
 
-function line(what: string, bytes: number, skopeo: number, ts: number): string {
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function line(what: string, bytes: number, skopeo: number[], ts: number[]): string {
   const mbs = (s: number): string => `${(bytes / 1e6 / s).toFixed(0)} MB/s`;
+  const sk = median(skopeo);
+  const t = median(ts);
+  const rounds = skopeo.map((x, i) => (x / ts[i]!).toFixed(2)).join(' ');
   return (
-    `${what.padEnd(5)} skopeo ${skopeo.toFixed(2)} s (${mbs(skopeo)})   ` +
-    `tsdock ${ts.toFixed(2)} s (${mbs(ts)})   ratio tsdock/skopeo ${(skopeo / ts).toFixed(2)}`
+    `${what.padEnd(5)} skopeo ${sk.toFixed(2)} s (${mbs(sk)})   ` +
+    `tsdock ${t.toFixed(2)} s (${mbs(t)})   ratio tsdock/skopeo ${(sk / t).toFixed(2)}` +
+    `   (rounds: ${rounds})`
   );
+}
+
+interface Times {
+  push: number;
+  pull: number;
 }
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'tsdock-bench-pp-'));
-  const regs: ReferenceRegistry[] = [];
   try {
     const root = join(work, 'root');
     const storeRoot = join(root, 'images');
     const size = await makeImage(work, storeRoot);
     const env = { ...process.env, TSDOCK_ROOT: root, TSDOCK_CONFIG: join(work, 'config') };
-    const regSkopeo = await startReferenceRegistry();
-    regs.push(regSkopeo);
-    const regTs = await startReferenceRegistry();
-    regs.push(regTs);
     const src = `oci:${storeRoot}:docker.io/${LOCAL}`;
-    const skopeoPush = timed('skopeo', [
-      'copy',
-      '-q',
-      '--dest-tls-verify=false',
-      src,
-      `docker://${regSkopeo.host}/bench/pp:v1`,
-    ]);
-    const tsPush = timed(
-      process.execPath,
-      [join(binDir, 'tspush.js'), '-q', LOCAL, `${regTs.host}/bench/pp:v1`],
-      env,
-    );
-    const skopeoPull = timed('skopeo', [
-      'copy',
-      '-q',
-      '--src-tls-verify=false',
-      `docker://${regSkopeo.host}/bench/pp:v1`,
-      `oci:${join(work, 'skopeo-pull')}:v1`,
-    ]);
-    const pullEnv = { ...env, TSDOCK_ROOT: join(work, 'pull-root') };
-    const tsPull = timed(
-      process.execPath,
-      [join(binDir, 'tspull.js'), '-q', `${regTs.host}/bench/pp:v1`],
-      pullEnv,
-    );
+    const skopeo = async (): Promise<Times> => {
+      const reg = await startReferenceRegistry();
+      const out = join(work, 'skopeo-pull');
+      try {
+        const push = timed('skopeo', [
+          'copy',
+          '-q',
+          '--dest-tls-verify=false',
+          src,
+          `docker://${reg.host}/bench/pp:v1`,
+        ]);
+        const pull = timed('skopeo', [
+          'copy',
+          '-q',
+          '--src-tls-verify=false',
+          `docker://${reg.host}/bench/pp:v1`,
+          `oci:${out}:v1`,
+        ]);
+        return { push, pull };
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+        await reg.close();
+      }
+    };
+    const tsdock = async (): Promise<Times> => {
+      const reg = await startReferenceRegistry();
+      const pullRoot = join(work, 'pull-root');
+      try {
+        const push = timed(
+          process.execPath,
+          [join(binDir, 'tspush.js'), '-q', LOCAL, `${reg.host}/bench/pp:v1`],
+          env,
+        );
+        const pull = timed(
+          process.execPath,
+          [join(binDir, 'tspull.js'), '-q', `${reg.host}/bench/pp:v1`],
+          { ...env, TSDOCK_ROOT: pullRoot },
+        );
+        return { push, pull };
+      } finally {
+        rmSync(pullRoot, { recursive: true, force: true });
+        await reg.close();
+      }
+    };
+    const sk: Times[] = [];
+    const ts: Times[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      if (round % 2 === 0) {
+        sk.push(await skopeo());
+        ts.push(await tsdock());
+      } else {
+        ts.push(await tsdock());
+        sk.push(await skopeo());
+      }
+    }
     console.log(
-      `push/pull of a ${mib} MiB single-layer image (${size} bytes) against the reference registry`,
+      `push/pull of a ${mib} MiB single-layer image (${size} bytes) against the reference registry, median of ${ROUNDS} rounds`,
     );
-    console.log(line('push', size, skopeoPush, tsPush));
-    console.log(line('pull', size, skopeoPull, tsPull));
+    const col = (xs: Times[], k: keyof Times): number[] => xs.map((x) => x[k]);
+    console.log(line('push', size, col(sk, 'push'), col(ts, 'push')));
+    console.log(line('pull', size, col(sk, 'pull'), col(ts, 'pull')));
   } finally {
-    for (const r of regs) await r.close();
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -3,9 +3,13 @@
 //   - skopeo push and pull of a single-layer image (default 256 MiB), MB/s
 //   - manifest GET by tag (wrk -c32 -t2 -d5s) and blob HEAD (ab -k -i -c32: wrk hangs on HEAD
 //     replies that carry a Content-Length), requests/s
-// Prints both figures and the tsregistry/reference ratios. Usage:
-//   node dist/bench/registry.js [--size-mib 256] [--duration 5] [--runs 3]
-// Push/pull figures are medians over RUNS fresh registries (this kind of machine is noisy).
+//   - the same push and pull against a null registry (bench/null-registry.ts: drops uploaded
+//     bytes, serves blobs from memory): what skopeo itself can do here, the ceiling of any
+//     registry measured with skopeo as the client
+// Prints the figures and the tsregistry/reference ratios. Usage:
+//   node dist/bench/registry.js [--size-mib 256] [--duration 5] [--runs 5]
+// Push/pull figures are medians over RUNS rounds; each round starts every registry fresh, in a
+// rotating order, so drift in the machine's load (it is shared and noisy) favours none of them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -42,7 +46,7 @@ const flag = (name: string, def: number): number => {
 };
 const SIZE_MIB = flag('size-mib', 256);
 const DURATION = flag('duration', 5);
-const RUNS = flag('runs', 3);
+const RUNS = flag('runs', 5);
 
 function sha256hex(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -131,6 +135,14 @@ async function startReference(dir: string, port: number): Promise<Target> {
   return { name: 'reference', port, child };
 }
 
+async function startNull(dir: string, port: number): Promise<Target> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'null-registry.js');
+  const layout = join(dir, '..', 'layout');
+  const child = spawn(process.execPath, [script, String(port), layout], { stdio: 'ignore' });
+  await waitUp(port);
+  return { name: 'null', port, child };
+}
+
 async function startTsregistry(dir: string, port: number): Promise<Target> {
   const config = join(dir, 'config.yml');
   writeFileSync(
@@ -204,36 +216,34 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** RUNS fresh registries for push/pull (medians), then request rates on the last one. */
-async function measure(
+type Start = (dir: string, port: number) => Promise<Target>;
+
+/** One fresh registry in its own directory, stopped and removed after `fn`. */
+async function withFresh<T>(
   name: string,
-  start: (dir: string, port: number) => Promise<Target>,
+  start: Start,
   port: number,
-  layout: string,
   work: string,
-): Promise<Figures> {
-  const pushes: number[] = [];
-  const pulls: number[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    const dir = join(work, `${name}-${run}`);
-    mkdirSync(dir);
-    const t = await start(dir, port);
-    try {
-      const r = transfer(t, layout, work);
-      pushes.push(r.push);
-      pulls.push(r.pull);
-      if (run < RUNS - 1) continue;
-      const host = `127.0.0.1:${port}`;
-      const layer = (makeLayout as { layer?: string }).layer!;
-      const manifestRps = wrk(`http://${host}/v2/bench/img/manifests/v1`, 'GET', work);
-      const headRps = abHead(`http://${host}/v2/bench/img/blobs/${layer}`);
-      return { pushMBs: median(pushes), pullMBs: median(pulls), manifestRps, headRps };
-    } finally {
-      await stop(t);
-      rmSync(dir, { recursive: true, force: true });
-    }
+  fn: (t: Target) => T,
+): Promise<T> {
+  const dir = mkdtempSync(join(work, `${name}-`));
+  const t = await start(dir, port);
+  try {
+    return fn(t);
+  } finally {
+    await stop(t);
+    rmSync(dir, { recursive: true, force: true });
   }
-  throw new Error('no runs');
+}
+
+/** Request rates on a fresh registry holding the image. */
+function rates(t: Target, layout: string, work: string): Pick<Figures, 'manifestRps' | 'headRps'> {
+  transfer(t, layout, work);
+  const host = `127.0.0.1:${t.port}`;
+  const layer = (makeLayout as { layer?: string }).layer!;
+  const manifestRps = wrk(`http://${host}/v2/bench/img/manifests/v1`, 'GET', work);
+  const headRps = abHead(`http://${host}/v2/bench/img/blobs/${layer}`);
+  return { manifestRps, headRps };
 }
 
 async function stop(t: Target): Promise<void> {
@@ -246,12 +256,28 @@ async function main(): Promise<void> {
   try {
     const layout = join(work, 'layout');
     makeLayout(layout);
-    const results: Record<string, Figures> = {};
-    for (const [name, start, port] of [
+    const targets: [string, Start, number][] = [
       ['reference', startReference, 5791],
       ['tsregistry', startTsregistry, 5792],
-    ] as const)
-      results[name] = await measure(name, start, port, layout, work);
+      ['null', startNull, 5793],
+    ];
+    const push: Record<string, number[]> = {};
+    const pull: Record<string, number[]> = {};
+    for (let run = 0; run < RUNS; run++) {
+      for (let k = 0; k < targets.length; k++) {
+        const [name, start, port] = targets[(run + k) % targets.length]!;
+        const r = await withFresh(name, start, port, work, (t) => transfer(t, layout, work));
+        (push[name] ??= []).push(r.push);
+        (pull[name] ??= []).push(r.pull);
+      }
+    }
+    const results: Record<string, Figures> = {};
+    for (const [name, start, port] of targets.slice(0, 2))
+      results[name] = {
+        pushMBs: median(push[name]!),
+        pullMBs: median(pull[name]!),
+        ...(await withFresh(name, start, port, work, (t) => rates(t, layout, work))),
+      };
     const ref = results.reference!;
     const ts = results.tsregistry!;
     const row = (label: string, k: keyof Figures, unit: string) =>
@@ -264,6 +290,17 @@ async function main(): Promise<void> {
     console.log(row('skopeo pull', 'pullMBs', 'MB/s'));
     console.log(row('manifest GET', 'manifestRps', 'req/s'));
     console.log(row('blob HEAD (ab)', 'headRps', 'req/s'));
+    const ceiling = (k: 'push' | 'pull'): string => {
+      const c = median((k === 'push' ? push : pull).null!);
+      return `${c.toFixed(0)} MB/s = ${(c / (k === 'push' ? ref.pushMBs : ref.pullMBs)).toFixed(2)}x the reference`;
+    };
+    console.log(
+      `\nskopeo against a null registry (drops uploads, serves blobs from memory), same rounds: ` +
+        `push ${ceiling('push')}, pull ${ceiling('pull')}: no registry can score more than that here.`,
+    );
+    const each = (xs: Record<string, number[]>): string =>
+      targets.map(([n]) => `${n} ${xs[n]!.map((x) => x.toFixed(0)).join('/')}`).join('; ');
+    console.log(`rounds, MB/s: push: ${each(push)}; pull: ${each(pull)}`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
