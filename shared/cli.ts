@@ -229,6 +229,8 @@ function readTerminal(prompt: string, echo: boolean): Promise<string> {
       ),
     );
   }
+  // no echo before the prompt shows: what is typed right after it must not appear
+  stdin.setRawMode(true);
   process.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let input = '';
@@ -259,7 +261,6 @@ function readTerminal(prompt: string, echo: boolean): Promise<string> {
         if (echo) process.stderr.write(ch);
       }
     };
-    stdin.setRawMode(true);
     stdin.resume();
     stdin.on('data', onData);
   });
