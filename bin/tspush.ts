@@ -4,7 +4,7 @@
 import { push } from '../shared/client/transfer.js';
 import { parseFlags, runCli, UsageError } from '../shared/cli.js';
 import { createProgress } from '../shared/progress.js';
-import { formatName, parseReference } from '../shared/reference.js';
+import { formatName, formatReference, parseReference } from '../shared/reference.js';
 import { ContentStore } from '../shared/store/content-store.js';
 
 const HELP = `Usage: tspush [OPTIONS] NAME[:TAG] [TARGET[:TAG]]
@@ -38,14 +38,17 @@ runCli('tspush', async (argv) => {
   const dest = parseReference(target ?? source);
   const mode = values.quiet ? 'quiet' : progressMode(values.progress);
   const store = await ContentStore.open();
-  process.stdout.write(`The push refers to repository [${formatName(dest)}]\n`);
+  // docker push -q prints only the pushed reference
+  if (mode !== 'quiet')
+    process.stdout.write(`The push refers to repository [${formatName(dest)}]\n`);
   const progress = createProgress(process.stdout, { mode });
   const result = await push(store, source, {
     ...(mode === 'quiet' ? {} : { progress }),
     ...(target ? { target } : {}),
     ...(values.insecure ? { insecure: true } : {}),
   }).finally(() => progress.end());
-  process.stdout.write(`${result.ref}: digest: ${result.digest} size: ${result.size}\n`);
+  if (mode === 'quiet') process.stdout.write(`${formatReference(dest)}\n`);
+  else process.stdout.write(`${result.ref}: digest: ${result.digest} size: ${result.size}\n`);
   return 0;
 });
 

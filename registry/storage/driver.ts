@@ -11,7 +11,7 @@ export interface FileInfo {
   isDir: boolean;
 }
 
-/** An open writer: write to `stream`, then commit() to make the bytes durable, or cancel(). */
+/** An open writer: write to `stream`, then commit() to make the bytes visible atomically, or cancel(). */
 export interface FileWriter {
   /** Bytes write through this stream are appended to the file. */
   readonly stream: Writable;

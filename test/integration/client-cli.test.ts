@@ -117,6 +117,10 @@ for (const auth of [
         lines.some((l) => /^[0-9a-f]{12}: Pushed$/.test(l)),
         pushed.stdout,
       );
+      // -q: only the pushed reference, as docker push -q
+      const quiet = await run('tspush', ['-q', 'busybox:latest', `${reg.host}/carol/bb:v2`], a);
+      assert.equal(quiet.status, 0, quiet.stderr);
+      assert.equal(quiet.stdout, `${reg.host}/carol/bb:v2\n`);
 
       const insp = await exec(
         'skopeo',
