@@ -1,28 +1,33 @@
 // Bundles the command-line entry points (bin/*.ts) with esbuild into dist/bin/<name>.js, over
 // what tsc emitted there. Why: a command's start-up is measured (builds, container starts), and
 // Node 20 spends ~45 ms resolving, reading and linking ~100 separate ES modules before tsbuild
-// does any work; one self-contained file per command removes that. (Shared chunks for the lazy
-// imports were measured slower: each chunk is again a module to resolve and link.)
+// does any work; one self-contained file per command removes that. The bundles are CommonJS
+// (dist/bin/package.json says so): esbuild then turns the imports of lazily loaded modules,
+// Node built-ins included, into require() calls run on first use, where an ES module bundle
+// hoists every built-in import to the top and loads crypto, zlib, net... at every start
+// (measured: tsrun 16 ms less CPU per start). Shared chunks were measured slower than one file.
 // The bundles sit in dist/bin/, one level under dist/ like every source folder, so the relative
-// URLs modules compute from import.meta.url (../native/<helper>, ../bin/tspull.js,
-// ../runner/monitor-main.js) point at the same files as from their tsc-compiled copies.
-// Not bundled: tsregistry (a long-running server; pino loads worker files by path) and tsdemo
-// (it locates the other commands from its own folder). npm packages that load lazily by path
-// (dockerfile-ast, via createRequire) stay external.
+// URLs modules compute from import.meta.url (../native/<helper>, ../runner/monitor-main.js)
+// point at the same files as from their tsc-compiled copies.
+// Not bundled: tsregistry (a long-running server whose packages are ES modules: jose, level)
+// and tsdemo; tsc's ES module output for them moves to <name>.mjs behind a two-line <name>.js.
+// npm packages that load lazily by path (dockerfile-ast, via createRequire) stay external.
+// Run after tsc (npm run build does): tsc alone leaves ES modules under a CommonJS package.json.
 import { build } from 'esbuild';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const SKIP = new Set(['tsregistry', 'tsdemo']);
+const BIN = join('dist', 'bin');
+const UNBUNDLED = new Set(['tsregistry', 'tsdemo']);
 const entryPoints = readdirSync('bin')
-  .filter((f) => f.endsWith('.ts') && !SKIP.has(f.slice(0, -3)))
+  .filter((f) => f.endsWith('.ts') && !UNBUNDLED.has(f.slice(0, -3)))
   .map((f) => join('bin', f));
 
 await build({
   entryPoints,
-  outdir: join('dist', 'bin'),
+  outdir: BIN,
   bundle: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   minifySyntax: true,
@@ -30,17 +35,35 @@ await build({
   keepNames: true,
   sourcemap: 'linked',
   external: ['dockerfile-ast'],
-  // CommonJS packages inside an ES module bundle call require(); give them Node's.
-  banner: {
-    js: "import { createRequire as __tsdockRequire } from 'node:module'; const require = __tsdockRequire(import.meta.url);",
-  },
+  // import.meta.url, which CommonJS lacks: the bundle's own file URL
+  define: { 'import.meta.url': '__tsdockModuleUrl' },
+  banner: { js: "const __tsdockModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
 
 // An import() of a computed path is left as it is and would resolve against dist/bin/, not the
 // module's own folder: refuse it, so such imports stay literal (and bundled).
 for (const f of entryPoints) {
-  const out = join('dist', 'bin', f.slice(4, -3) + '.js');
+  const out = join(BIN, f.slice(4, -3) + '.js');
   const m = /\bimport\((?!["'])[^)]{0,40}/.exec(readFileSync(out, 'utf8'));
   if (m) throw new Error(`${out}: dynamic import of a computed path (${m[0]}...): use a literal`);
 }
+
+// The unbundled commands stay ES modules: tsc's output becomes <name>.mjs, started by <name>.js.
+for (const name of UNBUNDLED) {
+  const js = join(BIN, `${name}.js`);
+  const text = readFileSync(js, 'utf8');
+  if (!text.includes('__tsdockLauncher')) {
+    renameSync(js, join(BIN, `${name}.mjs`));
+    if (existsSync(`${js}.map`)) renameSync(`${js}.map`, join(BIN, `${name}.mjs.map`));
+  }
+  const shebang = text.startsWith('#!') ? text.slice(0, text.indexOf('\n') + 1) : '';
+  writeFileSync(
+    js,
+    `${shebang}// __tsdockLauncher: starts ./${name}.mjs (an ES module; see scripts/bundle.mjs)\n` +
+      `import(require('node:url').pathToFileURL(require('node:path').join(__dirname, '${name}.mjs')).href);\n`,
+  );
+}
+writeFileSync(join(BIN, 'package.json'), '{ "type": "commonjs" }\n');
+// tsc's ES modules under dist/bin/demo (tsdemo's steps, imported by the e2e test)
+writeFileSync(join(BIN, 'demo', 'package.json'), '{ "type": "module" }\n');
