@@ -3,7 +3,7 @@
 // the machine they ran on. A benchmark that fails is reported in the file and makes the exit
 // code non-zero; the others still run. Usage: node dist/bench/run-all.js [NAME...] (e.g. build)
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -70,18 +70,28 @@ async function main(): Promise<void> {
     if (code !== 0) failed++;
     const body = b.markdown ? out.trim() : '```\n' + out.trim() + '\n```';
     const status = code === 0 ? `${secs} s` : `FAILED (exit ${code}) after ${secs} s`;
-    sections.push(`## ${b.title}\n\n\`node dist/bench/${b.name}.js\`: ${status}\n\n${body}\n`);
+    sections.push(
+      `<!-- bench:${b.name} -->\n## ${b.title}\n\n\`node dist/bench/${b.name}.js\`: ${status} (${started.toISOString().slice(0, 10)})\n\n${body}\n<!-- /bench:${b.name} -->\n`,
+    );
   }
+  const file = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
+  // a partial run (names given) replaces only its own sections of the file
+  const kept = new Map<string, string>();
+  if (only.length && existsSync(file)) {
+    const re = /<!-- bench:([\w-]+) -->\n[\s\S]*?<!-- \/bench:\1 -->\n/g;
+    for (const m of readFileSync(file, 'utf8').matchAll(re)) kept.set(m[1]!, m[0]);
+  }
+  picked.forEach((b, i) => kept.set(b.name, sections[i]!));
+  const body = BENCHES.map((b) => kept.get(b.name)).filter((x): x is string => x !== undefined);
   const doc = [
     '# Benchmark results',
     '',
-    `Written by \`npm run bench\` (bench/run-all.ts) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+    `Written by \`npm run bench\` (bench/run-all.ts); last run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
     `Machine: ${machine()}. Each benchmark runs tsdock and its peer in the same run, on the same`,
     'input; ratios are what to read (absolute times move with whatever else the machine does).',
     '',
-    ...sections,
+    ...body,
   ].join('\n');
-  const file = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
   writeFileSync(file, doc);
   console.log(`\nwrote ${file}`);
   if (failed) process.exit(1);
