@@ -1,7 +1,7 @@
 // Test helpers for tsbuild: a private TSDOCK_ROOT with the offline busybox image, running the
 // compiled CLI, and reading built images back with the peer tools (umoci unpack, skopeo inspect).
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,4 +100,18 @@ export async function leftoverTemps(br: BuildRoot): Promise<string[]> {
 
 export function fullRef(tag: string): string {
   return `docker.io/library/${tag}`;
+}
+
+/** Writes a build context: files by relative path (parents made) under base/name. */
+export async function writeContext(
+  base: string,
+  name: string,
+  files: Record<string, string>,
+): Promise<string> {
+  const dir = join(base, name);
+  for (const [p, content] of Object.entries(files)) {
+    await mkdir(join(dir, p, '..'), { recursive: true });
+    await writeFile(join(dir, p), content);
+  }
+  return dir;
 }

@@ -3,7 +3,6 @@
 // delete, docker-like errors, and a download that resumes after the connection is cut.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -12,6 +11,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { makeSelfSigned } from '../helpers/self-signed.js';
 import { digestOf } from '../../shared/digest.js';
 import { RegistryClient } from '../../shared/client/registry-client.js';
 import type { TsdockError } from '../../shared/errors.js';
@@ -323,22 +323,7 @@ test('5xx answers are retried', async () => {
 test('TLS: a self-signed registry fails with an --insecure hint, and works with insecure', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsdock-tls-'));
   try {
-    const r = spawnSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ]);
-    assert.equal(r.status, 0);
+    makeSelfSigned(dir);
     const srv = https.createServer(
       { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
       (_req, res) => {

@@ -1,6 +1,7 @@
 // Operations: /healthz, Prometheus /metrics (requests by route/status, bytes, GC runs), request
 // ids, TLS with a certificate and key, and graceful shutdown that finishes in-flight requests.
 import { test } from 'node:test';
+import { makeSelfSigned } from '../helpers/self-signed.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pushBlob, run, sha256, startRegistry } from '../helpers/registry-server.js';
+import { pushBlob, sha256, startRegistry } from '../helpers/registry-server.js';
 
 test('healthz, metrics and request ids', async () => {
   const reg = await startRegistry();
@@ -46,26 +47,7 @@ test('healthz, metrics and request ids', async () => {
 test('TLS when given a certificate and key', { timeout: 30_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsreg-tls-'));
   try {
-    const r = await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ]);
-    assert.equal(r.status, 0, r.stderr);
+    makeSelfSigned(dir, 'ec');
     const reg = await startRegistry({
       configure: (c) =>
         (c.http.tls = { certificate: join(dir, 'cert.pem'), key: join(dir, 'key.pem') }),

@@ -4,7 +4,7 @@
 // registries are otherwise trusted blindly, as docker does) from a server whose certificate only
 // the extra CA file vouches for.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { makeSelfSigned } from '../helpers/self-signed.js';
 
 const tslogin = fileURLToPath(new URL('../../bin/tslogin.js', import.meta.url));
 const clientModule = new URL('../../shared/client/registry-client.js', import.meta.url).href;
@@ -37,24 +38,7 @@ test('a command started through its shebang trusts NODE_EXTRA_CA_CERTS for TLS',
   const dir = mkdtempSync(join(tmpdir(), 'tsdock-ca-'));
   const srvOpts: { key?: Buffer; cert?: Buffer } = {};
   try {
-    const r = spawnSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ]);
-    assert.equal(r.status, 0, r.stderr?.toString());
+    makeSelfSigned(dir);
     srvOpts.key = readFileSync(join(dir, 'key.pem'));
     srvOpts.cert = readFileSync(join(dir, 'cert.pem'));
     let pings = 0;

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,6 +21,7 @@ import {
   tsbuild,
   unpack,
   type BuildRoot,
+  writeContext,
 } from '../helpers/builder-run.js';
 import { leftoverCgroups } from './runner-helpers.js';
 
@@ -36,14 +37,8 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-async function context(name: string, files: Record<string, string>): Promise<string> {
-  const dir = join(work, name);
-  for (const [p, content] of Object.entries(files)) {
-    await mkdir(join(dir, p, '..'), { recursive: true });
-    await writeFile(join(dir, p), content);
-  }
-  return dir;
-}
+const context = (name: string, files: Record<string, string>): Promise<string> =>
+  writeContext(work, name, files);
 
 /** The RUN cgroups of one tsbuild process (tsdock/tsbuild-<random>-<pid> in any hierarchy). */
 const runCgroups = (pid: number): string[] =>

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,6 +27,7 @@ import {
   tsbuild,
   unpack,
   type BuildRoot,
+  writeContext,
 } from '../helpers/builder-run.js';
 import { leftoverCgroups } from './runner-helpers.js';
 
@@ -44,14 +45,8 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-async function context(name: string, files: Record<string, string>): Promise<string> {
-  const dir = join(work, name);
-  for (const [p, content] of Object.entries(files)) {
-    await mkdir(join(dir, p, '..'), { recursive: true });
-    await writeFile(join(dir, p), content);
-  }
-  return dir;
-}
+const context = (name: string, files: Record<string, string>): Promise<string> =>
+  writeContext(work, name, files);
 
 async function readFrom(ref: string, path: string): Promise<string> {
   const u = await unpack(br, fullRef(ref));
