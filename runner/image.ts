@@ -87,15 +87,6 @@ export function fastRunnableImage(
   }
 }
 
-/** Pulls in-process (the client trusts the CA file tsrun's shebang set aside: shared/tls-trust). */
-async function pull(
-  store: Parameters<typeof import('../shared/client/transfer.js').pullImage>[0],
-  ref: string,
-) {
-  const { pullImage } = await import('../shared/client/transfer.js');
-  await pullImage(store, ref);
-}
-
 /** Loads an image from the local store, pulling it first when it is not there. */
 export async function loadRunnableImage(ref: string): Promise<RunnableImage> {
   const { ContentStore } = await import('../shared/store/content-store.js');
@@ -107,7 +98,9 @@ export async function loadRunnableImage(ref: string): Promise<RunnableImage> {
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
     process.stderr.write(`Unable to find image '${ref}' locally, pulling\n`);
-    await pull(store, ref);
+    // in-process: the client trusts the CA file tsrun's shebang set aside (shared/tls-trust)
+    const { pullImage } = await import('../shared/client/transfer.js');
+    await pullImage(store, ref);
     image = await loadImage(store, ref);
   }
   const diffIds = image.config.rootfs?.diff_ids ?? [];

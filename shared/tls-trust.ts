@@ -1,20 +1,17 @@
 // Extra CA certificates for TLS clients when a command's shebang set NODE_EXTRA_CA_CERTS aside.
 // Node reads that file at start-up, before any code runs (about 30 ms here for Debian's bundle),
 // even in commands that never open a TLS connection; the commands' shebangs therefore move it to
-// TSDOCK_EXTRA_CA_CERTS, and TLS clients add it back here, once, on their first connection:
+// TSDOCK_EXTRA_CA_CERTS, and the HTTP client adds it back here when it makes its TLS agent:
 // Node's built-in roots plus the extra file, which is what NODE_EXTRA_CA_CERTS means.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-let cached: { ca?: string[] } | undefined;
-
 /** TLS options that trust Node's roots plus the set-aside extra certificates, if any. */
-export function extraCaOptions(env: NodeJS.ProcessEnv = process.env): { ca?: string[] } {
-  if (cached && env === process.env) return cached;
-  const file = env.TSDOCK_EXTRA_CA_CERTS;
+export function extraCaOptions(): { ca?: string[] } {
+  const file = process.env.TSDOCK_EXTRA_CA_CERTS;
   let opts: { ca?: string[] } = {};
   // NODE_EXTRA_CA_CERTS still set means Node already loaded it (run as `node tsbuild.js`)
-  if (file && !env.NODE_EXTRA_CA_CERTS) {
+  if (file && !process.env.NODE_EXTRA_CA_CERTS) {
     try {
       const { rootCertificates } = createRequire(import.meta.url)(
         'node:tls',
@@ -25,6 +22,5 @@ export function extraCaOptions(env: NodeJS.ProcessEnv = process.env): { ca?: str
       process.emitWarning(`Ignoring extra certs from ${file}: ${(err as Error).message}`);
     }
   }
-  if (env === process.env) cached = opts;
   return opts;
 }

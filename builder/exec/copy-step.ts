@@ -2,12 +2,11 @@
 // context (or a stage/image view for --from), fetches ADD URLs (with --checksum), and unpacks
 // local ADD archives through the hardened extractor (entries climbing out with `..` are refused,
 // symlinks cannot redirect writes). The layer itself is written by layer-output.ts.
-import { createHash } from 'node:crypto';
 import { mkdtemp, open, readlink, rm } from 'node:fs/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { join, posix } from 'node:path';
+import { DigestingStream } from '../../shared/digest.js';
 import { BuildStepError, errorAt, type SourceLocation } from '../errors.js';
 import { selectSource, type SourceMatch } from '../context/select.js';
 import type { ExpandedStep } from '../plan/expand.js';
@@ -149,23 +148,14 @@ async function fetchUrl(
     throw new BuildStepError(loc.file, loc.line, `ADD ${url}: HTTP ${res.status}`);
   }
   const name = posix.basename(new URL(url).pathname) || 'download';
-  const hash = createHash(algo);
+  const hashing = new DigestingStream(algo);
   const out = join(dir, name);
   try {
-    await pipeline(
-      res.body,
-      new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          done(null, chunk);
-        },
-      }),
-      createWriteStream(out, { mode: 0o600, flags: 'wx' }),
-    );
+    await pipeline(res.body, hashing, createWriteStream(out, { mode: 0o600, flags: 'wx' }));
   } catch (e) {
     throw new BuildStepError(loc.file, loc.line, `ADD ${url}: ${(e as Error).message}`);
   }
-  const got = hash.digest('hex');
+  const got = hashing.digest().slice(algo.length + 1);
   if (hex !== undefined && got !== hex) {
     await rm(out, { force: true });
     throw new BuildStepError(

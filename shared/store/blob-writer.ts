@@ -5,10 +5,10 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { promises as fs, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { parseDigest, type Algorithm, type Digest } from '../digest.js';
-import { writeAll } from '../write-all.js';
+import { FileSink } from '../write-all.js';
 import { DigestMismatchError, InvalidInputError } from '../errors.js';
 import type { LayoutPaths } from './layout-paths.js';
 
@@ -30,80 +30,34 @@ export interface BlobWriter {
   abort(): Promise<void>;
 }
 
-const BATCH = 1 << 20;
-
 /**
- * Writes chunks to a new file while hashing them; fsyncs before 'finish'. Chunks are gathered
- * into ~1 MiB writes, so bytes are only known to be in the file once 'finish' has fired.
+ * Writes chunks to a new file while hashing them (one pass); fsyncs before 'finish'. Chunks are
+ * gathered into ~1 MiB writes (FileSink), so bytes are only in the file once 'finish' has fired.
  */
-class HashingFileWritable extends Writable {
+class HashingFileWritable extends FileSink {
   readonly hash: Hash;
   size = 0;
-  private handle?: FileHandle;
-  private batch: Buffer[] = [];
-  private batchBytes = 0;
 
   constructor(
     readonly path: string,
     readonly algorithm: Algorithm,
   ) {
-    super({ highWaterMark: 1 << 20 });
-    this.hash = createHash(algorithm);
-  }
-  override _construct(cb: (err?: Error | null) => void): void {
+    const hash = createHash(algorithm);
     // ingest/ exists (ContentStore.open makes it); recreate it if someone removed it since.
-    const open = (): Promise<FileHandle> => fs.open(this.path, 'wx', 0o644);
-    open()
-      .catch(async (err: NodeJS.ErrnoException) => {
+    const open = (): Promise<FileHandle> =>
+      fs.open(path, 'wx', 0o644).catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;
-        await fs.mkdir(dirname(this.path), { recursive: true });
-        return open();
-      })
-      .then((h) => {
-        this.handle = h;
-        cb();
-      }, cb);
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this._writev([{ chunk }], cb);
-  }
-  /** Chunks are hashed at once and written in ~1 MiB batches (16x fewer writes than 64 KiB). */
-  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    for (const { chunk } of chunks) {
-      this.hash.update(chunk);
-      this.size += chunk.length;
-      this.batch.push(chunk);
-      this.batchBytes += chunk.length;
-    }
-    if (this.batchBytes < BATCH) return cb();
-    this.flush(cb);
-  }
-  override _final(cb: (err?: Error | null) => void): void {
-    this.flush((err) => {
-      if (err) return cb(err);
-      const h = this.handle!;
-      this.handle = undefined;
-      h.sync()
-        .then(() => h.close())
-        .then(() => cb(), cb);
+        await fs.mkdir(dirname(path), { recursive: true });
+        return fs.open(path, 'wx', 0o644);
+      });
+    super(open, {
+      sync: true,
+      onChunk: (chunk) => {
+        hash.update(chunk);
+        this.size += chunk.length;
+      },
     });
-  }
-  private flush(cb: (err?: Error | null) => void): void {
-    const buffers = this.batch;
-    this.batch = [];
-    this.batchBytes = 0;
-    if (buffers.length === 0) return cb();
-    writeAll(this.handle!.fd, buffers).then(() => cb(), cb);
-  }
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.batch = [];
-    const h = this.handle;
-    this.handle = undefined;
-    if (!h) return cb(err);
-    h.close().then(
-      () => cb(err),
-      () => cb(err),
-    );
+    this.hash = hash;
   }
 }
 

@@ -3,13 +3,10 @@
 //     fs read stream allocates a fresh buffer per read, and 256 MiB of short-lived external
 //     memory makes V8 run a full mark-compact every ~30 MiB (measured: GC was ~40% of the
 //     server's CPU during a pull). Here one buffer is read while the previous one is written.
-//   - FileSink: a Writable over an open file that gathers incoming chunks (64 KiB socket reads)
-//     into 1 MiB writev batches (on the thread pool: see shared/write-all.ts), so there are 16x
-//     fewer writes.
-// Both keep memory constant: at most two buffers (send) or one batch plus one write (sink).
+// It keeps memory constant: at most two buffers. Uploads are written by shared/write-all.ts's
+// FileSink (1 MiB writev batches on the thread pool).
 import type { FileHandle } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { writeAll } from '../../../../shared/write-all.js';
+import type { Writable } from 'node:stream';
 
 const CHUNK = 1 << 20;
 const POOL_MAX = 8;
@@ -68,68 +65,5 @@ export async function sendFile(
     if (failed) throw failed;
   } finally {
     dest.off('close', onClose);
-  }
-}
-
-const BATCH = 1 << 20;
-
-/**
- * A Writable appending to an open file in ~1 MiB writev batches. Chunks are acknowledged as
- * they are gathered, so a batch is only on disk once 'finish' has fired (after _final flushed
- * the rest); on error or destroy the unwritten batch is dropped and the handle closed.
- */
-export class FileSink extends Writable {
-  private batch: Buffer[] = [];
-  private batchBytes = 0;
-  /** Bytes written to the file so far. */
-  written = 0;
-
-  constructor(private readonly handle: FileHandle) {
-    super({ highWaterMark: BATCH });
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.batch.push(chunk);
-    this.batchBytes += chunk.length;
-    if (this.batchBytes < BATCH) return cb();
-    this.flush(cb);
-  }
-
-  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    for (const { chunk } of chunks) {
-      this.batch.push(chunk);
-      this.batchBytes += chunk.length;
-    }
-    if (this.batchBytes < BATCH) return cb();
-    this.flush(cb);
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    this.flush((err) => {
-      if (err) return cb(err);
-      this.handle.close().then(() => cb(), cb);
-    });
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.batch = [];
-    this.batchBytes = 0;
-    // After _final the handle is closed already; closing twice only rejects.
-    this.handle.close().then(
-      () => cb(err),
-      () => cb(err),
-    );
-  }
-
-  private flush(cb: (err?: Error | null) => void): void {
-    const buffers = this.batch;
-    const n = this.batchBytes;
-    this.batch = [];
-    this.batchBytes = 0;
-    if (n === 0) return cb();
-    writeAll(this.handle.fd, buffers).then(() => {
-      this.written += n;
-      cb();
-    }, cb);
   }
 }

@@ -1,12 +1,13 @@
 // The filesystem StorageDriver: keys map below a root directory. Writes of whole files go
 // through a temporary name and rename(2); readers are plain file streams (1 MiB reads), blob
-// bodies are sent from reused 1 MiB buffers and written in 1 MiB batches (./file-io.ts), so a
+// bodies are sent from reused 1 MiB buffers and written in 1 MiB batches (./file-io.ts, shared/write-all.ts), so a
 // blob of any size is served and received in constant memory.
 import { promises as fsp, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { FileSink, sendFile } from './file-io.js';
+import { FileSink } from '../../../../shared/write-all.js';
+import { sendFile } from './file-io.js';
 import {
   PathNotFoundError,
   type FileInfo,
