@@ -8,13 +8,15 @@ import { RegistryError } from '../errors.js';
 import { Lru } from '../lru.js';
 import type { ManifestRecord, MetadataStore } from '../metadata/store.js';
 import type { BlobStore } from './blob-store.js';
-import type { GcGuard } from '../gc-guard.js';
+import { withReferencesHeld } from '../gc-holds.js';
 
 export interface StoredManifest {
   digest: string;
   mediaType: string;
   bytes: Buffer;
   subject?: string;
+  /** Digests it references (so the cache can drop it should any of them go). */
+  refs: string[];
 }
 
 export const TAG_RE = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
@@ -28,11 +30,12 @@ export class ManifestService {
   private readonly tags = new Lru<string, string>(20_000);
   /** `${repo}@${digest}` -> manifest (bytes are immutable per digest) */
   private readonly manifests = new Lru<string, StoredManifest>(5_000);
+  /** Bumped by every delete and forget: a lookup that raced one does not fill the caches. */
+  private epoch = 0;
 
   constructor(
     private readonly meta: MetadataStore,
     private readonly blobs: BlobStore,
-    private readonly guard: GcGuard,
   ) {}
 
   /** Cached lookup only (fast path): the manifest for a tag or digest, or undefined. */
@@ -45,6 +48,7 @@ export class ManifestService {
   async get(repo: string, reference: string): Promise<StoredManifest> {
     const hit = this.cached(repo, reference);
     if (hit) return hit;
+    const epoch = this.epoch;
     const digest = isDigestReference(reference)
       ? reference
       : await this.meta.getTag(repo, reference);
@@ -60,9 +64,9 @@ export class ManifestService {
       mediaType: record.mediaType,
       bytes,
       subject: record.subject,
+      refs: record.refs,
     };
-    if (!isDigestReference(reference)) this.tags.set(`${repo}:${reference}`, digest);
-    this.manifests.set(`${repo}@${digest}`, stored);
+    this.remember(repo, reference, stored, epoch);
     return stored;
   }
 
@@ -83,10 +87,13 @@ export class ManifestService {
     }
     const digest = this.digestFor(reference, bytes);
     const record = recordOf(parsed, bytes.length);
-    await this.guard.shared(async () => {
+    const epoch = this.epoch;
+    // Held (see gc-holds.ts): GC deletes neither the references nor this manifest's own blob
+    // between the checks below and the record that makes them reachable.
+    await withReferencesHeld(this.meta, [...record.refs, digest], async (commit) => {
       await this.checkReferences(repo, parsed, record.refs);
-      this.guard.touch(digest);
       await this.blobs.put(digest, bytes);
+      commit();
       await this.meta.putManifest(
         repo,
         digest,
@@ -99,10 +106,17 @@ export class ManifestService {
       mediaType: record.mediaType,
       bytes,
       subject: record.subject,
+      refs: record.refs,
     };
-    if (!isDigestReference(reference)) this.tags.set(`${repo}:${reference}`, digest);
-    this.manifests.set(`${repo}@${digest}`, stored);
+    this.remember(repo, reference, stored, epoch);
     return stored;
+  }
+
+  /** Caches a manifest read or written since `epoch`, unless a delete or GC ran meanwhile. */
+  private remember(repo: string, reference: string, stored: StoredManifest, epoch: number): void {
+    if (epoch !== this.epoch) return;
+    if (!isDigestReference(reference)) this.tags.set(`${repo}:${reference}`, stored.digest);
+    this.manifests.set(`${repo}@${stored.digest}`, stored);
   }
 
   /** Deletes a tag (only the tag) or a manifest by digest (with its tags). */
@@ -110,6 +124,7 @@ export class ManifestService {
     const found = isDigestReference(reference)
       ? await this.meta.deleteManifest(repo, reference)
       : await this.meta.deleteTag(repo, reference);
+    this.epoch++;
     this.tags.deleteWhere((k) => k.startsWith(`${repo}:`));
     this.manifests.delete(`${repo}@${reference}`);
     if (!found) throw new RegistryError('MANIFEST_UNKNOWN');
@@ -117,8 +132,15 @@ export class ManifestService {
 
   /** Forgets cached entries of a manifest (after GC removed it). */
   forget(repo: string, digest: string): void {
+    this.epoch++;
     this.manifests.delete(`${repo}@${digest}`);
     this.tags.deleteWhere((k) => k.startsWith(`${repo}:`));
+  }
+
+  /** Forgets every cached manifest that is, or references, a blob GC deleted. */
+  forgetBlob(digest: string): void {
+    this.epoch++;
+    this.manifests.deleteWhere((_k, m) => m.digest === digest || m.refs.includes(digest));
   }
 
   private digestFor(reference: string, bytes: Buffer): string {
@@ -143,9 +165,8 @@ export class ManifestService {
         parsed.kind === 'index'
           ? (await this.meta.getManifest(repo, digest)) !== undefined
           : (await this.meta.hasLink(repo, digest)) &&
-            (await this.blobs.size(digest)) !== undefined;
+            (await this.blobs.size(digest, { fresh: true })) !== undefined;
       if (!known) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest });
-      this.guard.touch(digest);
     }
   }
 }
