@@ -1,7 +1,6 @@
 // Manifests of a repository (spec "Pulling/Pushing manifests"): stored byte-exact as blobs,
 // indexed per repository in the metadata store, tags resolved through a bounded cache.
 import { digestOf, parseDigest } from '../../shared/digest.js';
-import { InvalidInputError } from '../../shared/errors.js';
 import { manifestReferences, parseManifest, type ParsedManifest } from '../../shared/manifest.js';
 import { createHash } from 'node:crypto';
 import { RegistryError } from '../errors.js';
@@ -77,14 +76,7 @@ export class ManifestService {
     bytes: Buffer,
     contentType: string | undefined,
   ): Promise<StoredManifest> {
-    let parsed: ParsedManifest;
-    try {
-      parsed = parseManifest(bytes, contentType);
-    } catch (err) {
-      if (err instanceof InvalidInputError)
-        throw new RegistryError('MANIFEST_INVALID', err.message);
-      throw err;
-    }
+    const parsed = parseManifest(bytes, contentType);
     const digest = this.digestFor(reference, bytes);
     const record = recordOf(parsed, bytes.length);
     const epoch = this.epoch;
