@@ -8,6 +8,8 @@ import { Lru } from '../lru.js';
 import type { ManifestRecord, MetadataStore } from '../metadata/store.js';
 import type { BlobStore } from './blob-store.js';
 import { withReferencesHeld } from '../gc-holds.js';
+import { InvalidManifestError } from '../../shared/errors.js';
+import { duplicateKeyPath } from '../../shared/json-duplicate-keys.js';
 
 export interface StoredManifest {
   digest: string;
@@ -77,13 +79,19 @@ export class ManifestService {
     contentType: string | undefined,
   ): Promise<StoredManifest> {
     const parsed = parseManifest(bytes, contentType);
+    const duplicate = duplicateKeyPath(bytes.toString('utf8'));
+    if (duplicate !== undefined)
+      throw new InvalidManifestError(
+        `manifest: member "${duplicate}" appears twice`,
+        'each name may appear once per JSON object',
+      );
     const digest = this.digestFor(reference, bytes);
     const record = recordOf(parsed, bytes.length);
     const epoch = this.epoch;
     // Held (see gc-holds.ts): GC deletes neither the references nor this manifest's own blob
     // between the checks below and the record that makes them reachable.
     await withReferencesHeld(this.meta, [...record.refs, digest], async (commit) => {
-      await this.checkReferences(repo, parsed, record.refs);
+      await this.checkReferences(repo, parsed);
       await this.blobs.put(digest, bytes);
       commit();
       await this.meta.putManifest(
@@ -147,18 +155,26 @@ export class ManifestService {
     return actual;
   }
 
-  private async checkReferences(
-    repo: string,
-    parsed: ParsedManifest,
-    refs: string[],
-  ): Promise<void> {
-    for (const digest of refs) {
-      const known =
+  /**
+   * Every descriptor must name something the repository holds (a linked blob, or for an index a
+   * manifest) and give its exact size: a wrong size is refused, not served to clients to trip on.
+   */
+  private async checkReferences(repo: string, parsed: ParsedManifest): Promise<void> {
+    for (const { digest, size } of manifestReferences(parsed)) {
+      const stored =
         parsed.kind === 'index'
-          ? (await this.meta.getManifest(repo, digest)) !== undefined
-          : (await this.meta.hasLink(repo, digest)) &&
-            (await this.blobs.size(digest, { fresh: true })) !== undefined;
-      if (!known) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest });
+          ? (await this.meta.getManifest(repo, digest))?.size
+          : (await this.meta.hasLink(repo, digest))
+            ? await this.blobs.size(digest, { fresh: true })
+            : undefined;
+      if (stored === undefined)
+        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest });
+      if (stored !== size)
+        throw new RegistryError(
+          'MANIFEST_INVALID',
+          `descriptor size ${size} of ${digest} does not match the stored ${stored} bytes`,
+          { digest, size, stored },
+        );
     }
   }
 }
