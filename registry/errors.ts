@@ -1,9 +1,19 @@
 // The one table of OCI distribution error codes (spec "Error Codes" plus the distribution
 // extensions clients know), the RegistryError class handlers throw, and the one Express error
-// middleware that writes `{"errors":[{code,message,detail}]}`. Domain errors from shared/ are
-// mapped here so services can throw them without knowing HTTP.
+// middleware that writes `{"errors":[{code,message,detail}]}`. Domain errors from shared/ (and
+// the storage driver's) are mapped here, each to its own code, so services can throw them
+// without knowing HTTP.
 import type { ErrorRequestHandler, Response } from 'express';
-import { DigestMismatchError, InvalidInputError, NotFoundError } from '../shared/errors.js';
+import {
+  DigestMismatchError,
+  InvalidDigestError,
+  InvalidInputError,
+  InvalidManifestError,
+  InvalidNameError,
+  InvalidTagError,
+  NotFoundError,
+} from '../shared/errors.js';
+import { PathNotFoundError } from './storage/driver.js';
 
 export const ErrorCodes = {
   BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry' },
@@ -23,6 +33,7 @@ export const ErrorCodes = {
   DENIED: { status: 403, message: 'requested access to the resource is denied' },
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
+  UNAVAILABLE: { status: 503, message: 'service unavailable' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const;
 
@@ -51,16 +62,38 @@ export class RegistryError extends Error {
   }
 }
 
+/**
+ * Domain errors and the OCI code each stands for, most specific class first. Bad input of no
+ * more specific kind is a 400 and a missing thing of no more specific kind a 404, both under
+ * UNSUPPORTED (the distribution spec has no generic code for either).
+ */
+const DOMAIN_ERRORS: ReadonlyArray<{
+  type: abstract new (...args: never[]) => Error;
+  code: ErrorCode;
+  status?: number;
+}> = [
+  { type: DigestMismatchError, code: 'DIGEST_INVALID' },
+  { type: InvalidDigestError, code: 'DIGEST_INVALID' },
+  { type: InvalidManifestError, code: 'MANIFEST_INVALID' },
+  { type: InvalidNameError, code: 'NAME_INVALID' },
+  { type: InvalidTagError, code: 'TAG_INVALID' },
+  { type: InvalidInputError, code: 'UNSUPPORTED', status: 400 },
+  { type: PathNotFoundError, code: 'BLOB_UNKNOWN' },
+  { type: NotFoundError, code: 'UNSUPPORTED', status: 404 },
+];
+
 /** Maps anything thrown to a RegistryError; unknown failures become UNKNOWN (500). */
 export function toRegistryError(err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
-  if (err instanceof DigestMismatchError)
-    return new RegistryError('DIGEST_INVALID', err.message, {
-      expected: err.expected,
-      actual: err.actual,
-    });
-  if (err instanceof InvalidInputError) return new RegistryError('DIGEST_INVALID', err.message);
-  if (err instanceof NotFoundError) return new RegistryError('BLOB_UNKNOWN', err.message);
+  const known = DOMAIN_ERRORS.find((d) => err instanceof d.type);
+  if (known) {
+    const detail =
+      err instanceof DigestMismatchError
+        ? { expected: err.expected, actual: err.actual }
+        : undefined;
+    const message = err instanceof PathNotFoundError ? undefined : (err as Error).message;
+    return new RegistryError(known.code, message, detail, { status: known.status });
+  }
   const e = err as { type?: string; status?: number; message?: string };
   // Errors raised by express body parsing and by aborted/oversized request bodies.
   if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500)

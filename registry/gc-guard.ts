@@ -1,8 +1,8 @@
-// Coordination between online garbage collection and writers. Writers that create references
-// (blob commit, mount, manifest put) run under the shared side of a read/write lock and "touch"
-// the digests they rely on; the GC deletes each candidate under the exclusive side and skips
-// anything touched since the run began. Either the writer sees the blob (and GC then skips it)
-// or GC deleted it first (and the writer reports it unknown): a completed push is never broken.
+// In-process coordination between online garbage collection and blob writers. Writers that link
+// blobs (upload commit, mount; HEADs touch too) run under the shared side of a read/write lock
+// and "touch" the digests they rely on; the GC deletes each candidate under the exclusive side
+// and skips anything touched since the run began. Manifest writes are coordinated through the
+// metadata store instead (gc-holds.ts), which also holds across processes.
 export class GcGuard {
   private readers = 0;
   private writing = false;

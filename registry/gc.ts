@@ -1,12 +1,28 @@
 // Online garbage collection (no read-only mode). Mark: every blob a manifest of any repository
 // references, and the manifests themselves. Optionally first drop untagged manifests that no
-// index or subject keeps. Sweep: blob files not marked, older than the grace period, and not
-// touched by a writer since the run began (see gc-guard.ts), each deleted under the guard's
-// exclusive side together with its repository links.
+// index or subject keeps. Sweep: blob files not marked and older than the grace period, in
+// batches: each batch is condemned, the writers' holds are read and every manifest re-marked
+// (gc-holds.ts: a manifest write in flight is either seen or waits), and what is still unused,
+// and not touched by an upload, mount or HEAD since the run began (gc-guard.ts, this process),
+// is deleted under the guard's exclusive side together with its repository links.
 import type { Logger } from 'pino';
 import { BLOBS_ROOT, digestFromBlobPath } from './paths.js';
 import type { Registry } from './services/registry.js';
 import type { Metrics } from './metrics.js';
+import { heldDigests } from './gc-holds.js';
+
+/** Candidates condemned and swept together (each batch re-marks every manifest once). */
+const SWEEP_BATCH = 1000;
+
+interface Candidate {
+  digest: string;
+  size: number;
+}
+
+function splitKey(key: string): { repo: string; digest: string } {
+  const at = key.lastIndexOf('@');
+  return { repo: key.slice(0, at), digest: key.slice(at + 1) };
+}
 
 export interface GcReport {
   dryRun: boolean;
@@ -51,7 +67,6 @@ export class GarbageCollector {
 
   private async collect(dryRun: boolean, untagged: boolean, grace: number): Promise<GcReport> {
     const { registry } = this;
-    const guard = registry.guard;
     const report: GcReport = {
       dryRun,
       blobsDeleted: [],
@@ -60,33 +75,25 @@ export class GarbageCollector {
       manifestsDeleted: [],
     };
     const started = Date.now();
-    guard.begin();
+    registry.guard.begin();
     try {
+      // Condemnations a crashed run left behind (one collection runs at a time).
+      if (!dryRun) await registry.meta.pardon();
       const removed = untagged ? await this.untaggedManifests() : new Set<string>();
-      for (const key of removed) {
-        const [repo, digest] = key.split('@') as [string, string];
-        report.manifestsDeleted.push({ repo, digest });
-      }
-      const marked = new Set<string>();
-      for await (const { repo, digest, record } of registry.meta.allManifests()) {
-        if (removed.has(`${repo}@${digest}`)) continue;
-        marked.add(digest);
-        for (const ref of record.refs) marked.add(ref);
-      }
+      if (dryRun) for (const key of removed) report.manifestsDeleted.push(splitKey(key));
+      else await this.deleteManifests(removed, report);
+      const marked = await this.mark(dryRun ? removed : new Set());
       const cutoff = started - grace * 1000;
-      const candidates: Array<{ digest: string; size: number }> = [];
+      const candidates: Candidate[] = [];
       await registry.driver.walk(BLOBS_ROOT, (info) => {
         const digest = digestFromBlobPath(info.path);
         if (digest && !marked.has(digest) && info.modTime.getTime() <= cutoff)
           candidates.push({ digest, size: info.size });
       });
-      if (!dryRun) await this.deleteManifests(removed, report);
-      const links = await this.linksByDigest(new Set(candidates.map((c) => c.digest)));
-      for (const c of candidates) {
-        if (guard.wasTouched(c.digest)) continue;
-        if (!dryRun && !(await this.deleteBlob(c.digest, links.get(c.digest) ?? []))) continue;
-        report.blobsDeleted.push(c.digest);
-        report.bytesFreed += c.size;
+      for (let i = 0; i < candidates.length; i += SWEEP_BATCH) {
+        const batch = candidates.slice(i, i + SWEEP_BATCH);
+        if (dryRun) this.reportBlobs(batch, report);
+        else await this.sweep(batch, report);
       }
       report.uploadsPurged = await this.purgeUploads(started, dryRun);
       this.opts.metrics?.gcRuns.inc({ result: 'ok' });
@@ -104,7 +111,48 @@ export class GarbageCollector {
       this.opts.metrics?.gcRuns.inc({ result: 'error' });
       throw err;
     } finally {
-      guard.end();
+      registry.guard.end();
+    }
+  }
+
+  /** Every manifest digest and every digest a manifest references, skipping `exclude`d manifests. */
+  private async mark(exclude: Set<string>): Promise<Set<string>> {
+    const marked = new Set<string>();
+    for await (const { repo, digest, record } of this.registry.meta.allManifests()) {
+      if (exclude.has(`${repo}@${digest}`)) continue;
+      marked.add(digest);
+      for (const ref of record.refs) marked.add(ref);
+    }
+    return marked;
+  }
+
+  /**
+   * Deletes a batch of candidate blobs (see gc-holds.ts): condemn them, then read the writers'
+   * holds and re-mark from the manifest records; only what neither keeps goes.
+   */
+  private async sweep(batch: Candidate[], report: GcReport): Promise<void> {
+    const { meta } = this.registry;
+    const digests = batch.map((c) => c.digest);
+    await meta.condemn(digests);
+    try {
+      const held = await heldDigests(meta);
+      const marked = await this.mark(new Set());
+      const links = await this.linksByDigest(new Set(digests));
+      const gone = batch.filter((c) => !held.has(c.digest) && !marked.has(c.digest));
+      const deleted: Candidate[] = [];
+      for (const c of gone)
+        if (await this.deleteBlob(c.digest, links.get(c.digest) ?? [])) deleted.push(c);
+      this.reportBlobs(deleted, report);
+    } finally {
+      await meta.pardon(digests);
+    }
+  }
+
+  private reportBlobs(blobs: Candidate[], report: GcReport): void {
+    for (const c of blobs) {
+      if (this.registry.guard.wasTouched(c.digest)) continue;
+      report.blobsDeleted.push(c.digest);
+      report.bytesFreed += c.size;
     }
   }
 
@@ -137,27 +185,25 @@ export class GarbageCollector {
     return new Set(all.map((m) => m.key).filter((k) => !kept.has(k)));
   }
 
+  /** Deletes untagged manifests with the same condemn / holds / re-check steps as blobs. */
   private async deleteManifests(keys: Set<string>, report: GcReport): Promise<void> {
+    if (keys.size === 0) return;
     const { registry } = this;
-    for (const key of keys) {
-      const [repo, digest] = key.split('@') as [string, string];
-      await registry.guard.exclusive(async () => {
-        if (registry.guard.wasTouched(digest) || (await this.isTagged(repo, digest))) {
-          report.manifestsDeleted = report.manifestsDeleted.filter(
-            (m) => `${m.repo}@${m.digest}` !== key,
-          );
-          return;
-        }
+    const digests = [...keys].map((k) => splitKey(k).digest);
+    await registry.meta.condemn(digests);
+    try {
+      const held = await heldDigests(registry.meta);
+      const stillRemovable = await this.untaggedManifests();
+      for (const key of keys) {
+        const { repo, digest } = splitKey(key);
+        if (held.has(digest) || !stillRemovable.has(key)) continue;
         await registry.meta.deleteManifest(repo, digest);
         registry.manifests.forget(repo, digest);
-      });
+        report.manifestsDeleted.push({ repo, digest });
+      }
+    } finally {
+      await registry.meta.pardon(digests);
     }
-  }
-
-  private async isTagged(repo: string, digest: string): Promise<boolean> {
-    for (const tag of await this.registry.meta.listTags(repo))
-      if ((await this.registry.meta.getTag(repo, tag)) === digest) return true;
-    return false;
   }
 
   /** Abandoned upload sessions (older than uploadMaxAge) are cancelled. */

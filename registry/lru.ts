@@ -24,9 +24,9 @@ export class Lru<K, V> {
     this.map.delete(key);
   }
 
-  /** Removes every entry whose key matches. */
-  deleteWhere(pred: (key: K) => boolean): void {
-    for (const k of [...this.map.keys()]) if (pred(k)) this.map.delete(k);
+  /** Removes every entry that matches. */
+  deleteWhere(pred: (key: K, value: V) => boolean): void {
+    for (const [k, v] of [...this.map]) if (pred(k, v)) this.map.delete(k);
   }
 
   clear(): void {

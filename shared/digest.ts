@@ -3,7 +3,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
-import { DigestMismatchError, InvalidInputError } from './errors.js';
+import { DigestMismatchError, InvalidDigestError } from './errors.js';
 
 export type Algorithm = 'sha256' | 'sha512';
 /** A validated digest string such as `sha256:e3b0c4...`. */
@@ -17,24 +17,24 @@ export interface ParsedDigest {
   hex: string;
 }
 
-/** Parses and validates a digest; throws InvalidInputError naming what is wrong. */
+/** Parses and validates a digest; throws InvalidDigestError naming what is wrong. */
 export function parseDigest(value: string): ParsedDigest {
   const m = DIGEST_RE.exec(value);
   if (!m)
-    throw new InvalidInputError(
+    throw new InvalidDigestError(
       `invalid digest "${truncate(value)}"`,
       'expected algorithm:hex, e.g. sha256:<64 hex chars>',
     );
   const algorithm = m[1] as Algorithm;
   const hex = m[2]!;
   if (!(algorithm in HEX_LENGTH)) {
-    throw new InvalidInputError(
+    throw new InvalidDigestError(
       `unsupported digest algorithm "${truncate(algorithm)}"`,
       'use sha256 or sha512',
     );
   }
   if (hex.length !== HEX_LENGTH[algorithm] || !/^[a-f0-9]+$/.test(hex)) {
-    throw new InvalidInputError(
+    throw new InvalidDigestError(
       `invalid ${algorithm} digest "${truncate(value)}"`,
       `expected ${HEX_LENGTH[algorithm]} lowercase hex characters`,
     );

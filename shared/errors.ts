@@ -29,6 +29,18 @@ export class TsdockError extends Error {
 /** Bad input from a user or a peer (an invalid reference, a malformed manifest...). */
 export class InvalidInputError extends TsdockError {}
 
+/** A digest that is malformed or uses an unsupported algorithm. */
+export class InvalidDigestError extends InvalidInputError {}
+
+/** A repository name outside the distribution grammar. */
+export class InvalidNameError extends InvalidInputError {}
+
+/** A tag outside the distribution grammar. */
+export class InvalidTagError extends InvalidInputError {}
+
+/** A manifest or index that is not what its media type requires. */
+export class InvalidManifestError extends InvalidInputError {}
+
 /** Something asked for does not exist (an image, a blob, a container). */
 export class NotFoundError extends TsdockError {}
 

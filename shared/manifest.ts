@@ -1,7 +1,7 @@
 // Manifest, index, descriptor and image-config types (OCI image-spec v1.1 and Docker schema2),
 // with validation that names the offending field: `manifest.layers[2].digest: invalid digest`.
 import { type Digest, digestOf, parseDigest } from './digest.js';
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError, InvalidManifestError } from './errors.js';
 import {
   asObject,
   digestField,
@@ -74,8 +74,18 @@ const INDEX_TYPES = [MediaType.OciIndex, MediaType.DockerManifestList] as string
 const MEDIA_TYPE_RE =
   /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 
-/** Parses and validates a manifest or index; errors name the field that is wrong. */
+/** Parses and validates a manifest or index; InvalidManifestError names the field that is wrong. */
 export function parseManifest(bytes: Buffer, contentType?: string): ParsedManifest {
+  try {
+    return parseManifestDocument(bytes, contentType);
+  } catch (err) {
+    if (err instanceof InvalidInputError && !(err instanceof InvalidManifestError))
+      throw new InvalidManifestError(err.message, err.hint, err.exitCode, { cause: err });
+    throw err;
+  }
+}
+
+function parseManifestDocument(bytes: Buffer, contentType?: string): ParsedManifest {
   const doc = parseJsonObject(bytes, 'manifest');
   const declared = stripParams(contentType);
   const bodyType = optString(doc, 'mediaType', 'manifest');

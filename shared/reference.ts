@@ -9,7 +9,7 @@
 //
 // `busybox` -> docker.io/library/busybox:latest; `index.docker.io` -> docker.io.
 import { type Digest, toDigest } from './digest.js';
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError, InvalidNameError, InvalidTagError } from './errors.js';
 
 export interface ImageReference {
   /** Registry host with optional port, `docker.io` for Docker Hub. */
@@ -128,14 +128,14 @@ export function isInsecureByDefault(registry: string): boolean {
 
 /** Validates a bare repository path (no registry, tag or digest) and returns it. */
 export function parseRepositoryName(name: string): string {
-  if (name === '') throw new InvalidInputError('invalid repository name: name is empty');
+  if (name === '') throw new InvalidNameError('invalid repository name: name is empty');
   if (name.length > NAME_TOTAL_LENGTH_MAX) {
-    throw new InvalidInputError(
+    throw new InvalidNameError(
       `invalid repository name ${quote(name)}: longer than ${NAME_TOTAL_LENGTH_MAX} characters`,
     );
   }
   if (!REPOSITORY_RE.test(name)) {
-    throw new InvalidInputError(
+    throw new InvalidNameError(
       `invalid repository name ${quote(name)}: ${pathProblem(name)}`,
       'use lowercase letters, digits and single separators (. _ __ -) between "/"-separated components',
     );
@@ -145,8 +145,7 @@ export function parseRepositoryName(name: string): string {
 
 /** Validates a tag on its own (e.g. for `tstag`). */
 export function parseTag(tag: string): string {
-  if (!TAG_RE.test(tag))
-    throw new InvalidInputError(`invalid tag ${quote(tag)}: ${tagProblem(tag)}`);
+  if (!TAG_RE.test(tag)) throw new InvalidTagError(`invalid tag ${quote(tag)}: ${tagProblem(tag)}`);
   return tag;
 }
 

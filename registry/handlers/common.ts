@@ -50,8 +50,14 @@ export function resourceRouter(): Router {
     locals(res).digest = value;
     next();
   });
-  router.param('reference', (_req, res, next, value: string) => {
+  router.param('reference', (req, res, next, value: string) => {
     const ok = value.includes(':') ? isDigest(value) : TAG_RE.test(value);
+    if (!ok && req.method !== 'PUT')
+      // No manifest can exist under it: reads and deletes answer "unknown", as the reference
+      // registry and zot do; only a PUT is told what is wrong with it.
+      return next(
+        new RegistryError('MANIFEST_UNKNOWN', undefined, { reference: value.slice(0, 200) }),
+      );
     if (!ok)
       return next(
         value.includes(':')

@@ -8,6 +8,8 @@
 //   r!<repo>!<subject>!<digest> -> Descriptor        a referrer of <subject> in the repository
 //   l!<repo>!<digest>           -> ""                a blob linked into the repository
 //   u!<uuid>                    -> UploadSession     an upload session (survives restarts)
+//   h!<id>                      -> ReferenceHold     digests a manifest write is about to reference
+//   g!<digest>                  -> ""                GC is about to delete this digest (condemned)
 import type { Level } from 'level';
 
 export const SCHEMA_VERSION = 1;
@@ -28,6 +30,10 @@ export const keys = {
   linkPrefix: (repo?: string) => (repo === undefined ? 'l!' : `l!${repo}!`),
   session: (uuid: string) => `u!${uuid}`,
   sessionPrefix: () => 'u!',
+  hold: (id: string) => `h!${id}`,
+  holdPrefix: () => 'h!',
+  condemned: (digest: string) => `g!${digest}`,
+  condemnedPrefix: () => 'g!',
 };
 
 /** Splits `x!<repo>!<last>` into repo and last part (the repo may contain no '!'). */

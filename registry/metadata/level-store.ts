@@ -1,7 +1,14 @@
 // The LevelDB MetadataStore (embedded default). Keys come from keys.ts; values are JSON.
 import { Level } from 'level';
 import { END, keys, MIGRATIONS, SCHEMA_KEY, SCHEMA_VERSION, splitRepoKey } from './keys.js';
-import type { Descriptor, ManifestRecord, MetadataStore, Page, UploadSession } from './store.js';
+import type {
+  Descriptor,
+  ManifestRecord,
+  MetadataStore,
+  Page,
+  ReferenceHold,
+  UploadSession,
+} from './store.js';
 
 type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 
@@ -22,6 +29,10 @@ export class LevelMetadataStore implements MetadataStore {
       await MIGRATIONS[v]!(this.db);
       await this.db.put(SCHEMA_KEY, String(v + 1));
     }
+    // One process owns an embedded store: no write or GC of an earlier run is still in flight,
+    // so holds and condemnations a crash left behind mean nothing any more.
+    await this.clearPrefix(keys.holdPrefix());
+    await this.clearPrefix(keys.condemnedPrefix());
   }
 
   async close(): Promise<void> {
@@ -153,6 +164,37 @@ export class LevelMetadataStore implements MetadataStore {
   async *allSessions(): AsyncIterable<UploadSession> {
     for await (const value of this.db.values(range(keys.sessionPrefix())))
       yield JSON.parse(value) as UploadSession;
+  }
+
+  async putHold(hold: ReferenceHold): Promise<void> {
+    await this.db.put(keys.hold(hold.id), JSON.stringify(hold));
+  }
+
+  async deleteHold(id: string): Promise<void> {
+    await this.db.del(keys.hold(id));
+  }
+
+  async *allHolds(): AsyncIterable<ReferenceHold> {
+    for await (const value of this.db.values(range(keys.holdPrefix())))
+      yield JSON.parse(value) as ReferenceHold;
+  }
+
+  async condemn(digests: string[]): Promise<void> {
+    await this.db.batch(digests.map((d) => ({ type: 'put', key: keys.condemned(d), value: '' })));
+  }
+
+  async pardon(digests?: string[]): Promise<void> {
+    if (digests === undefined) return await this.clearPrefix(keys.condemnedPrefix());
+    await this.db.batch(digests.map((d) => ({ type: 'del', key: keys.condemned(d) })));
+  }
+
+  async condemned(digests: string[]): Promise<string[]> {
+    const values = await this.db.getMany(digests.map(keys.condemned));
+    return digests.filter((_, i) => values[i] !== undefined);
+  }
+
+  private async clearPrefix(prefix: string): Promise<void> {
+    await this.db.clear(range(prefix));
   }
 
   private async listSuffixes(prefix: string, page: Page): Promise<string[]> {

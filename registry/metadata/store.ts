@@ -27,6 +27,14 @@ export interface UploadSession {
   startedAt: string;
 }
 
+/** A writer's declaration that it is about to reference `digests` (see registry/gc-holds.ts). */
+export interface ReferenceHold {
+  id: string;
+  digests: string[];
+  /** Milliseconds since the epoch when the hold was taken. */
+  at: number;
+}
+
 export interface Page {
   last?: string;
   n?: number;
@@ -61,4 +69,16 @@ export interface MetadataStore {
   getSession(uuid: string): Promise<UploadSession | undefined>;
   deleteSession(uuid: string): Promise<void>;
   allSessions(): AsyncIterable<UploadSession>;
+  // GC coordination (registry/gc-holds.ts): writers hold what they are about to reference, the
+  // GC condemns what it is about to delete; each side writes its mark, then reads the other's.
+  /** Records a hold (it must be visible to every later allHolds()). */
+  putHold(hold: ReferenceHold): Promise<void>;
+  deleteHold(id: string): Promise<void>;
+  allHolds(): AsyncIterable<ReferenceHold>;
+  /** Announces that GC may delete these digests (visible to every later condemned()). */
+  condemn(digests: string[]): Promise<void>;
+  /** Withdraws the announcement for these digests, or for every digest when none are given. */
+  pardon(digests?: string[]): Promise<void>;
+  /** Which of `digests` are condemned. */
+  condemned(digests: string[]): Promise<string[]>;
 }

@@ -11,16 +11,20 @@ export class BlobStore {
   private readonly sizes = new Lru<string, number>(50_000);
   constructor(readonly driver: StorageDriver) {}
 
-  /** Size of a stored blob, or undefined. */
-  async size(digest: string): Promise<number | undefined> {
-    const cached = this.sizes.get(digest);
+  /** Size of a stored blob, or undefined; `fresh` asks the driver even when the size is cached
+   * (another process sharing the storage may have deleted it). */
+  async size(digest: string, opts: { fresh?: boolean } = {}): Promise<number | undefined> {
+    const cached = opts.fresh ? undefined : this.sizes.get(digest);
     if (cached !== undefined) return cached;
     try {
       const info = await this.driver.stat(blobDataPath(digest));
       this.sizes.set(digest, info.size);
       return info.size;
     } catch (err) {
-      if (isPathNotFound(err)) return undefined;
+      if (isPathNotFound(err)) {
+        this.sizes.delete(digest);
+        return undefined;
+      }
       throw err;
     }
   }
@@ -50,7 +54,7 @@ export class BlobStore {
 
   /** Stores small content (manifests) under its digest. */
   async put(digest: string, content: Buffer): Promise<void> {
-    if ((await this.size(digest)) === undefined)
+    if ((await this.size(digest, { fresh: true })) === undefined)
       await this.driver.putContent(blobDataPath(digest), content);
     this.sizes.set(digest, content.length);
   }

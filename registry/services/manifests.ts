@@ -1,20 +1,23 @@
 // Manifests of a repository (spec "Pulling/Pushing manifests"): stored byte-exact as blobs,
 // indexed per repository in the metadata store, tags resolved through a bounded cache.
 import { digestOf, parseDigest } from '../../shared/digest.js';
-import { InvalidInputError } from '../../shared/errors.js';
 import { manifestReferences, parseManifest, type ParsedManifest } from '../../shared/manifest.js';
 import { createHash } from 'node:crypto';
 import { RegistryError } from '../errors.js';
 import { Lru } from '../lru.js';
 import type { ManifestRecord, MetadataStore } from '../metadata/store.js';
 import type { BlobStore } from './blob-store.js';
-import type { GcGuard } from '../gc-guard.js';
+import { withReferencesHeld } from '../gc-holds.js';
+import { InvalidManifestError } from '../../shared/errors.js';
+import { duplicateKeyPath } from '../../shared/json-duplicate-keys.js';
 
 export interface StoredManifest {
   digest: string;
   mediaType: string;
   bytes: Buffer;
   subject?: string;
+  /** Digests it references (so the cache can drop it should any of them go). */
+  refs: string[];
 }
 
 export const TAG_RE = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
@@ -28,11 +31,12 @@ export class ManifestService {
   private readonly tags = new Lru<string, string>(20_000);
   /** `${repo}@${digest}` -> manifest (bytes are immutable per digest) */
   private readonly manifests = new Lru<string, StoredManifest>(5_000);
+  /** Bumped by every delete and forget: a lookup that raced one does not fill the caches. */
+  private epoch = 0;
 
   constructor(
     private readonly meta: MetadataStore,
     private readonly blobs: BlobStore,
-    private readonly guard: GcGuard,
   ) {}
 
   /** Cached lookup only (fast path): the manifest for a tag or digest, or undefined. */
@@ -45,6 +49,7 @@ export class ManifestService {
   async get(repo: string, reference: string): Promise<StoredManifest> {
     const hit = this.cached(repo, reference);
     if (hit) return hit;
+    const epoch = this.epoch;
     const digest = isDigestReference(reference)
       ? reference
       : await this.meta.getTag(repo, reference);
@@ -60,9 +65,9 @@ export class ManifestService {
       mediaType: record.mediaType,
       bytes,
       subject: record.subject,
+      refs: record.refs,
     };
-    if (!isDigestReference(reference)) this.tags.set(`${repo}:${reference}`, digest);
-    this.manifests.set(`${repo}@${digest}`, stored);
+    this.remember(repo, reference, stored, epoch);
     return stored;
   }
 
@@ -73,20 +78,22 @@ export class ManifestService {
     bytes: Buffer,
     contentType: string | undefined,
   ): Promise<StoredManifest> {
-    let parsed: ParsedManifest;
-    try {
-      parsed = parseManifest(bytes, contentType);
-    } catch (err) {
-      if (err instanceof InvalidInputError)
-        throw new RegistryError('MANIFEST_INVALID', err.message);
-      throw err;
-    }
+    const parsed = parseManifest(bytes, contentType);
+    const duplicate = duplicateKeyPath(bytes.toString('utf8'));
+    if (duplicate !== undefined)
+      throw new InvalidManifestError(
+        `manifest: member "${duplicate}" appears twice`,
+        'each name may appear once per JSON object',
+      );
     const digest = this.digestFor(reference, bytes);
     const record = recordOf(parsed, bytes.length);
-    await this.guard.shared(async () => {
-      await this.checkReferences(repo, parsed, record.refs);
-      this.guard.touch(digest);
+    const epoch = this.epoch;
+    // Held (see gc-holds.ts): GC deletes neither the references nor this manifest's own blob
+    // between the checks below and the record that makes them reachable.
+    await withReferencesHeld(this.meta, [...record.refs, digest], async (commit) => {
+      await this.checkReferences(repo, parsed);
       await this.blobs.put(digest, bytes);
+      commit();
       await this.meta.putManifest(
         repo,
         digest,
@@ -99,10 +106,17 @@ export class ManifestService {
       mediaType: record.mediaType,
       bytes,
       subject: record.subject,
+      refs: record.refs,
     };
-    if (!isDigestReference(reference)) this.tags.set(`${repo}:${reference}`, digest);
-    this.manifests.set(`${repo}@${digest}`, stored);
+    this.remember(repo, reference, stored, epoch);
     return stored;
+  }
+
+  /** Caches a manifest read or written since `epoch`, unless a delete or GC ran meanwhile. */
+  private remember(repo: string, reference: string, stored: StoredManifest, epoch: number): void {
+    if (epoch !== this.epoch) return;
+    if (!isDigestReference(reference)) this.tags.set(`${repo}:${reference}`, stored.digest);
+    this.manifests.set(`${repo}@${stored.digest}`, stored);
   }
 
   /** Deletes a tag (only the tag) or a manifest by digest (with its tags). */
@@ -110,6 +124,7 @@ export class ManifestService {
     const found = isDigestReference(reference)
       ? await this.meta.deleteManifest(repo, reference)
       : await this.meta.deleteTag(repo, reference);
+    this.epoch++;
     this.tags.deleteWhere((k) => k.startsWith(`${repo}:`));
     this.manifests.delete(`${repo}@${reference}`);
     if (!found) throw new RegistryError('MANIFEST_UNKNOWN');
@@ -117,8 +132,15 @@ export class ManifestService {
 
   /** Forgets cached entries of a manifest (after GC removed it). */
   forget(repo: string, digest: string): void {
+    this.epoch++;
     this.manifests.delete(`${repo}@${digest}`);
     this.tags.deleteWhere((k) => k.startsWith(`${repo}:`));
+  }
+
+  /** Forgets every cached manifest that is, or references, a blob GC deleted. */
+  forgetBlob(digest: string): void {
+    this.epoch++;
+    this.manifests.deleteWhere((_k, m) => m.digest === digest || m.refs.includes(digest));
   }
 
   private digestFor(reference: string, bytes: Buffer): string {
@@ -133,19 +155,26 @@ export class ManifestService {
     return actual;
   }
 
-  private async checkReferences(
-    repo: string,
-    parsed: ParsedManifest,
-    refs: string[],
-  ): Promise<void> {
-    for (const digest of refs) {
-      const known =
+  /**
+   * Every descriptor must name something the repository holds (a linked blob, or for an index a
+   * manifest) and give its exact size: a wrong size is refused, not served to clients to trip on.
+   */
+  private async checkReferences(repo: string, parsed: ParsedManifest): Promise<void> {
+    for (const { digest, size } of manifestReferences(parsed)) {
+      const stored =
         parsed.kind === 'index'
-          ? (await this.meta.getManifest(repo, digest)) !== undefined
-          : (await this.meta.hasLink(repo, digest)) &&
-            (await this.blobs.size(digest)) !== undefined;
-      if (!known) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest });
-      this.guard.touch(digest);
+          ? (await this.meta.getManifest(repo, digest))?.size
+          : (await this.meta.hasLink(repo, digest))
+            ? await this.blobs.size(digest, { fresh: true })
+            : undefined;
+      if (stored === undefined)
+        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest });
+      if (stored !== size)
+        throw new RegistryError(
+          'MANIFEST_INVALID',
+          `descriptor size ${size} of ${digest} does not match the stored ${stored} bytes`,
+          { digest, size, stored },
+        );
     }
   }
 }

@@ -35,7 +35,7 @@ export class Registry {
     this.deleteEnabled = opts.deleteEnabled ?? true;
     this.blobs = new BlobStore(this.driver);
     this.uploads = new UploadService(this.driver, this.meta, this.blobs, this.guard);
-    this.manifests = new ManifestService(this.meta, this.blobs, this.guard);
+    this.manifests = new ManifestService(this.meta, this.blobs);
   }
 
   /** A registry on the filesystem driver with LevelDB metadata under `root`. */
@@ -97,8 +97,9 @@ export class Registry {
       throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
   }
 
-  /** Forgets cached links of a digest (GC). */
+  /** Forgets cached links of a digest and cached manifests that need it (GC deleted it). */
   forgetBlob(digest: string): void {
     for (const k of [...this.links]) if (k.endsWith(`@${digest}`)) this.links.delete(k);
+    this.manifests.forgetBlob(digest);
   }
 }

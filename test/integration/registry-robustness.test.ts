@@ -74,7 +74,8 @@ test('malformed requests: 4xx OCI errors, nothing stored', async () => {
     ],
     [`${u}/v2/a/manifests/v1`, { method: 'PUT', body: '{"schemaVersion":1}' }, 'MANIFEST_INVALID'],
     [`${u}/v2/..%2F..%2Fetc/manifests/v1`, undefined, 'NAME_INVALID'],
-    [`${u}/v2/a/manifests/..%2F..%2Fx`, undefined, 'TAG_INVALID'],
+    [`${u}/v2/a/manifests/..%2F..%2Fx`, undefined, 'MANIFEST_UNKNOWN'],
+    [`${u}/v2/a/manifests/..%2F..%2Fx`, { method: 'PUT', body: '{}' }, 'TAG_INVALID'],
     [`${u}/v2/a/blobs/uploads/..%2F..%2Fetc`, undefined, 'BLOB_UPLOAD_UNKNOWN'],
     [
       `${u}/v2/a/blobs/uploads/00000000-0000-0000-0000-000000000000`,

@@ -85,7 +85,20 @@ describe('pull', () => {
       400,
     );
     await expectOciError(await fetch(`${url}/v2/${ns}/UPPER/manifests/v1`), 'NAME_INVALID', 400);
-    await expectOciError(await fetch(`${url}/v2/${ns}/pull/manifests/-bad`), 'TAG_INVALID', 400);
+    // A reference that is neither a tag nor a digest names no manifest: 404 to reads and
+    // deletes, and only a PUT is told the tag is invalid.
+    for (const method of ['GET', 'HEAD', 'DELETE'])
+      for (const ref of ['-bad', '.dot', 'a'.repeat(129), 'sha256:zzz']) {
+        const res = await fetch(`${url}/v2/${ns}/pull/manifests/${ref}`, { method });
+        if (method === 'HEAD') assert.equal(res.status, 404, `${method} ${ref}`);
+        else await expectOciError(res, 'MANIFEST_UNKNOWN', 404);
+      }
+    const put = await fetch(`${url}/v2/${ns}/pull/manifests/-bad`, {
+      method: 'PUT',
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: makeImage([10]).manifest,
+    });
+    await expectOciError(put, 'TAG_INVALID', 400);
     const ping = await fetch(`${url}/v2/`);
     assert.equal(ping.status, 200);
     assert.equal(ping.headers.get('docker-distribution-api-version'), 'registry/2.0');

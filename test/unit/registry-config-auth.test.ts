@@ -11,7 +11,11 @@ import { allowedAccess, globMatch } from '../../registry/auth/users.js';
 import { ErrorCodes, RegistryError, toRegistryError } from '../../registry/errors.js';
 import { blobDataPath, digestFromBlobPath, uploadDataPath } from '../../registry/paths.js';
 import { keys, splitRepoKey } from '../../registry/metadata/keys.js';
-import { DigestMismatchError } from '../../shared/errors.js';
+import { DigestMismatchError, InvalidInputError, NotFoundError } from '../../shared/errors.js';
+import { parseDigest } from '../../shared/digest.js';
+import { parseManifest } from '../../shared/manifest.js';
+import { parseRepositoryName, parseTag } from '../../shared/reference.js';
+import { PathNotFoundError } from '../../registry/storage/driver.js';
 import { libtrustKid } from '../../registry/auth/keys.js';
 import { generateKeyPairSync } from 'node:crypto';
 
@@ -107,6 +111,21 @@ test('errors: table, body shape, mapping of domain errors', () => {
     toRegistryError(new DigestMismatchError('sha256:a', 'sha256:b')).code,
     'DIGEST_INVALID',
   );
+  // Each domain error keeps its own code (not every bad input a DIGEST_INVALID, nor every
+  // missing thing a BLOB_UNKNOWN).
+  const cases: Array<[unknown, string, number]> = [
+    [catching(() => parseDigest('sha256:12')), 'DIGEST_INVALID', 400],
+    [catching(() => parseManifest(Buffer.from('{"schemaVersion":3}'))), 'MANIFEST_INVALID', 400],
+    [catching(() => parseRepositoryName('UP/per')), 'NAME_INVALID', 400],
+    [catching(() => parseTag('.dot')), 'TAG_INVALID', 400],
+    [new PathNotFoundError('blobs/x'), 'BLOB_UNKNOWN', 404],
+    [new NotFoundError('no such user'), 'UNSUPPORTED', 404],
+    [new InvalidInputError('bad'), 'UNSUPPORTED', 400],
+  ];
+  for (const [err, code, status] of cases) {
+    const mapped = toRegistryError(err);
+    assert.deepEqual([mapped.code, mapped.status], [code, status], String(err));
+  }
   assert.equal(toRegistryError(new Error('boom')).code, 'UNKNOWN');
   assert.equal(toRegistryError(new Error('boom')).message, 'internal error', 'no internals leak');
 });
@@ -128,3 +147,12 @@ test('libtrust kid: 12 groups of 4 base32 characters', () => {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   assert.match(libtrustKid(publicKey), /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/);
 });
+
+function catching(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected an error');
+}
