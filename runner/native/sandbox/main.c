@@ -2,6 +2,7 @@
  * PID 1, and stays as its supervisor (signals, tty relay, exit code); in the child: cgroups,
  * rootfs, user, capabilities, no_new_privs, seccomp, exec (or a tiny init with --init). */
 #include "sandbox.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -20,7 +21,7 @@
 
 static int err_fd = -1;            /* child -> parent: "CODE message" */
 volatile pid_t child_pid = 0;
-static int cg_fds[16];
+static int *cg_fds;
 
 void fail(int code, const char *fmt, ...) {
   char buf[1024];
@@ -63,6 +64,29 @@ static void do_exec(void) {
   fail(126, "exec: \"%s\": %s", cmd, strerror(eno));
 }
 
+/* Closes every descriptor above 2 (or marks it close-on-exec, CLOEXEC_ONLY, so err_fd still
+ * reports an exec failure). close_range needs Linux 5.9, its CLOSE_RANGE_CLOEXEC 5.11; before
+ * that, one by one from /proc/self/fd (the container's /proc: we are past pivot_root or in
+ * its pid namespace). Anything that fails stops the start: a host fd must never leak in. */
+static void close_fds_above_2(int cloexec_only) {
+  if (syscall(SYS_close_range, 3, ~0U, cloexec_only ? CLOSE_RANGE_CLOEXEC : 0) == 0) return;
+  if (errno != ENOSYS && errno != EINVAL) fail(125, "close inherited descriptors: %s", strerror(errno));
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) fail(125, "close inherited descriptors: /proc/self/fd: %s", strerror(errno));
+  struct dirent *e;
+  while ((errno = 0, e = readdir(d))) {
+    char *end;
+    long fd = strtol(e->d_name, &end, 10);
+    if (*end || end == e->d_name || fd < 3 || fd == dirfd(d)) continue;
+    if (!cloexec_only) { close((int)fd); continue; } /* Linux frees the fd even on error */
+    int fl = fcntl((int)fd, F_GETFD);
+    if (fl < 0 || fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+      fail(125, "close inherited descriptor %ld: %s", fd, strerror(errno));
+  }
+  if (errno) fail(125, "close inherited descriptors: /proc/self/fd: %s", strerror(errno));
+  closedir(d);
+}
+
 static void finish_and_exec(void) {
   if (o.hostname && !o.exec_mode) CHECK(sethostname(o.hostname, strlen(o.hostname)), "sethostname: %s", strerror(errno));
   for (int i = 0; i < o.nrl; i++) {
@@ -77,6 +101,9 @@ static void finish_and_exec(void) {
     mkdir(p, 0755);
     CHECK(chdir(cwd), "chdir %s: %s", cwd, strerror(errno));
   }
+  /* no host descriptors leak in: everything above 2 closes at exec (err_fd too); done while
+   * still root, as /proc/self/fd of a process that changed its uid is not its own to read */
+  close_fds_above_2(1);
   uint64_t caps = default_caps();
   drop_bounding(caps);
   set_user();
@@ -85,8 +112,6 @@ static void finish_and_exec(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs: %s", strerror(errno));
   install_seccomp();
-  /* no host descriptors leak in: everything above 2 closes at exec (err_fd too) */
-  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   do_exec();
 }
 
@@ -114,7 +139,7 @@ static void run_init(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (err_fd >= 0) { close(err_fd); err_fd = -1; }
   install_forwarding();
-  syscall(SYS_close_range, 3, ~0U, 0);
+  close_fds_above_2(0);
   for (;;) {
     int st;
     pid_t w = waitpid(-1, &st, 0);
@@ -154,6 +179,8 @@ int main(int argc, char **argv) {
   if (getppid() != supervisor) return 125;
   parse(argc, argv);
   int flags = 0;
+  cg_fds = calloc((size_t)o.ncgroups + 1, sizeof *cg_fds);
+  if (!cg_fds) fail(125, "out of memory");
   for (int i = 0; i < o.ncgroups; i++) {
     char p[4096]; snprintf(p, sizeof p, "%s/cgroup.procs", o.cgroups[i]);
     cg_fds[i] = open(p, O_WRONLY | O_CLOEXEC);

@@ -160,13 +160,17 @@ void setup_rootfs(void) {
   for (size_t i = 0; i < sizeof masked / sizeof *masked; i++) {
     struct stat st;
     if (stat(masked[i], &st) < 0) continue;
-    if (S_ISDIR(st.st_mode)) mount("tmpfs", masked[i], "tmpfs", MS_RDONLY, "size=0");
-    else mount("/dev/null", masked[i], NULL, MS_BIND, NULL);
+    if (S_ISDIR(st.st_mode)) CHECK(mount("tmpfs", masked[i], "tmpfs", MS_RDONLY, "size=0"), "mask %s: %s", masked[i], strerror(errno));
+    else CHECK(mount("/dev/null", masked[i], NULL, MS_BIND, NULL), "mask %s: %s", masked[i], strerror(errno));
   }
   static const char *ro[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
   for (size_t i = 0; i < sizeof ro / sizeof *ro; i++) {
-    if (mount(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL) == 0)
-      mount(NULL, ro[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    if (mount(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL) < 0) {
+      if (errno == ENOENT) continue; /* not in this kernel's /proc */
+      fail(125, "bind %s: %s", ro[i], strerror(errno));
+    }
+    CHECK(mount(NULL, ro[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
+          "make %s read-only: %s", ro[i], strerror(errno));
   }
   if (o.readonly) CHECK(mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL), "read-only root: %s", strerror(errno));
 }

@@ -47,6 +47,7 @@
 #include <sys/types.h>
 
 #define MAXN 256
+#define MAX_RLIMITS 32
 
 struct bind { const char *src, *dst, *mode; };
 struct opts {
@@ -56,9 +57,9 @@ struct opts {
   const char *hostname, *cwd, *user, *net, *ipc, *uts, *pid_file;
   struct bind binds[MAXN]; int nbinds;
   struct bind tmpfs[MAXN]; int ntmpfs;
-  const char *cgroups[16]; int ncgroups;
-  char *env[MAXN * 4]; int nenv;
-  struct { int res; rlim_t soft, hard; } rl[32]; int nrl;
+  const char **cgroups; int ncgroups;   /* sized by argc: never truncated */
+  char **env; int nenv;                 /* sized by argc + 2 (HOME, NULL) */
+  struct { int res; rlim_t soft, hard; } rl[MAX_RLIMITS]; int nrl;
   int init, tty, readonly, sync_fd, status_fd, no_mknod;
   const char *ip, *gateway; int prefix;
   char **argv;
