@@ -1,6 +1,6 @@
 // Small static C programs the runner's privileged tests compile with cc and run: an "older
 // kernel" wrapper (one syscall made to fail ENOSYS under a seccomp filter) and probes that ask
-// the kernel a question without changing anything (io_uring allowed? path writable?).
+// the kernel a question without changing anything (syscalls refused? path writable?).
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 
@@ -35,23 +35,34 @@ int main(int argc, char **argv) {
   return 2;
 }`;
 
-/** `uring`: tries the three io_uring syscalls and prints what each returned. */
-export const URING_C = String.raw`
+/** `sysprobe`: calls syscalls that docker's default profile refuses (harmless ones, or with
+ * arguments that make them fail early) and a few it allows; prints NAME=ok or NAME=ERRNO. */
+export const SYSPROBE_C = String.raw`
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+static void report(const char *name, long r) {
+  printf("%s=%s\n", name, r >= 0 ? "ok" : strerrorname_np(errno));
+}
 int main(void) {
   char params[120];
   memset(params, 0, sizeof params);
-  long r = syscall(SYS_io_uring_setup, 4, params);
-  printf("setup=%s\n", r >= 0 ? "allowed" : strerrorname_np(errno));
-  r = syscall(SYS_io_uring_enter, -1, 0, 0, 0, NULL, 0);
-  printf("enter=%s\n", r >= 0 ? "allowed" : strerrorname_np(errno));
-  r = syscall(SYS_io_uring_register, -1, 0, NULL, 0);
-  printf("register=%s\n", r >= 0 ? "allowed" : strerrorname_np(errno));
+  report("io_uring_setup", syscall(SYS_io_uring_setup, 4, params));
+  report("io_uring_enter", syscall(SYS_io_uring_enter, -1, 0, 0, 0, NULL, 0));
+  report("io_uring_register", syscall(SYS_io_uring_register, -1, 0, NULL, 0));
+  report("socket_vsock", socket(40, SOCK_STREAM, 0));
+  report("socket_alg", socket(38, SOCK_SEQPACKET, 0));
+  report("socket_unix", socket(AF_UNIX, SOCK_STREAM, 0));
+  report("personality_query", syscall(SYS_personality, 0xffffffffUL));
+  report("personality_no_aslr", syscall(SYS_personality, ADDR_NO_RANDOMIZE));
+  report("kcmp", syscall(SYS_kcmp, getpid(), getpid(), 0, 0, 0));
+  report("mbind", syscall(SYS_mbind, NULL, 0, 0, NULL, 0, 0));
+  report("file_getattr_468", syscall(468, -1, "", NULL, 0, 0));
   return 0;
 }`;
 
