@@ -69,12 +69,12 @@ static int resolve_target_depth(int rootfd, const char *dst, int as_file, int de
   return dirfd;
 }
 
-static int resolve_target(int rootfd, const char *dst, int as_file) {
+int resolve_target(int rootfd, const char *dst, int as_file) {
   return resolve_target_depth(rootfd, dst, as_file, 0);
 }
 
-static void mount_at(int rootfd, const char *src, const char *dst, const char *type,
-                     unsigned long flags, const char *data, int as_file) {
+void mount_at(int rootfd, const char *src, const char *dst, const char *type,
+              unsigned long flags, const char *data, int as_file) {
   int fd = resolve_target(rootfd, dst, as_file);
   char target[64];
   snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
@@ -140,12 +140,7 @@ void setup_rootfs(void) {
   setup_dev(rootfd);
   for (int i = 0; i < o.ntmpfs; i++)
     mount_at(rootfd, "tmpfs", o.tmpfs[i].dst, "tmpfs", MS_NOSUID | MS_NODEV, o.tmpfs[i].mode, 0);
-  for (int i = 0; i < o.nbinds; i++) {
-    struct stat st;
-    if (stat(o.binds[i].src, &st) < 0) fail(125, "bind source %s: %s", o.binds[i].src, strerror(errno));
-    unsigned long fl = MS_BIND | MS_REC | (strcmp(o.binds[i].mode, "ro") == 0 ? MS_RDONLY : 0);
-    mount_at(rootfd, o.binds[i].src, o.binds[i].dst, NULL, fl, NULL, !S_ISDIR(st.st_mode));
-  }
+  for (int i = 0; i < o.nbinds; i++) bind_volume(rootfd, &o.binds[i]);
   /* pivot_root(".", ".") then detach the old root stacked underneath (as runc does). */
   CHECK(fchdir(rootfd), "chdir rootfs: %s", strerror(errno));
   CHECK(syscall(SYS_pivot_root, ".", "."), "pivot_root: %s", strerror(errno));

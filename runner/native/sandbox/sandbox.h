@@ -18,7 +18,8 @@
  *   --overlay BASE LOWERS UPPER WORK   chdir BASE, mount overlay(LOWERS colon list) on --rootfs
  *   --hostname H   --cwd DIR   --user SPEC (name|uid[:group|gid], resolved in the container)
  *   --net new|host|PATH   --ipc new|PATH   --uts new|PATH   (PATH = an nsfs file to join)
- *   --bind SRC DST ro|rw   --tmpfs DST OPTS   (DST resolved inside the rootfs, never outside)
+ *   --bind SRC DST rw|ro|rro|ro-non-recursive   --tmpfs DST OPTS   (DST resolved inside the
+ *                                rootfs, never outside; ro/rro: submounts read-only too)
  *   --cgroup DIR (repeat; writes 0 to DIR/cgroup.procs before exec)
  *   --env K=V (repeat)   --rlimit RES SOFT HARD   --init   --tty   --readonly
  *   --pid-file PATH  (host pid of the container's PID 1)   --sync-fd N (wait for a byte first)
@@ -29,8 +30,9 @@
 /*
  * The helper is split along runc's lines; this header is what the parts share:
  *   options.c       argv -> struct opts
- *   rootfs.c        the container's filesystem: overlay/bind root, /proc /sys /dev, volumes,
+ *   rootfs.c        the container's filesystem: overlay/bind root, /proc /sys /dev, tmpfs,
  *                   pivot_root, masked and read-only paths
+ *   volumes.c       --bind volumes, read-only all the way down unless asked otherwise
  *   network.c       lo and eth0 inside the new network namespace
  *   user.c          --user looked up in the container's /etc/passwd and /etc/group
  *   capabilities.c  docker's default capability set, bounding set, capset
@@ -80,6 +82,12 @@ void fail(int code, const char *fmt, ...) __attribute__((noreturn, format(printf
 void parse(int argc, char **argv);
 /* rootfs.c: everything from private mounts to pivot_root and the masked paths */
 void setup_rootfs(void);
+/* rootfs.c: DST resolved inside the rootfs (created when missing; a file when AS_FILE) */
+int resolve_target(int rootfd, const char *dst, int as_file);
+void mount_at(int rootfd, const char *src, const char *dst, const char *type,
+              unsigned long flags, const char *data, int as_file);
+/* volumes.c: one --bind, read-only as its mode says (rw, ro, rro, ro-non-recursive) */
+void bind_volume(int rootfd, const struct bind *b);
 /* network.c */
 void loopback_up(void);
 void configure_eth0(void);
