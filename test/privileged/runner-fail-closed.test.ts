@@ -2,39 +2,29 @@
 // stops with one line and 125 (2000 -e flags, 20 cgroups), and no host descriptor leaks in,
 // even where close_range is missing (imitated with a seccomp filter making it fail ENOSYS, as
 // on kernels before 5.9).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, rmdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeBusyboxRootfs, tsCommand } from './runner-helpers.js';
+import { runnerFixture } from './runner-helpers.js';
 import { compileStatic, ENOSYS_C } from './native-probes.js';
 
-let dir = '';
-let root = '';
-let rootfs = '';
 const sandbox = fileURLToPath(new URL('../../native/sandbox', import.meta.url));
-const run = (args: string[]) => tsCommand(root, 'tsrun', args);
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tsdock-failclosed-'));
-  root = join(dir, 'state');
-  rootfs = makeBusyboxRootfs(dir);
-  compileStatic(ENOSYS_C, join(dir, 'enosys'));
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+const fx = runnerFixture('tsdock-failclosed-', (f) =>
+  compileStatic(ENOSYS_C, join(f.dir, 'enosys')),
+);
 
 test('2000 -e flags all reach the container', () => {
   const env = Array.from({ length: 2000 }, (_, i) => ['-e', `E${i}=v${i}`]).flat();
-  const r = run([
+  const r = fx.run([
     '--rm',
     '--network',
     'none',
     ...env,
     '--rootfs',
-    rootfs,
+    fx.rootfs,
     'sh',
     '-c',
     'env | grep -c "^E[0-9]*=v"; echo "last=$E1999"',
@@ -55,7 +45,7 @@ test('20 --cgroup directories: the process joins every one (the last one holds i
       [
         'run',
         '--rootfs',
-        rootfs,
+        fx.rootfs,
         '--net',
         'new',
         '--bind',
@@ -82,7 +72,7 @@ test('20 --cgroup directories: the process joins every one (the last one holds i
 test('no host descriptor leaks into the container, even where close_range is missing', () => {
   // fd 7 is inherited without CLOEXEC (node passes extra stdio entries that way)
   const stdio = ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', 'pipe'] as const;
-  for (const wrap of [[], [join(dir, 'enosys'), 'close_range']]) {
+  for (const wrap of [[], [join(fx.dir, 'enosys'), 'close_range']]) {
     for (const init of [[], ['--init']]) {
       const r = spawnSync(
         wrap[0] ?? sandbox,
@@ -91,7 +81,7 @@ test('no host descriptor leaks into the container, even where close_range is mis
           ...(wrap.length ? [sandbox] : []),
           'run',
           '--rootfs',
-          rootfs,
+          fx.rootfs,
           '--net',
           'new',
           ...init,

@@ -4,32 +4,22 @@
 // source with submounts is refused. Writes only go to targets the test makes itself (a tmpfs
 // under a temp dir); host files such as sysctls are only probed with access(W_OK), which a
 // read-only mount answers with EROFS, so nothing on the host changes even if a check fails.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeBusyboxRootfs, tsBin, tsCommand } from './runner-helpers.js';
+import { runnerFixture, tsBin } from './runner-helpers.js';
 import { compileStatic, ENOSYS_C, WRITABLE_C } from './native-probes.js';
 
-let dir = '';
-let root = '';
-let rootfs = '';
-const run = (args: string[]) => tsCommand(root, 'tsrun', args);
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tsdock-rovol-'));
-  root = join(dir, 'state');
-  rootfs = makeBusyboxRootfs(dir);
-  compileStatic(WRITABLE_C, join(rootfs, 'bin/writable'));
-  compileStatic(ENOSYS_C, join(dir, 'enosys'));
+const fx = runnerFixture('tsdock-rovol-', (f) => {
+  compileStatic(WRITABLE_C, join(f.rootfs, 'bin/writable'));
+  compileStatic(ENOSYS_C, join(f.dir, 'enosys'));
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A temp dir with a tmpfs mounted under it (a submount); removed by the caller's cleanup. */
 function dirWithSubmount(name: string): { top: string; sub: string; done(): void } {
-  const top = join(dir, name);
+  const top = join(fx.dir, name);
   const sub = join(top, 'sub');
   mkdirSync(sub, { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tsdock-rovol', sub]);
@@ -39,45 +29,33 @@ function dirWithSubmount(name: string): { top: string; sub: string; done(): void
 const tryWrites =
   'for f in /t/file /t/sub/file; do (echo x > $f) 2>/dev/null && echo "$f written" || echo "$f refused"; done';
 
+/** tsrun's arguments for CMD in a container with VOLUME mounted. */
+function withVolume(volume: string, cmd = tryWrites): string[] {
+  return ['--rm', '--network', 'none', '-v', volume, '--rootfs', fx.rootfs, 'sh', '-c', cmd];
+}
+
+/** Runs tryWrites in a container with VOLUME mounted at /t. */
+function writesWith(volume: string): string {
+  const r = fx.run(withVolume(volume));
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
 test('-v SRC:DST:ro is read-only in submounts too; rro likewise; ro-non-recursive only at the top', () => {
   const m = dirWithSubmount('ro');
   try {
     for (const mode of ['ro', 'rro']) {
-      const r = run([
-        '--rm',
-        '--network',
-        'none',
-        '-v',
-        `${m.top}:/t:${mode}`,
-        '--rootfs',
-        rootfs,
-        'sh',
-        '-c',
-        tryWrites,
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^\/t\/file refused$/m, `${mode}: ${r.stdout}`);
+      const out = writesWith(`${m.top}:/t:${mode}`);
+      assert.match(out, /^\/t\/file refused$/m, `${mode}: ${out}`);
       assert.match(
-        r.stdout,
+        out,
         /^\/t\/sub\/file refused$/m,
-        `${mode}: the submount stays writable:\n${r.stdout}`,
+        `${mode}: the submount stays writable:\n${out}`,
       );
     }
-    const r = run([
-      '--rm',
-      '--network',
-      'none',
-      '-v',
-      `${m.top}:/t:ro-non-recursive`,
-      '--rootfs',
-      rootfs,
-      'sh',
-      '-c',
-      tryWrites,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^\/t\/file refused$/m, r.stdout);
-    assert.match(r.stdout, /^\/t\/sub\/file written$/m, r.stdout);
+    const out = writesWith(`${m.top}:/t:ro-non-recursive`);
+    assert.match(out, /^\/t\/file refused$/m, out);
+    assert.match(out, /^\/t\/sub\/file written$/m, out);
   } finally {
     m.done();
   }
@@ -93,14 +71,14 @@ test('-v /:/host:ro: /host/proc, /host/sys/fs/cgroup and /host/dev/shm are read-
     '/host/dev/shm',
     '/host/tmp',
   ];
-  const r = run([
+  const r = fx.run([
     '--rm',
     '--network',
     'none',
     '-v',
     '/:/host:ro',
     '--rootfs',
-    rootfs,
+    fx.rootfs,
     'sh',
     '-c',
     `writable ${probes.join(' ')}; echo MOUNTS; cat /proc/self/mountinfo`,
@@ -119,27 +97,13 @@ test('-v /:/host:ro: /host/proc, /host/sys/fs/cgroup and /host/dev/shm are read-
 
 test('without mount_setattr (Linux < 5.12): ro refuses a source with submounts; rro refuses; ro-non-recursive works', () => {
   const m = dirWithSubmount('old');
-  const plain = join(dir, 'plain');
+  const plain = join(fx.dir, 'plain');
   mkdirSync(plain);
   const tsrun = (volume: string, cmd = tryWrites) =>
     spawnSync(
-      join(dir, 'enosys'),
-      [
-        'mount_setattr',
-        process.execPath,
-        tsBin('tsrun'),
-        '--rm',
-        '--network',
-        'none',
-        '-v',
-        volume,
-        '--rootfs',
-        rootfs,
-        'sh',
-        '-c',
-        cmd,
-      ],
-      { encoding: 'utf8', timeout: 30000, env: { ...process.env, TSDOCK_ROOT: root } },
+      join(fx.dir, 'enosys'),
+      ['mount_setattr', process.execPath, tsBin('tsrun'), ...withVolume(volume, cmd)],
+      { encoding: 'utf8', timeout: 30000, env: { ...process.env, TSDOCK_ROOT: fx.root } },
     );
   try {
     const ro = tsrun(`${m.top}:/t:ro`);

@@ -2,27 +2,16 @@
 // profile refuses (moby profiles/seccomp/default.json; runner/README.md lists where ours
 // differs). A static C probe, compiled here, makes each call on the host (where it reaches the
 // kernel) and in a container (where the filter answers).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeBusyboxRootfs, tsCommand } from './runner-helpers.js';
+import { runnerFixture } from './runner-helpers.js';
 import { compileStatic, SYSPROBE_C } from './native-probes.js';
 
-let dir = '';
-let root = '';
-let rootfs = '';
-const run = (args: string[]) => tsCommand(root, 'tsrun', args);
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tsdock-seccomp-'));
-  root = join(dir, 'state');
-  rootfs = makeBusyboxRootfs(dir);
-  compileStatic(SYSPROBE_C, join(rootfs, 'bin/sysprobe'));
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+const fx = runnerFixture('tsdock-seccomp-', (f) =>
+  compileStatic(SYSPROBE_C, join(f.rootfs, 'bin/sysprobe')),
+);
 
 /** NAME=RESULT lines -> a map. */
 function results(out: string): Map<string, string> {
@@ -35,11 +24,11 @@ function results(out: string): Map<string, string> {
 }
 
 test('io_uring and the rest of what docker refuses are refused inside a container', () => {
-  const host = results(execFileSync(join(rootfs, 'bin/sysprobe'), { encoding: 'utf8' }));
+  const host = results(execFileSync(join(fx.rootfs, 'bin/sysprobe'), { encoding: 'utf8' }));
   // on the host these reach the kernel, so a container result of EPERM comes from the filter
   assert.equal(host.get('io_uring_enter'), 'EBADF', 'the host allows io_uring');
   assert.equal(host.get('kcmp'), 'ok');
-  const r = run(['--rm', '--network', 'none', '--rootfs', rootfs, 'sysprobe']);
+  const r = fx.run(['--rm', '--network', 'none', '--rootfs', fx.rootfs, 'sysprobe']);
   assert.equal(r.code, 0, r.stderr);
   const ctr = results(r.stdout);
   const expected: Record<string, string> = {
