@@ -52,8 +52,9 @@ static void do_exec(void) {
     while (1) {
       const char *c = strchr(p, ':');
       size_t len = c ? (size_t)(c - p) : strlen(p);
-      snprintf(buf, sizeof buf, "%.*s/%s", (int)len, len ? p : ".", cmd);
-      execve(buf, o.argv, o.env);
+      int n = snprintf(buf, sizeof buf, "%.*s/%s", (int)len, len ? p : ".", cmd);
+      if (n > 0 && (size_t)n < sizeof buf) execve(buf, o.argv, o.env); /* a cut path: not it */
+      else errno = ENOENT;
       if (errno != ENOENT && errno != ENOTDIR) eno = errno;
       if (!c) break;
       p = c + 1;
@@ -96,7 +97,7 @@ static void finish_and_exec(void) {
   const char *cwd = o.cwd && *o.cwd ? o.cwd : "/";
   if (chdir(cwd) < 0) {
     /* docker creates a missing working directory */
-    char p[4096]; snprintf(p, sizeof p, "%s", cwd);
+    char p[4096]; FORMAT(p, "working directory", "%s", cwd);
     for (char *s = p + 1; *s; s++) if (*s == '/') { *s = 0; mkdir(p, 0755); *s = '/'; }
     mkdir(p, 0755);
     CHECK(chdir(cwd), "chdir %s: %s", cwd, strerror(errno));
@@ -182,7 +183,7 @@ int main(int argc, char **argv) {
   cg_fds = calloc((size_t)o.ncgroups + 1, sizeof *cg_fds);
   if (!cg_fds) fail(125, "out of memory");
   for (int i = 0; i < o.ncgroups; i++) {
-    char p[4096]; snprintf(p, sizeof p, "%s/cgroup.procs", o.cgroups[i]);
+    char p[4096]; FORMAT(p, o.cgroups[i], "%s/cgroup.procs", o.cgroups[i]);
     cg_fds[i] = open(p, O_WRONLY | O_CLOEXEC);
     if (cg_fds[i] < 0) fail(125, "open %s: %s", p, strerror(errno));
   }
@@ -242,7 +243,7 @@ int main(int argc, char **argv) {
   if (o.sync_fd >= 0) close(o.sync_fd);
   for (int i = 0; i < o.ncgroups; i++) close(cg_fds[i]);
   if (o.pid_file) {
-    char tmp[4096]; snprintf(tmp, sizeof tmp, "%s.tmp", o.pid_file);
+    char tmp[4096]; FORMAT(tmp, "--pid-file", "%s.tmp", o.pid_file);
     FILE *f = fopen(tmp, "we");
     if (f) { fprintf(f, "%d\n", pid); fclose(f); rename(tmp, o.pid_file); }
   }

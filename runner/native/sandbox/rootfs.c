@@ -26,7 +26,7 @@ static int resolve_target_depth(int rootfd, const char *dst, int as_file, int de
   if (fd >= 0) return fd;
   if (errno != ENOENT) fail(125, "resolve %s: %s", dst, strerror(errno));
   char path[4096];
-  snprintf(path, sizeof path, "%s", dst);
+  FORMAT(path, dst, "%s", dst);
   int dirfd = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
   char *p = path;
   while (*p == '/') p++;
@@ -51,8 +51,8 @@ static int resolve_target_depth(int rootfd, const char *dst, int as_file, int de
           link[ll] = 0;
           char again[8192];
           const char *rest = slash ? slash + 1 : "";
-          if (link[0] == '/') snprintf(again, sizeof again, "%s/%s", link, rest);
-          else snprintf(again, sizeof again, "%.*s%s/%s", (int)(p - path), path, link, rest);
+          if (link[0] == '/') FORMAT(again, dst, "%s/%s", link, rest);
+          else FORMAT(again, dst, "%.*s%s/%s", (int)(p - path), path, link, rest);
           if (++depth > 40) fail(125, "resolve %s: too many levels of symbolic links", dst);
           close(dirfd);
           return resolve_target_depth(rootfd, again, as_file, depth);

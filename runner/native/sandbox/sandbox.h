@@ -77,6 +77,10 @@ extern int master_fd;
 /* Reports "CODE message" to the supervisor (or stderr before the clone) and exits CODE. */
 void fail(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 #define CHECK(expr, ...) do { if ((expr) < 0) fail(125, __VA_ARGS__); } while (0)
+/* snprintf into a fixed array BUF, failing (125) instead of truncating: a cut path names
+ * another file */
+#define FORMAT(buf, what, ...) do { int n_ = snprintf(buf, sizeof buf, __VA_ARGS__); \
+    if (n_ < 0 || (size_t)n_ >= sizeof buf) fail(125, "%s is too long", what); } while (0)
 
 /* options.c */
 void parse(int argc, char **argv);
