@@ -29,7 +29,35 @@
 #define NATIVE_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-/* numbers shared by every architecture since 424; older libc headers may lack the names */
+/* numbers shared by every architecture since 424, for libc headers older than the kernel */
+#ifndef SYS_io_uring_setup
+#define SYS_io_uring_setup 425
+#define SYS_io_uring_enter 426
+#define SYS_io_uring_register 427
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#define SYS_move_mount 429
+#define SYS_fsopen 430
+#define SYS_fsconfig 431
+#define SYS_fsmount 432
+#define SYS_fspick 433
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_quotactl_fd
+#define SYS_quotactl_fd 443
+#endif
+#ifndef SYS_set_mempolicy_home_node
+#define SYS_set_mempolicy_home_node 450
+#endif
 #ifndef SYS_lsm_get_self_attr
 #define SYS_lsm_get_self_attr 459
 #define SYS_lsm_set_self_attr 460
@@ -52,7 +80,10 @@ static const int deny[] = {
   SYS_fsopen, SYS_fsconfig, SYS_fsmount, SYS_fspick, SYS_mount_setattr,
   SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register,
   SYS_keyctl, SYS_add_key, SYS_request_key, SYS_bpf, SYS_perf_event_open, SYS_userfaultfd,
-  SYS_open_by_handle_at, SYS_name_to_handle_at, SYS_fanotify_init, SYS_lookup_dcookie,
+  SYS_open_by_handle_at, SYS_name_to_handle_at, SYS_fanotify_init,
+#ifdef SYS_lookup_dcookie /* gone from newer kernel headers */
+  SYS_lookup_dcookie,
+#endif
   SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load, SYS_kexec_file_load,
   SYS_swapon, SYS_swapoff, SYS_reboot, SYS_acct, SYS_quotactl, SYS_quotactl_fd, SYS_syslog,
   SYS_vhangup, SYS_settimeofday, SYS_clock_settime, SYS_sethostname, SYS_setdomainname,
