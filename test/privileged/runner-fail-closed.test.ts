@@ -1,7 +1,7 @@
 // Privileged: the sandbox helper fails closed. Every option reaches the container or the run
-// stops with one line and 125 (2000 -e flags, 20 cgroups), and no host descriptor leaks in,
-// even where close_range is missing (imitated with a seccomp filter making it fail ENOSYS, as
-// on kernels before 5.9).
+// stops with one line and 125 (2000 -e flags, 300 volumes and tmpfs, 20 cgroups), and no host
+// descriptor leaks in, even where close_range is missing (imitated with a seccomp filter making
+// it fail ENOSYS, as on kernels before 5.9).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -32,6 +32,28 @@ test('2000 -e flags all reach the container', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^2000$/m, 'every -e entry is in the environment');
   assert.match(r.stdout, /^last=v1999$/m);
+});
+
+test('300 -v and 300 --tmpfs flags are all mounted', () => {
+  const vol = join(fx.dir, 'vol');
+  mkdirSync(vol, { recursive: true });
+  const flags = Array.from({ length: 300 }, (_, i) => [
+    ['-v', `${vol}:/v/${i}:ro`],
+    ['--tmpfs', `/t/${i}`],
+  ]).flat(2);
+  const r = fx.run([
+    '--rm',
+    '--network',
+    'none',
+    ...flags,
+    '--rootfs',
+    fx.rootfs,
+    'sh',
+    '-c',
+    'grep -c " /v/[0-9]* " /proc/self/mountinfo; grep -c " /t/[0-9]* " /proc/self/mountinfo',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '300\n300\n');
 });
 
 test('20 --cgroup directories: the process joins every one (the last one holds it)', () => {

@@ -29,10 +29,12 @@ void parse(int argc, char **argv) {
   if (!o.exec_mode && strcmp(argv[1], "run") != 0) usage("mode must be run or exec");
   o.sync_fd = -1;
   o.status_fd = -1;
-  /* sized by argc, so no --env or --cgroup can be dropped (+2: HOME and the NULL) */
+  /* sized by argc, so no --env, --cgroup, --bind or --tmpfs can be dropped (+2: HOME, NULL) */
   o.env = calloc((size_t)argc + 2, sizeof *o.env);
   o.cgroups = calloc((size_t)argc, sizeof *o.cgroups);
-  if (!o.env || !o.cgroups) usage("out of memory");
+  o.binds = calloc((size_t)argc, sizeof *o.binds);
+  o.tmpfs = calloc((size_t)argc, sizeof *o.tmpfs);
+  if (!o.env || !o.cgroups || !o.binds || !o.tmpfs) usage("out of memory");
   int i = 2;
 #define NEED(n) do { if (i + (n) >= argc) usage("missing value"); } while (0)
   for (; i < argc; i++) {
@@ -53,11 +55,11 @@ void parse(int argc, char **argv) {
     else if (!strcmp(a, "--sync-fd")) { NEED(1); o.sync_fd = atoi(argv[++i]); }
     else if (!strcmp(a, "--status-fd")) { NEED(1); o.status_fd = atoi(argv[++i]); }
     else if (!strcmp(a, "--bind")) {
-      NEED(3); if (o.nbinds == MAXN) usage("too many binds");
+      NEED(3);
       o.binds[o.nbinds++] = (struct bind){argv[i + 1], argv[i + 2], argv[i + 3]}; i += 3;
     }
     else if (!strcmp(a, "--tmpfs")) {
-      NEED(2); if (o.ntmpfs == MAXN) usage("too many tmpfs");
+      NEED(2);
       o.tmpfs[o.ntmpfs++] = (struct bind){"tmpfs", argv[i + 1], argv[i + 2]}; i += 2;
     }
     else if (!strcmp(a, "--cgroup")) { NEED(1); o.cgroups[o.ncgroups++] = argv[++i]; }

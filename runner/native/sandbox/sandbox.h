@@ -48,7 +48,6 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#define MAXN 256
 #define MAX_RLIMITS 32
 
 struct bind { const char *src, *dst, *mode; };
@@ -57,8 +56,8 @@ struct opts {
   pid_t target;
   const char *rootfs, *ov_base, *ov_lowers, *ov_upper, *ov_work;
   const char *hostname, *cwd, *user, *net, *ipc, *uts, *pid_file;
-  struct bind binds[MAXN]; int nbinds;
-  struct bind tmpfs[MAXN]; int ntmpfs;
+  struct bind *binds; int nbinds;       /* sized by argc, like every repeated option */
+  struct bind *tmpfs; int ntmpfs;
   const char **cgroups; int ncgroups;   /* sized by argc: never truncated */
   char **env; int nenv;                 /* sized by argc + 2 (HOME, NULL) */
   struct { int res; rlim_t soft, hard; } rl[MAX_RLIMITS]; int nrl;
