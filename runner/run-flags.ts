@@ -60,7 +60,7 @@ export const RUN_USAGE = `Usage: tsrun [OPTIONS] IMAGE [COMMAND] [ARG...]
       --rm                remove the container when it exits
   -i, -t                  keep stdin open / allocate a TTY
       --name NAME         -e, --env K=V      -w, --workdir DIR    -u, --user USER[:GROUP]
-  -h, --hostname NAME     -v, --volume SRC:DST[:ro]  --tmpfs DST[:OPTS]
+  -h, --hostname NAME     -v, --volume SRC:DST[:ro|rro|ro-non-recursive]  --tmpfs DST[:OPTS]
   -p, --publish [IP:]HOST:CTR   --network none|host|bridge|container:NAME
   -m, --memory 32m        --cpus 0.5  --cpu-period N --cpu-quota N  -c, --cpu-shares N
       --pids-limit N      --init      --entrypoint CMD   --read-only

@@ -53,6 +53,13 @@ export interface SandboxRequest {
   rlimits?: { name: string; soft: number | 'unlimited'; hard: number | 'unlimited' }[];
 }
 
+/** The helper's --bind mode: rw, ro (submounts too), rro or ro-non-recursive. */
+function bindMode(m: Mount): string {
+  if (!m.readOnly) return 'rw';
+  if (m.recursiveReadOnly === 'required') return 'rro';
+  return m.recursiveReadOnly === 'disabled' ? 'ro-non-recursive' : 'ro';
+}
+
 /** The helper's argv for a request (pure). */
 export function sandboxArgs(req: SandboxRequest): string[] {
   const a: string[] = ['run', '--rootfs', req.rootfs];
@@ -68,7 +75,7 @@ export function sandboxArgs(req: SandboxRequest): string[] {
   if (req.uts) a.push('--uts', req.uts);
   for (const m of req.mounts ?? []) {
     if (m.type === 'tmpfs') a.push('--tmpfs', m.target, m.options ?? 'mode=1777');
-    else a.push('--bind', m.source, m.target, m.readOnly ? 'ro' : 'rw');
+    else a.push('--bind', m.source, m.target, bindMode(m));
   }
   for (const dir of req.cgroups ?? []) a.push('--cgroup', dir);
   for (const e of req.env) a.push('--env', e);

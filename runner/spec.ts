@@ -20,6 +20,13 @@ export interface Mount {
   /** absolute path inside the container (resolved inside the rootfs, never outside) */
   target: string;
   readOnly: boolean;
+  /**
+   * How far read-only reaches into the source's submounts (binds are recursive). Absent: all
+   * the way down, refused on a kernel without mount_setattr (< 5.12) when there are submounts
+   * (`:ro`); 'required': all the way down or refused (`:rro`); 'disabled': the top mount only
+   * (`:ro-non-recursive`).
+   */
+  recursiveReadOnly?: 'required' | 'disabled';
   /** tmpfs mount options, e.g. "size=64m,mode=1777" */
   options?: string;
 }
@@ -131,7 +138,13 @@ export function parseLimits(flags: RunFlags): Limits {
   return limits;
 }
 
-/** `-v host:ctr[:ro]` (host is absolute) or `-v name:ctr` (a named volume). */
+const VOLUME_MODES = ['ro', 'rw', 'rro', 'ro-non-recursive', 'z', 'Z'];
+
+/**
+ * `-v host:ctr[:MODE]` (host is absolute) or `-v name:ctr[:MODE]` (a named volume); MODE is a
+ * comma list of rw, ro (read-only, submounts too), rro (the same, never weakened),
+ * ro-non-recursive (the top mount only), z/Z (accepted, no SELinux here).
+ */
 export function parseVolume(value: string): Mount {
   const parts = value.split(':');
   if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
@@ -141,8 +154,19 @@ export function parseVolume(value: string): Mount {
   if (!target.startsWith('/')) {
     throw new InvalidInputError(`invalid volume "${value}"`, 'the container path must be absolute');
   }
-  if (!mode.split(',').every((o) => ['ro', 'rw', 'z', 'Z'].includes(o))) {
-    throw new InvalidInputError(`invalid volume mode "${mode}"`, 'use ro or rw');
+  const modes = mode.split(',');
+  if (!modes.every((o) => VOLUME_MODES.includes(o))) {
+    throw new InvalidInputError(
+      `invalid volume mode "${mode}"`,
+      'use rw, ro, rro or ro-non-recursive',
+    );
+  }
+  const readOnlyModes = modes.filter((o) => o !== 'rw' && o !== 'z' && o !== 'Z');
+  if (readOnlyModes.length > 1 || (readOnlyModes.length === 1 && modes.includes('rw'))) {
+    throw new InvalidInputError(
+      `invalid volume mode "${mode}"`,
+      'give one of rw, ro, rro or ro-non-recursive',
+    );
   }
   const named = !source.startsWith('/') && !source.startsWith('.');
   if (named && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(source)) {
@@ -152,7 +176,9 @@ export function parseVolume(value: string): Mount {
     type: named ? 'volume' : 'bind',
     source,
     target,
-    readOnly: mode.split(',').includes('ro'),
+    readOnly: readOnlyModes.length === 1,
+    ...(modes.includes('rro') ? { recursiveReadOnly: 'required' as const } : {}),
+    ...(modes.includes('ro-non-recursive') ? { recursiveReadOnly: 'disabled' as const } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 // Test fixtures for the runner's privileged tests: a busybox rootfs made from the host's static
 // busybox (busybox-static), and a cleanup check for leftovers (mounts, cgroups, processes).
+import { before, after } from 'node:test';
 import {
   copyFileSync,
   mkdirSync,
@@ -7,6 +8,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -170,4 +172,31 @@ export async function inTerminal(
   clearTimeout(timer);
   child.stdin.destroy();
   return { code, out };
+}
+
+/** A test file's scratch: a temp dir with a busybox rootfs and a TSDOCK_ROOT for tsrun. */
+export interface RunnerFixture {
+  dir: string;
+  root: string;
+  rootfs: string;
+  /** tsrun with TSDOCK_ROOT=root */
+  run(args: string[]): { code: number; stdout: string; stderr: string };
+}
+
+/** Registers before/after hooks that make (then `prepare`) and remove a RunnerFixture. */
+export function runnerFixture(prefix: string, prepare?: (f: RunnerFixture) => void): RunnerFixture {
+  const f: RunnerFixture = {
+    dir: '',
+    root: '',
+    rootfs: '',
+    run: (args) => tsCommand(f.root, 'tsrun', args),
+  };
+  before(() => {
+    f.dir = mkdtempSync(join(tmpdir(), prefix));
+    f.root = join(f.dir, 'state');
+    f.rootfs = makeBusyboxRootfs(f.dir);
+    prepare?.(f);
+  });
+  after(() => rmSync(f.dir, { recursive: true, force: true }));
+  return f;
 }

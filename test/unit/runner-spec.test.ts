@@ -77,6 +77,14 @@ test('volumes, tmpfs and ports', () => {
     readOnly: true,
   });
   assert.equal(parseVolume('data:/c').type, 'volume');
+  assert.equal(parseVolume('/h:/c:rw').readOnly, false);
+  assert.equal(parseVolume('/h:/c:ro').recursiveReadOnly, undefined);
+  assert.equal(parseVolume('/h:/c:rro').recursiveReadOnly, 'required');
+  assert.equal(parseVolume('/h:/c:ro-non-recursive,z').recursiveReadOnly, 'disabled');
+  assert.equal(parseVolume('/h:/c:ro-non-recursive').readOnly, true);
+  assert.throws(() => parseVolume('/h:/c:ro,rw'), /invalid volume mode/);
+  assert.throws(() => parseVolume('/h:/c:rro,ro'), /invalid volume mode/);
+  assert.throws(() => parseVolume('/h:/c:ro-recursive'), /invalid volume mode/);
   assert.throws(
     () => parseVolume('/h:rel'),
     (e: Error & { hint?: string }) => /absolute/.test(e.hint ?? ''),
@@ -131,6 +139,9 @@ test('sandboxArgs renders every option before -- and the argv after', () => {
     network: 'new',
     mounts: [
       { type: 'bind', source: '/s', target: '/t', readOnly: true },
+      { type: 'bind', source: '/a', target: '/b', readOnly: true, recursiveReadOnly: 'required' },
+      { type: 'bind', source: '/c', target: '/d', readOnly: true, recursiveReadOnly: 'disabled' },
+      { type: 'bind', source: '/e', target: '/f', readOnly: false },
       { type: 'tmpfs', source: 'tmpfs', target: '/tmp', readOnly: false, options: 'size=1m' },
     ],
     cgroups: ['/sys/fs/cgroup/memory/tsdock/x'],
@@ -140,7 +151,10 @@ test('sandboxArgs renders every option before -- and the argv after', () => {
   assert.deepEqual(args.slice(sep + 1), ['sh', '-c', '--']);
   const opts = args.slice(0, sep).join(' ');
   assert.match(opts, /^run --rootfs \/r --overlay \/c l\/1:l\/0 upper work/);
-  assert.match(opts, /--bind \/s \/t ro/);
+  assert.match(opts, /--bind \/s \/t ro /);
+  assert.match(opts, /--bind \/a \/b rro /);
+  assert.match(opts, /--bind \/c \/d ro-non-recursive /);
+  assert.match(opts, /--bind \/e \/f rw /);
   assert.match(opts, /--tmpfs \/tmp size=1m/);
   assert.match(opts, /--user nobody/);
   assert.match(opts, /--cgroup \/sys\/fs\/cgroup\/memory\/tsdock\/x/);

@@ -22,7 +22,9 @@ uint64_t default_caps(void) {
 void drop_bounding(uint64_t keep) {
   for (int c = 0; c <= 63; c++) {
     if (keep & (1ULL << c)) continue;
-    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno == EINVAL) break;
+    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0) continue;
+    if (errno == EINVAL) break; /* past the kernel's last capability */
+    fail(125, "drop capability %d from the bounding set: %s", c, strerror(errno));
   }
 }
 
@@ -35,6 +37,8 @@ void set_caps(uint64_t keep) {
     d[1].effective = d[1].permitted = (uint32_t)(keep >> 32);
   }
   CHECK(syscall(SYS_capset, &h, d), "capset: %s", strerror(errno));
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  /* EINVAL: a kernel before 4.3 has no ambient set to clear */
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    fail(125, "clear ambient capabilities: %s", strerror(errno));
 }
 

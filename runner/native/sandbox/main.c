@@ -2,6 +2,7 @@
  * PID 1, and stays as its supervisor (signals, tty relay, exit code); in the child: cgroups,
  * rootfs, user, capabilities, no_new_privs, seccomp, exec (or a tiny init with --init). */
 #include "sandbox.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -20,7 +21,7 @@
 
 static int err_fd = -1;            /* child -> parent: "CODE message" */
 volatile pid_t child_pid = 0;
-static int cg_fds[16];
+static int *cg_fds;
 
 void fail(int code, const char *fmt, ...) {
   char buf[1024];
@@ -51,8 +52,9 @@ static void do_exec(void) {
     while (1) {
       const char *c = strchr(p, ':');
       size_t len = c ? (size_t)(c - p) : strlen(p);
-      snprintf(buf, sizeof buf, "%.*s/%s", (int)len, len ? p : ".", cmd);
-      execve(buf, o.argv, o.env);
+      int n = snprintf(buf, sizeof buf, "%.*s/%s", (int)len, len ? p : ".", cmd);
+      if (n > 0 && (size_t)n < sizeof buf) execve(buf, o.argv, o.env); /* a cut path: not it */
+      else errno = ENOENT;
       if (errno != ENOENT && errno != ENOTDIR) eno = errno;
       if (!c) break;
       p = c + 1;
@@ -61,6 +63,29 @@ static void do_exec(void) {
   if (eno == ENOENT || eno == ENOTDIR)
     fail(127, "exec: \"%s\": executable file not found in $PATH", cmd);
   fail(126, "exec: \"%s\": %s", cmd, strerror(eno));
+}
+
+/* Closes every descriptor above 2 (or marks it close-on-exec, CLOEXEC_ONLY, so err_fd still
+ * reports an exec failure). close_range needs Linux 5.9, its CLOSE_RANGE_CLOEXEC 5.11; before
+ * that, one by one from /proc/self/fd (the container's /proc: we are past pivot_root or in
+ * its pid namespace). Anything that fails stops the start: a host fd must never leak in. */
+static void close_fds_above_2(int cloexec_only) {
+  if (syscall(SYS_close_range, 3, ~0U, cloexec_only ? CLOSE_RANGE_CLOEXEC : 0) == 0) return;
+  if (errno != ENOSYS && errno != EINVAL) fail(125, "close inherited descriptors: %s", strerror(errno));
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) fail(125, "close inherited descriptors: /proc/self/fd: %s", strerror(errno));
+  struct dirent *e;
+  while ((errno = 0, e = readdir(d))) {
+    char *end;
+    long fd = strtol(e->d_name, &end, 10);
+    if (*end || end == e->d_name || fd < 3 || fd == dirfd(d)) continue;
+    if (!cloexec_only) { close((int)fd); continue; } /* Linux frees the fd even on error */
+    int fl = fcntl((int)fd, F_GETFD);
+    if (fl < 0 || fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+      fail(125, "close inherited descriptor %ld: %s", fd, strerror(errno));
+  }
+  if (errno) fail(125, "close inherited descriptors: /proc/self/fd: %s", strerror(errno));
+  closedir(d);
 }
 
 static void finish_and_exec(void) {
@@ -72,11 +97,14 @@ static void finish_and_exec(void) {
   const char *cwd = o.cwd && *o.cwd ? o.cwd : "/";
   if (chdir(cwd) < 0) {
     /* docker creates a missing working directory */
-    char p[4096]; snprintf(p, sizeof p, "%s", cwd);
+    char p[4096]; FORMAT(p, "working directory", "%s", cwd);
     for (char *s = p + 1; *s; s++) if (*s == '/') { *s = 0; mkdir(p, 0755); *s = '/'; }
     mkdir(p, 0755);
     CHECK(chdir(cwd), "chdir %s: %s", cwd, strerror(errno));
   }
+  /* no host descriptors leak in: everything above 2 closes at exec (err_fd too); done while
+   * still root, as /proc/self/fd of a process that changed its uid is not its own to read */
+  close_fds_above_2(1);
   uint64_t caps = default_caps();
   drop_bounding(caps);
   set_user();
@@ -85,8 +113,6 @@ static void finish_and_exec(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs: %s", strerror(errno));
   install_seccomp();
-  /* no host descriptors leak in: everything above 2 closes at exec (err_fd too) */
-  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   do_exec();
 }
 
@@ -114,7 +140,7 @@ static void run_init(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (err_fd >= 0) { close(err_fd); err_fd = -1; }
   install_forwarding();
-  syscall(SYS_close_range, 3, ~0U, 0);
+  close_fds_above_2(0);
   for (;;) {
     int st;
     pid_t w = waitpid(-1, &st, 0);
@@ -154,8 +180,10 @@ int main(int argc, char **argv) {
   if (getppid() != supervisor) return 125;
   parse(argc, argv);
   int flags = 0;
+  cg_fds = calloc((size_t)o.ncgroups + 1, sizeof *cg_fds);
+  if (!cg_fds) fail(125, "out of memory");
   for (int i = 0; i < o.ncgroups; i++) {
-    char p[4096]; snprintf(p, sizeof p, "%s/cgroup.procs", o.cgroups[i]);
+    char p[4096]; FORMAT(p, o.cgroups[i], "%s/cgroup.procs", o.cgroups[i]);
     cg_fds[i] = open(p, O_WRONLY | O_CLOEXEC);
     if (cg_fds[i] < 0) fail(125, "open %s: %s", p, strerror(errno));
   }
@@ -215,7 +243,7 @@ int main(int argc, char **argv) {
   if (o.sync_fd >= 0) close(o.sync_fd);
   for (int i = 0; i < o.ncgroups; i++) close(cg_fds[i]);
   if (o.pid_file) {
-    char tmp[4096]; snprintf(tmp, sizeof tmp, "%s.tmp", o.pid_file);
+    char tmp[4096]; FORMAT(tmp, "--pid-file", "%s.tmp", o.pid_file);
     FILE *f = fopen(tmp, "we");
     if (f) { fprintf(f, "%d\n", pid); fclose(f); rename(tmp, o.pid_file); }
   }

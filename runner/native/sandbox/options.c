@@ -13,8 +13,9 @@ static const struct { const char *name; int res; } rlimits[] = {
   {"nice", RLIMIT_NICE}, {"rtprio", RLIMIT_RTPRIO}, {"sigpending", RLIMIT_SIGPENDING},
 };
 
+/* One line, exit 125: a command line we cannot honour in full is refused, never trimmed. */
 static void usage(const char *why) {
-  fprintf(stderr, "sandbox: %s\nusage: sandbox run|exec [options] -- ARGV...\n", why);
+  fprintf(stderr, "sandbox: %s (usage: sandbox run|exec [options] -- ARGV...)\n", why);
   exit(125);
 }
 
@@ -28,6 +29,12 @@ void parse(int argc, char **argv) {
   if (!o.exec_mode && strcmp(argv[1], "run") != 0) usage("mode must be run or exec");
   o.sync_fd = -1;
   o.status_fd = -1;
+  /* sized by argc, so no --env, --cgroup, --bind or --tmpfs can be dropped (+2: HOME, NULL) */
+  o.env = calloc((size_t)argc + 2, sizeof *o.env);
+  o.cgroups = calloc((size_t)argc, sizeof *o.cgroups);
+  o.binds = calloc((size_t)argc, sizeof *o.binds);
+  o.tmpfs = calloc((size_t)argc, sizeof *o.tmpfs);
+  if (!o.env || !o.cgroups || !o.binds || !o.tmpfs) usage("out of memory");
   int i = 2;
 #define NEED(n) do { if (i + (n) >= argc) usage("missing value"); } while (0)
   for (; i < argc; i++) {
@@ -48,21 +55,22 @@ void parse(int argc, char **argv) {
     else if (!strcmp(a, "--sync-fd")) { NEED(1); o.sync_fd = atoi(argv[++i]); }
     else if (!strcmp(a, "--status-fd")) { NEED(1); o.status_fd = atoi(argv[++i]); }
     else if (!strcmp(a, "--bind")) {
-      NEED(3); if (o.nbinds == MAXN) usage("too many binds");
+      NEED(3);
       o.binds[o.nbinds++] = (struct bind){argv[i + 1], argv[i + 2], argv[i + 3]}; i += 3;
     }
     else if (!strcmp(a, "--tmpfs")) {
-      NEED(2); if (o.ntmpfs == MAXN) usage("too many tmpfs");
+      NEED(2);
       o.tmpfs[o.ntmpfs++] = (struct bind){"tmpfs", argv[i + 1], argv[i + 2]}; i += 2;
     }
-    else if (!strcmp(a, "--cgroup")) { NEED(1); if (o.ncgroups < 16) o.cgroups[o.ncgroups++] = argv[++i]; }
-    else if (!strcmp(a, "--env")) { NEED(1); if (o.nenv < MAXN * 4 - 2) o.env[o.nenv++] = argv[++i]; }
+    else if (!strcmp(a, "--cgroup")) { NEED(1); o.cgroups[o.ncgroups++] = argv[++i]; }
+    else if (!strcmp(a, "--env")) { NEED(1); o.env[o.nenv++] = argv[++i]; }
     else if (!strcmp(a, "--rlimit")) {
       NEED(3); int res = -1;
       for (size_t k = 0; k < sizeof rlimits / sizeof *rlimits; k++)
         if (!strcmp(rlimits[k].name, argv[i + 1])) res = rlimits[k].res;
       if (res < 0) usage("unknown rlimit");
-      if (o.nrl < 32) { o.rl[o.nrl].res = res; o.rl[o.nrl].soft = parse_rlim(argv[i + 2]); o.rl[o.nrl].hard = parse_rlim(argv[i + 3]); o.nrl++; }
+      if (o.nrl == MAX_RLIMITS) usage("too many --rlimit");
+      o.rl[o.nrl].res = res; o.rl[o.nrl].soft = parse_rlim(argv[i + 2]); o.rl[o.nrl].hard = parse_rlim(argv[i + 3]); o.nrl++;
       i += 3;
     }
     else if (!strcmp(a, "--ip")) { NEED(3); o.ip = argv[++i]; o.prefix = atoi(argv[++i]); o.gateway = argv[++i]; }

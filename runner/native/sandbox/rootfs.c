@@ -26,7 +26,7 @@ static int resolve_target_depth(int rootfd, const char *dst, int as_file, int de
   if (fd >= 0) return fd;
   if (errno != ENOENT) fail(125, "resolve %s: %s", dst, strerror(errno));
   char path[4096];
-  snprintf(path, sizeof path, "%s", dst);
+  FORMAT(path, dst, "%s", dst);
   int dirfd = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
   char *p = path;
   while (*p == '/') p++;
@@ -51,8 +51,8 @@ static int resolve_target_depth(int rootfd, const char *dst, int as_file, int de
           link[ll] = 0;
           char again[8192];
           const char *rest = slash ? slash + 1 : "";
-          if (link[0] == '/') snprintf(again, sizeof again, "%s/%s", link, rest);
-          else snprintf(again, sizeof again, "%.*s%s/%s", (int)(p - path), path, link, rest);
+          if (link[0] == '/') FORMAT(again, dst, "%s/%s", link, rest);
+          else FORMAT(again, dst, "%.*s%s/%s", (int)(p - path), path, link, rest);
           if (++depth > 40) fail(125, "resolve %s: too many levels of symbolic links", dst);
           close(dirfd);
           return resolve_target_depth(rootfd, again, as_file, depth);
@@ -69,12 +69,12 @@ static int resolve_target_depth(int rootfd, const char *dst, int as_file, int de
   return dirfd;
 }
 
-static int resolve_target(int rootfd, const char *dst, int as_file) {
+int resolve_target(int rootfd, const char *dst, int as_file) {
   return resolve_target_depth(rootfd, dst, as_file, 0);
 }
 
-static void mount_at(int rootfd, const char *src, const char *dst, const char *type,
-                     unsigned long flags, const char *data, int as_file) {
+void mount_at(int rootfd, const char *src, const char *dst, const char *type,
+              unsigned long flags, const char *data, int as_file) {
   int fd = resolve_target(rootfd, dst, as_file);
   char target[64];
   snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
@@ -140,12 +140,7 @@ void setup_rootfs(void) {
   setup_dev(rootfd);
   for (int i = 0; i < o.ntmpfs; i++)
     mount_at(rootfd, "tmpfs", o.tmpfs[i].dst, "tmpfs", MS_NOSUID | MS_NODEV, o.tmpfs[i].mode, 0);
-  for (int i = 0; i < o.nbinds; i++) {
-    struct stat st;
-    if (stat(o.binds[i].src, &st) < 0) fail(125, "bind source %s: %s", o.binds[i].src, strerror(errno));
-    unsigned long fl = MS_BIND | MS_REC | (strcmp(o.binds[i].mode, "ro") == 0 ? MS_RDONLY : 0);
-    mount_at(rootfd, o.binds[i].src, o.binds[i].dst, NULL, fl, NULL, !S_ISDIR(st.st_mode));
-  }
+  for (int i = 0; i < o.nbinds; i++) bind_volume(rootfd, &o.binds[i]);
   /* pivot_root(".", ".") then detach the old root stacked underneath (as runc does). */
   CHECK(fchdir(rootfd), "chdir rootfs: %s", strerror(errno));
   CHECK(syscall(SYS_pivot_root, ".", "."), "pivot_root: %s", strerror(errno));
@@ -160,13 +155,17 @@ void setup_rootfs(void) {
   for (size_t i = 0; i < sizeof masked / sizeof *masked; i++) {
     struct stat st;
     if (stat(masked[i], &st) < 0) continue;
-    if (S_ISDIR(st.st_mode)) mount("tmpfs", masked[i], "tmpfs", MS_RDONLY, "size=0");
-    else mount("/dev/null", masked[i], NULL, MS_BIND, NULL);
+    if (S_ISDIR(st.st_mode)) CHECK(mount("tmpfs", masked[i], "tmpfs", MS_RDONLY, "size=0"), "mask %s: %s", masked[i], strerror(errno));
+    else CHECK(mount("/dev/null", masked[i], NULL, MS_BIND, NULL), "mask %s: %s", masked[i], strerror(errno));
   }
   static const char *ro[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
   for (size_t i = 0; i < sizeof ro / sizeof *ro; i++) {
-    if (mount(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL) == 0)
-      mount(NULL, ro[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    if (mount(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL) < 0) {
+      if (errno == ENOENT) continue; /* not in this kernel's /proc */
+      fail(125, "bind %s: %s", ro[i], strerror(errno));
+    }
+    CHECK(mount(NULL, ro[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
+          "make %s read-only: %s", ro[i], strerror(errno));
   }
   if (o.readonly) CHECK(mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL), "read-only root: %s", strerror(errno));
 }

@@ -18,7 +18,8 @@
  *   --overlay BASE LOWERS UPPER WORK   chdir BASE, mount overlay(LOWERS colon list) on --rootfs
  *   --hostname H   --cwd DIR   --user SPEC (name|uid[:group|gid], resolved in the container)
  *   --net new|host|PATH   --ipc new|PATH   --uts new|PATH   (PATH = an nsfs file to join)
- *   --bind SRC DST ro|rw   --tmpfs DST OPTS   (DST resolved inside the rootfs, never outside)
+ *   --bind SRC DST rw|ro|rro|ro-non-recursive   --tmpfs DST OPTS   (DST resolved inside the
+ *                                rootfs, never outside; ro/rro: submounts read-only too)
  *   --cgroup DIR (repeat; writes 0 to DIR/cgroup.procs before exec)
  *   --env K=V (repeat)   --rlimit RES SOFT HARD   --init   --tty   --readonly
  *   --pid-file PATH  (host pid of the container's PID 1)   --sync-fd N (wait for a byte first)
@@ -29,8 +30,9 @@
 /*
  * The helper is split along runc's lines; this header is what the parts share:
  *   options.c       argv -> struct opts
- *   rootfs.c        the container's filesystem: overlay/bind root, /proc /sys /dev, volumes,
+ *   rootfs.c        the container's filesystem: overlay/bind root, /proc /sys /dev, tmpfs,
  *                   pivot_root, masked and read-only paths
+ *   volumes.c       --bind volumes, read-only all the way down unless asked otherwise
  *   network.c       lo and eth0 inside the new network namespace
  *   user.c          --user looked up in the container's /etc/passwd and /etc/group
  *   capabilities.c  docker's default capability set, bounding set, capset
@@ -46,7 +48,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#define MAXN 256
+#define MAX_RLIMITS 32
 
 struct bind { const char *src, *dst, *mode; };
 struct opts {
@@ -54,11 +56,11 @@ struct opts {
   pid_t target;
   const char *rootfs, *ov_base, *ov_lowers, *ov_upper, *ov_work;
   const char *hostname, *cwd, *user, *net, *ipc, *uts, *pid_file;
-  struct bind binds[MAXN]; int nbinds;
-  struct bind tmpfs[MAXN]; int ntmpfs;
-  const char *cgroups[16]; int ncgroups;
-  char *env[MAXN * 4]; int nenv;
-  struct { int res; rlim_t soft, hard; } rl[32]; int nrl;
+  struct bind *binds; int nbinds;       /* sized by argc, like every repeated option */
+  struct bind *tmpfs; int ntmpfs;
+  const char **cgroups; int ncgroups;   /* sized by argc: never truncated */
+  char **env; int nenv;                 /* sized by argc + 2 (HOME, NULL) */
+  struct { int res; rlim_t soft, hard; } rl[MAX_RLIMITS]; int nrl;
   int init, tty, readonly, sync_fd, status_fd, no_mknod;
   const char *ip, *gateway; int prefix;
   char **argv;
@@ -74,11 +76,21 @@ extern int master_fd;
 /* Reports "CODE message" to the supervisor (or stderr before the clone) and exits CODE. */
 void fail(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 #define CHECK(expr, ...) do { if ((expr) < 0) fail(125, __VA_ARGS__); } while (0)
+/* snprintf into a fixed array BUF, failing (125) instead of truncating: a cut path names
+ * another file */
+#define FORMAT(buf, what, ...) do { int n_ = snprintf(buf, sizeof buf, __VA_ARGS__); \
+    if (n_ < 0 || (size_t)n_ >= sizeof buf) fail(125, "%s is too long", what); } while (0)
 
 /* options.c */
 void parse(int argc, char **argv);
 /* rootfs.c: everything from private mounts to pivot_root and the masked paths */
 void setup_rootfs(void);
+/* rootfs.c: DST resolved inside the rootfs (created when missing; a file when AS_FILE) */
+int resolve_target(int rootfd, const char *dst, int as_file);
+void mount_at(int rootfd, const char *src, const char *dst, const char *type,
+              unsigned long flags, const char *data, int as_file);
+/* volumes.c: one --bind, read-only as its mode says (rw, ro, rro, ro-non-recursive) */
+void bind_volume(int rootfd, const struct bind *b);
 /* network.c */
 void loopback_up(void);
 void configure_eth0(void);

@@ -57,7 +57,7 @@ void set_user(void) {
   uid_t uid = 0; gid_t gid = 0; char home[1024] = "/", uname[256] = "";
   gid_t groups[64]; int ng = 0;
   if (o.user && *o.user) {
-    char spec[512]; snprintf(spec, sizeof spec, "%s", o.user);
+    char spec[512]; FORMAT(spec, "--user", "%s", o.user);
     char *grp = strchr(spec, ':'); if (grp) *grp++ = 0;
     if (!find_passwd(spec, &uid, &gid, home, sizeof home, uname, sizeof uname)) {
       if (!is_num(spec)) fail(125, "unable to find user %s: no matching entries in passwd file", spec);
