@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import type { TarType } from './tar-format.js';
 import type { LayerEntry } from './tar-writer.js';
-import { FsOps } from './fsops.js';
+import { Errno, FsOps, FsOpsError } from './fsops.js';
 import { ChangedError, SafeTree, identityOf } from './safe-tree.js';
 
 export interface WalkedEntry extends LayerEntry {
@@ -57,8 +57,12 @@ export async function walkDir(root: string, opts: WalkOptions = {}): Promise<Wal
   } finally {
     tree.close();
   }
-  if (opts.xattrs !== false) await readXattrs(root, out);
-  return out;
+  if (opts.xattrs === false) return out;
+  const gone = await readXattrs(root, out);
+  if (gone.size === 0) return out;
+  if (opts.changed !== 'skip') throw new ChangedError(root, out[[...gone][0]!]!.path);
+  for (const i of gone) opts.onSkip?.(out[i]!.path);
+  return out.filter((_, i) => !gone.has(i));
 }
 
 /** The entry for one path (content is read at write time); undefined for a socket. */
@@ -99,15 +103,29 @@ function typeOf(st: BigIntStats): TarType | undefined {
   return undefined;
 }
 
-async function readXattrs(root: string, entries: WalkedEntry[]): Promise<void> {
-  if (entries.length === 0) return;
+/** Reads every entry's xattrs; returns the indexes of entries that are no longer there. */
+async function readXattrs(root: string, entries: WalkedEntry[]): Promise<Set<number>> {
+  const gone = new Set<number>();
+  if (entries.length === 0) return gone;
   const ops = new FsOps(root);
   try {
-    const all = await Promise.all(entries.map((e) => ops.listXattrs(e.path)));
+    const all = await Promise.all(
+      entries.map((e, i) =>
+        ops.listXattrs(e.path).catch((err: unknown) => {
+          if (!(err instanceof FsOpsError) || !GONE.has(err.errno)) throw err;
+          gone.add(i);
+          return new Map<string, Buffer>();
+        }),
+      ),
+    );
     entries.forEach((e, i) => {
       if (all[i]!.size > 0) e.allXattrs = all[i];
     });
   } finally {
     await ops.close();
   }
+  return gone;
 }
+
+/** errnos of a path that changed since the walk (fsops walks without following symlinks). */
+const GONE = new Set<number>([Errno.ENOENT, Errno.ENOTDIR, Errno.ELOOP]);
