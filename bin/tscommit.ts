@@ -1,37 +1,32 @@
 #!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tscommit: create a new image from a container's changes (docker commit CONTAINER REF).
-// Flags: -m/--message MSG, -a/--author NAME.
+// Flags: -m/--message MSG, -a/--author NAME, -p/--pause (default true; --pause=false lets the
+// container run while its files are read).
 import { commitContainer } from '../runner/commit.js';
-import { errorLine, InvalidInputError } from '../shared/errors.js';
+import { InvalidInputError } from '../shared/errors.js';
+import { parseFlags, runCli } from '../shared/cli.js';
 
-async function main(args: string[]): Promise<number> {
-  let message: string | undefined;
-  let author: string | undefined;
-  const pos: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '-m' || a === '--message') message = args[++i];
-    else if (a === '-a' || a === '--author') author = args[++i];
-    else if (a.startsWith('-'))
-      throw new InvalidInputError(
-        `unknown flag: ${a}`,
-        'usage: tscommit [-m MSG] [-a AUTHOR] CONTAINER REF',
-      );
-    else pos.push(a);
-  }
-  if (pos.length !== 2)
-    throw new InvalidInputError(
-      'tscommit needs a container and a reference',
-      'usage: tscommit CONTAINER REF',
+const USAGE = 'usage: tscommit [-m MSG] [-a AUTHOR] [--pause=false] CONTAINER REF';
+
+void runCli('tscommit', async (args) => {
+  const { values, positionals } = parseFlags(args, {
+    message: { type: 'string', short: 'm' },
+    author: { type: 'string', short: 'a' },
+    pause: { type: 'boolean', short: 'p', default: true },
+  });
+  if (positionals.length !== 2)
+    throw new InvalidInputError('tscommit needs a container and a reference', USAGE);
+  let skipped = 0;
+  const res = await commitContainer(positionals[0]!, positionals[1]!, {
+    message: values.message,
+    author: values.author,
+    pause: values.pause,
+    onSkip: () => skipped++,
+  });
+  if (skipped) {
+    process.stderr.write(
+      `tscommit: ${skipped} file(s) changed while being read and were left out (commit with --pause, the default, for a consistent image)\n`,
     );
-  const res = await commitContainer(pos[0]!, pos[1]!, { message, author });
+  }
   console.log(res.id);
-  return 0;
-}
-main(process.argv.slice(2)).then(
-  (c) => process.exit(c),
-  (err: unknown) => {
-    process.stderr.write(`tscommit: ${errorLine(err)}\n`);
-    process.exit((err as { exitCode?: number }).exitCode ?? 125);
-  },
-);
+});

@@ -2,7 +2,7 @@
 // unified directory), detected at run time. Each container gets `tsdock/<id>`; limits are
 // written before the process starts (the native helper joins the directories before exec).
 //
-//   v1: /sys/fs/cgroup/{memory,cpu,cpuacct,pids,devices}/tsdock/<id>/
+//   v1: /sys/fs/cgroup/{memory,cpu,cpuacct,pids,devices,freezer}/tsdock/<id>/
 //   v2: /sys/fs/cgroup/tsdock/<id>/   (controllers enabled in cgroup.subtree_control on the way)
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +20,10 @@ export interface Cgroup {
   pids(): number[];
   /** removes the directories, killing leftover processes first */
   remove(): void;
+  /** stops every process in the cgroup and waits until all are stopped (docker pause) */
+  freeze(): Promise<void>;
+  /** lets them run again */
+  thaw(): void;
 }
 
 export interface CgroupDriver {
@@ -92,13 +96,40 @@ function removeDirs(dirs: string[]): void {
   }
 }
 
+/** Writes the freeze request and waits (polling, as runc does) until the kernel says frozen. */
+async function setFrozen(
+  dir: string | undefined,
+  file: string,
+  value: string,
+  frozen: () => boolean,
+): Promise<void> {
+  if (!dir || !existsSync(join(dir, file))) {
+    throw new TsdockError(
+      'cannot pause the container: it has no freezer cgroup',
+      'it was started without one (an older tsdock, or no freezer hierarchy); use --pause=false',
+    );
+  }
+  for (let attempt = 0; ; attempt++) {
+    write(join(dir, file), value);
+    if (frozen()) return;
+    if (attempt > 1000) {
+      throw new TsdockError(`the container did not freeze (${join(dir, file)})`, 'retry');
+    }
+    await new Promise((r) => setTimeout(r, attempt < 10 ? 1 : 10));
+  }
+}
+
+function thaw(dir: string | undefined, file: string, value: string): void {
+  if (dir && existsSync(join(dir, file))) write(join(dir, file), value);
+}
+
 /** cgroup v1: a directory per controller. */
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 1 as const;
   constructor(readonly root = '/sys/fs/cgroup') {}
 
   private controllers(): string[] {
-    return ['memory', 'cpu', 'cpuacct', 'pids', 'devices'].filter((c) =>
+    return ['memory', 'cpu', 'cpuacct', 'pids', 'devices', 'freezer'].filter((c) =>
       existsSync(join(this.root, c)),
     );
   }
@@ -146,6 +177,14 @@ export class CgroupV1Driver implements CgroupDriver {
       },
       pids: () => (dirs.pids ? readPids(dirs.pids) : []),
       remove: () => removeDirs(list),
+      freeze: () =>
+        setFrozen(
+          dirs.freezer,
+          'freezer.state',
+          'FROZEN',
+          () => readOr(join(dirs.freezer!, 'freezer.state')).trim() === 'FROZEN',
+        ),
+      thaw: () => thaw(dirs.freezer, 'freezer.state', 'THAWED'),
     };
   }
 }
@@ -205,6 +244,11 @@ export class CgroupV2Driver implements CgroupDriver {
       },
       pids: () => readPids(dir),
       remove: () => removeDirs([dir]),
+      freeze: () =>
+        setFrozen(dir, 'cgroup.freeze', '1', () =>
+          /^frozen 1$/m.test(readOr(join(dir, 'cgroup.events'))),
+        ),
+      thaw: () => thaw(dir, 'cgroup.freeze', '0'),
     };
   }
 }

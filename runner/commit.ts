@@ -2,14 +2,23 @@
 // layer (overlay whiteouts -> .wh. files, opaque dirs -> .wh..wh..opq) written straight into the
 // store; the base image's config is carried over with the new diff_id and a history entry, and
 // the manifest is tagged. A --rootfs container's directory becomes the base layer.
+// A running container is frozen (its cgroup's freezer) while its files are read, as
+// `docker commit` pauses it; with pause: false it runs on, and a file that changes while we read
+// it is left out (reported) instead. Either way files are read only from inside the container's
+// tree, never through a symlink (shared/tar/safe-tree.ts), so nothing of the host's gets in.
 import { join } from 'node:path';
-import { containerDir, findContainer } from './containers.js';
+import { containerDir, containerPid, findContainer } from './containers.js';
 import { MediaType } from '../shared/media-types.js';
 import { TsdockError } from '../shared/errors.js';
+import type { ContainerState } from './containers.js';
 
 export interface CommitOptions {
   message?: string;
   author?: string;
+  /** Freeze a running container while its files are read (default true, as docker). */
+  pause?: boolean;
+  /** Told about each file left out because it changed while read (pause: false only). */
+  onSkip?: (path: string) => void;
 }
 
 export interface CommitResult {
@@ -24,6 +33,38 @@ export async function commitContainer(
   opts: CommitOptions = {},
 ): Promise<CommitResult> {
   const st = await findContainer(ref);
+  const running = containerPid(st) !== undefined;
+  if (!running || opts.pause === false) return commitFiles(st, ref, target, opts);
+  const { cgroupDriver } = await import('./cgroups.js');
+  const cgroup = cgroupDriver().open(st.id);
+  const thawOnSignal = (signal: NodeJS.Signals) => {
+    cgroup.thaw();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15));
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, thawOnSignal);
+  try {
+    await cgroup.freeze();
+    return await commitFiles(st, ref, target, opts);
+  } finally {
+    try {
+      cgroup.thaw();
+    } finally {
+      for (const sig of signals) process.off(sig, thawOnSignal);
+    }
+  }
+}
+
+async function commitFiles(
+  st: ContainerState,
+  ref: string,
+  target: string,
+  opts: CommitOptions,
+): Promise<CommitResult> {
+  const readOpts = {
+    changed: opts.pause === false ? ('skip' as const) : ('error' as const),
+    onSkip: opts.onSkip,
+  };
   const { ContentStore } = await import('../shared/store/content-store.js');
   const { loadImage } = await import('../shared/store/image.js');
   const { writeLayerFromOverlayUpper, writeLayerFromDir } =
@@ -49,7 +90,7 @@ export async function commitContainer(
   let layers: { mediaType: string; digest: string; size: number }[];
   const history: Record<string, unknown>[] = [];
   if (st.imageId.startsWith('rootfs:')) {
-    const base = await layerInto((out) => writeLayerFromDir(st.layers[0]!, out));
+    const base = await layerInto((out) => writeLayerFromDir(st.layers[0]!, out, readOpts));
     layers = [{ mediaType: base.mediaType, digest: base.digest, size: base.size }];
     config = {
       created: now,
@@ -73,7 +114,9 @@ export async function commitContainer(
   }
   const upper = join(containerDir(st.id), 'upper');
   const lowerDirs = [...st.layers].reverse();
-  const layer = await layerInto((out) => writeLayerFromOverlayUpper(upper, out, { lowerDirs }));
+  const layer = await layerInto((out) =>
+    writeLayerFromOverlayUpper(upper, out, { lowerDirs, ...readOpts }),
+  );
   layers.push({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size });
   const rootfs = config.rootfs as { diff_ids: string[] };
   rootfs.diff_ids = [...rootfs.diff_ids, layer.diffId];

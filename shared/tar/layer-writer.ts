@@ -30,7 +30,7 @@ export async function writeLayerFromDir(
   out: Writable,
   opts: LayerWriteOptions = {},
 ): Promise<LayerResult> {
-  const walked = await walkDir(dir, { filter: opts.filter, xattrs: opts.xattrs });
+  const walked = await walkDir(dir, { ...walkOptions(opts), xattrs: opts.xattrs });
   const entries: LayerEntry[] = walked.map(portable);
   if (opts.prefix) {
     // The prefix directory itself carries the source directory's metadata.
@@ -53,7 +53,7 @@ export async function writeLayerFromOverlayUpper(
   out: Writable,
   opts: OverlayWriteOptions = {},
 ): Promise<LayerResult> {
-  const walked = await walkDir(upperDir, { filter: opts.filter, xattrs: true });
+  const walked = await walkDir(upperDir, { ...walkOptions(opts), xattrs: true });
   const { entries, sortKey } = await overlayEntries(walked, opts.lowerDirs);
   return writeEntries(sortEntries(entries, sortKey), out, opts);
 }
@@ -67,6 +67,10 @@ export async function writeLayerFromEntries(
   const norm = entries.map((e) => ({ ...e, path: e.path.replace(/^\/+|\/+$/g, '') }));
   const kept = opts.filter ? norm.filter((e) => opts.filter!(e.path)) : norm;
   return writeEntries(sortEntries(kept), out, opts);
+}
+
+function walkOptions(opts: LayerWriteOptions) {
+  return { filter: opts.filter, changed: opts.changed, onSkip: opts.onSkip };
 }
 
 function portable(e: WalkedEntry): LayerEntry {

@@ -3,7 +3,8 @@
 // entry, overlay-private xattrs are dropped, and (given the lower dirs) false copy-ups, files
 // whose content and metadata equal what the layers below already have, are left out.
 // The upper must come from a mount with redirect_dir=off and metacopy=off (the runner's).
-import { lstat, open, readlink } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsdockError } from '../errors.js';
 import {
@@ -14,6 +15,7 @@ import {
   whiteoutPath,
 } from './whiteout.js';
 import { FsOps } from './fsops.js';
+import { ChangedError, openBeneath } from './safe-tree.js';
 import type { LayerEntry } from './tar-writer.js';
 import type { WalkedEntry } from './dir-walk.js';
 
@@ -86,7 +88,7 @@ async function isFalseCopyUp(
     if (st.size !== s.size || st.mtimeNs !== s.mtimeNs || st.rdev !== s.rdev) return false;
     if (st.isSymbolicLink() && (await readlink(abs)) !== e.linkname) return false;
     if (!(await sameXattrs(lower, e.path, xattrs))) return false;
-    return st.isFile() ? sameContent(abs, e.abs) : true;
+    return st.isFile() ? sameContent(abs, e) : true;
   }
   return false;
 }
@@ -103,18 +105,32 @@ async function sameXattrs(lower: string, rel: string, want: Map<string, Buffer>)
   }
 }
 
-async function sameContent(a: string, b: string): Promise<boolean> {
-  const [fa, fb] = await Promise.all([open(a, 'r'), open(b, 'r')]);
+/** Whether lower file `lower` has the content of walked upper file e, which is read safely
+ * (below its root, never through a symlink, only if still the inode walked: see safe-tree). */
+function sameContent(lower: string, e: WalkedEntry): boolean {
+  const fa = openSync(lower, 'r');
   try {
-    const ba = Buffer.alloc(256 * 1024);
-    const bb = Buffer.alloc(256 * 1024);
-    while (true) {
-      const [ra, rb] = await Promise.all([fa.read(ba, 0, ba.length), fb.read(bb, 0, bb.length)]);
-      if (ra.bytesRead !== rb.bytesRead) return false;
-      if (ra.bytesRead === 0) return true;
-      if (!ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
+    let fb: number;
+    try {
+      fb = openBeneath(e.sourceRoot!, e.path, e.sourceIdentity);
+    } catch (err) {
+      if (err instanceof ChangedError) return false; // the writer decides what to do with it
+      throw err;
+    }
+    try {
+      const ba = Buffer.alloc(256 * 1024);
+      const bb = Buffer.alloc(256 * 1024);
+      while (true) {
+        const ra = readSync(fa, ba, 0, ba.length, null);
+        const rb = readSync(fb, bb, 0, bb.length, null);
+        if (ra !== rb) return false;
+        if (ra === 0) return true;
+        if (!ba.subarray(0, ra).equals(bb.subarray(0, rb))) return false;
+      }
+    } finally {
+      closeSync(fb);
     }
   } finally {
-    await Promise.all([fa.close(), fb.close()]);
+    closeSync(fa);
   }
 }

@@ -1,6 +1,6 @@
 // The deterministic layer stream: sorted entries -> PAX tar -> (gzip) -> out, hashing the tar
 // (diffId) and the blob (digest) on the way, in one pass with backpressure.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, type Digest } from '../digest.js';
@@ -8,6 +8,7 @@ import { TsdockError } from '../errors.js';
 import { MediaType } from '../media-types.js';
 import { encodeHeader, padding, trailer, type TarHeader, type TarType } from './tar-format.js';
 import { createGzip } from './gzip.js';
+import { ChangedError, SafeTree, openNoFollow } from './safe-tree.js';
 
 /** One entry to write. Paths are relative (no leading slash), `/`-separated. */
 export interface LayerEntry {
@@ -19,8 +20,15 @@ export interface LayerEntry {
   gid: number;
   /** Seconds since the epoch (default 0). */
   mtime?: number;
-  /** File content: a path to read, or the bytes. */
+  /** File content: a path to read (never through a symlink), or the bytes. */
   source?: string | Buffer;
+  /**
+   * The tree a path `source` lies in, when someone else may change it while we read: the file
+   * is then reached from this root without following any symlink (see safe-tree.ts).
+   */
+  sourceRoot?: string;
+  /** "dev:ino" the source had when the entry was made; a different inode is not read. */
+  sourceIdentity?: string;
   /** Symlink target (verbatim) or hardlink target (a path in the layer). */
   linkname?: string;
   devmajor?: number;
@@ -45,6 +53,10 @@ export interface LayerWriteOptions {
   prefix?: string;
   /** Read and write xattrs (default true; needs the fsops helper). */
   xattrs?: boolean;
+  /** A source that changed while we read it: throw ChangedError (default) or leave it out. */
+  changed?: 'error' | 'skip';
+  /** Called with each path left out because it changed (changed: 'skip'). */
+  onSkip?: (relPath: string) => void;
 }
 
 export interface LayerResult {
@@ -101,52 +113,94 @@ async function* generateTar(entries: Iterable<LayerEntry>, opts: LayerWriteOptio
     const mtime = clampMtime(0, opts.sourceDateEpoch);
     yield encodeHeader({ path, type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, mtime });
   }
-  for (const e of entries) {
-    const header: TarHeader = {
-      path: name(e.path),
-      type: e.type,
-      mode: e.mode & 0o7777,
-      uid: opts.normalizeOwners ? 0 : e.uid,
-      gid: opts.normalizeOwners ? 0 : e.gid,
-      size: 0,
-      mtime: clampMtime(e.mtime ?? 0, opts.sourceDateEpoch),
-    };
-    if (!header.path) continue;
-    if (e.xattrs?.size) header.xattrs = e.xattrs;
-    if (e.type === 'symlink') header.linkname = e.linkname ?? '';
-    if (e.type === 'hardlink') header.linkname = name(e.linkname ?? '');
-    if (e.type === 'char' || e.type === 'block') {
-      header.devmajor = e.devmajor ?? 0;
-      header.devminor = e.devminor ?? 0;
+  const sources = new SourceOpener();
+  try {
+    for (const e of entries) {
+      const header: TarHeader = {
+        path: name(e.path),
+        type: e.type,
+        mode: e.mode & 0o7777,
+        uid: opts.normalizeOwners ? 0 : e.uid,
+        gid: opts.normalizeOwners ? 0 : e.gid,
+        size: 0,
+        mtime: clampMtime(e.mtime ?? 0, opts.sourceDateEpoch),
+      };
+      if (!header.path) continue;
+      if (e.xattrs?.size) header.xattrs = e.xattrs;
+      if (e.type === 'symlink') header.linkname = e.linkname ?? '';
+      if (e.type === 'hardlink') header.linkname = name(e.linkname ?? '');
+      if (e.type === 'char' || e.type === 'block') {
+        header.devmajor = e.devmajor ?? 0;
+        header.devminor = e.devminor ?? 0;
+      }
+      if (e.type === 'file' && e.inode) {
+        const first = links.get(e.inode);
+        if (first !== undefined) {
+          header.type = 'hardlink';
+          header.linkname = first;
+          delete header.xattrs;
+        }
+      }
+      if (header.type !== 'file') {
+        yield encodeHeader(header);
+        continue;
+      }
+      if (Buffer.isBuffer(e.source) || e.source === undefined) {
+        const data = e.source ?? Buffer.alloc(0);
+        if (e.inode) links.set(e.inode, header.path);
+        header.size = data.length;
+        yield encodeHeader(header);
+        yield data;
+        yield padding(data.length);
+        continue;
+      }
+      const fd = sources.open(e, opts);
+      if (fd === undefined) continue; // changed under us, and left out as asked
+      if (e.inode) links.set(e.inode, header.path);
+      yield* fileBody(header, fd, e.source);
     }
-    if (e.type === 'file' && e.inode) {
-      const first = links.get(e.inode);
-      if (first !== undefined) {
-        header.type = 'hardlink';
-        header.linkname = first;
-        delete header.xattrs;
-      } else links.set(e.inode, header.path);
-    }
-    if (header.type !== 'file') {
-      yield encodeHeader(header);
-      continue;
-    }
-    if (Buffer.isBuffer(e.source) || e.source === undefined) {
-      const data = e.source ?? Buffer.alloc(0);
-      header.size = data.length;
-      yield encodeHeader(header);
-      yield data;
-      yield padding(data.length);
-      continue;
-    }
-    yield* fileBody(header, e.source);
+  } finally {
+    sources.close();
   }
   yield trailer();
 }
 
-/** A file's header and content, read with synchronous calls (each is short; see extract.ts). */
-function* fileBody(header: TarHeader, source: string) {
-  const fd = openSync(source, 'r');
+/** Opens file sources safely, one SafeTree per source root. */
+class SourceOpener {
+  private readonly trees = new Map<string, SafeTree>();
+
+  /** An fd to read e's content, or undefined when it changed and opts say to skip it. */
+  open(e: LayerEntry, opts: LayerWriteOptions): number | undefined {
+    const source = e.source as string;
+    try {
+      if (!e.sourceRoot) return openNoFollow(source, e.sourceIdentity);
+      let tree = this.trees.get(e.sourceRoot);
+      if (!tree) this.trees.set(e.sourceRoot, (tree = new SafeTree(e.sourceRoot)));
+      return tree.openFile(relativeTo(e.sourceRoot, source), e.sourceIdentity);
+    } catch (err) {
+      if (!(err instanceof ChangedError) || opts.changed !== 'skip') throw err;
+      opts.onSkip?.(e.path);
+      return undefined;
+    }
+  }
+
+  close(): void {
+    for (const t of this.trees.values()) t.close();
+    this.trees.clear();
+  }
+}
+
+function relativeTo(root: string, abs: string): string {
+  const base = root.endsWith('/') ? root : `${root}/`;
+  if (!abs.startsWith(base)) {
+    throw new TsdockError(`layer source "${abs}" is not under its root ${root}`);
+  }
+  return abs.slice(base.length);
+}
+
+/** A file's header and content from an open fd (closed here), read with synchronous calls
+ * (each is short; see extract.ts). */
+function* fileBody(header: TarHeader, fd: number, source: string) {
   try {
     header.size = fstatSync(fd).size;
     yield encodeHeader(header);

@@ -23,6 +23,7 @@ import {
   leftoverCgroups,
   sandboxProcesses,
   tsCommand,
+  cgroupV2Root,
 } from './runner-helpers.js';
 import { prepareOverlay, ensureLayers } from '../../runner/rootfs.js';
 import { sandboxArgs } from '../../runner/sandbox.js';
@@ -189,10 +190,8 @@ test('a layer with ".." paths is refused and writes nothing outside its director
 });
 
 test('cgroup v2 driver on a v2 hierarchy: the process joins before exec; missing controllers refuse limits', async () => {
-  const v2root = existsSync('/sys/fs/cgroup/cgroup.controllers')
-    ? '/sys/fs/cgroup'
-    : '/sys/fs/cgroup/unified';
-  if (!existsSync(join(v2root, 'cgroup.controllers'))) return;
+  const v2root = cgroupV2Root();
+  if (!v2root) return;
   const env = { TSDOCK_CGROUP_VERSION: '2', TSDOCK_CGROUP_ROOT: v2root };
   const d = tsCommand(
     root,

@@ -3,6 +3,7 @@
 import { before, after } from 'node:test';
 import {
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -36,6 +37,15 @@ export function makeBusyboxRootfs(parent = mkdtempSync(join(tmpdir(), 'tsdock-ro
   return root;
 }
 
+/** A cgroup v2 hierarchy to test the v2 driver on (the host's, or a hybrid host's unified
+ * mount), or undefined when there is none. */
+export function cgroupV2Root(): string | undefined {
+  for (const dir of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) {
+    if (existsSync(join(dir, 'cgroup.controllers'))) return dir;
+  }
+  return undefined;
+}
+
 /** Host mounts whose path contains `needle` (from /proc/self/mountinfo). */
 export function mountsMatching(needle: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
@@ -46,7 +56,7 @@ export function mountsMatching(needle: string): string[] {
 /** Container cgroups left under tsdock/ in any v1 hierarchy or the v2 tree. */
 export function leftoverCgroups(prefix = ''): string[] {
   const out: string[] = [];
-  for (const c of ['memory', 'cpu', 'pids', 'devices', 'cpuacct', 'unified', '']) {
+  for (const c of ['memory', 'cpu', 'pids', 'devices', 'cpuacct', 'freezer', 'unified', '']) {
     const dir = join('/sys/fs/cgroup', c, 'tsdock');
     try {
       out.push(
