@@ -4,6 +4,7 @@
 // key + expanded inputs) and produce a layer on a miss.
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { posix } from 'node:path';
 import type { LayerRef } from '../cache/build-cache.js';
 import { cacheKey, explainMiss } from '../cache/build-cache.js';
 import { errorAt } from '../errors.js';
@@ -27,6 +28,7 @@ import { loadBaseImage, unpackLayers } from './base-image.js';
 import { prepareCopy } from './copy-step.js';
 import type { ExecContext } from './exec-context.js';
 import { layerFromEntries } from './layer-output.js';
+import { withParents } from './layer-parents.js';
 import { RootfsView, resolveChown } from './rootfs-view.js';
 import { prepareRun, runArgv } from './run-dispatch.js';
 
@@ -145,7 +147,7 @@ export class StageBuilder {
       return this.layerStep(ins, step, log, () => prepareRun(this, ins, step, log));
     applyMeta(this.cfg, ins, step, this.meta);
     if (step.kind === 'workdir')
-      return this.layerStep(ins, step, log, () => this.workdir(step.path));
+      return this.layerStep(ins, step, log, () => this.workdir(ins, step.path));
     this.history(ins, step, true);
     log.done();
   }
@@ -222,26 +224,25 @@ export class StageBuilder {
     return this.ps;
   }
 
-  private async workdir(path: string): Promise<PreparedStep> {
+  /** The build time in seconds: the mtime of directories this build creates or changes. */
+  private get now(): number {
+    return Math.floor(Date.parse(this.ctx.created) / 1000);
+  }
+
+  /** WORKDIR creates the missing directories owned by the current USER (as BuildKit). */
+  private async workdir(ins: Instruction, path: string): Promise<PreparedStep> {
+    const user = this.cfg.config.User ?? '';
     return {
-      inputs: { instruction: 'WORKDIR', path },
+      inputs: { instruction: 'WORKDIR', path, user },
       produce: async () => {
         const view = new RootfsView(await this.layerDirs());
         if (await view.exists(path)) return undefined;
-        const parts = path.split('/').filter(Boolean);
-        const entries = [];
-        for (let i = 1; i <= parts.length; i++) {
-          const p = `/${parts.slice(0, i).join('/')}`;
-          if (!(await view.exists(p)))
-            entries.push({
-              path: p.slice(1),
-              type: 'dir' as const,
-              mode: 0o755,
-              uid: 0,
-              gid: 0,
-              mtime: 0,
-            });
-        }
+        const { uid, gid } = await resolveChown(user || undefined, view, ins);
+        const dir = posix.resolve('/', path).slice(1);
+        const entries = await withParents(
+          [{ path: dir, type: 'dir' as const, mode: 0o755, uid, gid, mtime: this.now }],
+          { stat: (p) => view.stat(p), now: this.now, uid, gid },
+        );
         return layerFromEntries(this.ctx.env.store, entries, this.ctx.layerOptions);
       },
     };
@@ -289,6 +290,7 @@ export class StageBuilder {
       view,
       digester: this.ctx.env.digester,
       tmpDir: this.ctx.env.tmpDir,
+      now: this.now,
     });
     return {
       inputs: {
@@ -298,6 +300,8 @@ export class StageBuilder {
         chmod: String(step.chmod ?? ''),
         from: fromId,
         content: res.contentKey,
+        // Bumped when the layer written for the same inputs changes (2: parent entries, links).
+        format: '2',
       },
       files: res.files,
       produce: () => layerFromEntries(this.ctx.env.store, res.entries, this.ctx.layerOptions),
