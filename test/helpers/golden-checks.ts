@@ -17,7 +17,10 @@ export interface Expected {
   /** Contents ("->target" for a symlink, null: exists). */
   files?: Record<string, string | null>;
   absent?: string[];
-  /** "uid:gid mode" (octal) of a path in the applied filesystem. */
+  /**
+   * "uid:gid mode" (octal) of a path in the applied filesystem: umoci's, and `stat` run in the
+   * image by tsrun and docker (so a case with meta needs a busybox base).
+   */
   meta?: Record<string, string>;
   /** A path's mtime: seconds, or "build" (between the build's start and end). */
   mtimes?: Record<string, number | 'build'>;

@@ -15,6 +15,7 @@ import {
   tsbuild,
   type BuildRoot,
 } from '../helpers/builder-run.js';
+import { tsCommand } from './runner-helpers.js';
 import {
   checkConfig,
   checkFilesystem,
@@ -79,5 +80,17 @@ for (const name of cases) {
       );
     await checkFilesystem(built, exp);
     checkLayers(built, exp);
+    // Owners and modes as tsrun applies the layers (one directory per layer, overlayfs).
+    const paths = Object.keys(exp.meta ?? {});
+    if (paths.length) {
+      const stat = ['--rm', '--network', 'none', '--user', '0', '--entrypoint', 'stat'];
+      const r = tsCommand(br.root, 'tsrun', [...stat, fullRef(tag), '-c', '%n %u:%g %a', ...paths]);
+      assert.equal(r.code, 0, r.stderr);
+      const seen = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' '));
+      assert.deepEqual(Object.fromEntries(seen.map(([p, o, m]) => [p, `${o} ${m}`])), exp.meta);
+    }
   });
 }
