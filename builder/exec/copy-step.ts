@@ -93,7 +93,8 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
     }
     const multiple =
       step.sources.length > 1 || step.sources.some((s) => /[*?[]/.test(s.path) && !s.heredoc);
-    const dest = posix.resolve(c.workdir, step.dest) + (step.dest.endsWith('/') ? '/' : '');
+    const written = posix.resolve(c.workdir, step.dest);
+    const dest = (await c.view.resolveDest(written)) + (step.dest.endsWith('/') ? '/' : '');
     const planned = await planCopy(
       matches,
       step.sources.flatMap((s) => (s.heredoc ? [s.heredoc] : [])),

@@ -30,9 +30,12 @@ export async function withParents(entries: LayerEntry[], o: ParentOptions): Prom
       ancestors.add(p);
     }
   }
+  const found = new Map<string, Stats | undefined>();
+  for (const p of ancestors) found.set(p, await o.stat(`/${p}`));
+  // A directory gains an entry when one is added in it, or a missing parent is created in it.
+  for (const [p, st] of found) if (!st) directParents.add(posix.dirname(p));
   const added: LayerEntry[] = [];
-  for (const p of ancestors) {
-    const st = await o.stat(`/${p}`);
+  for (const [p, st] of found) {
     if (st && !st.isDirectory()) continue;
     added.push(
       st

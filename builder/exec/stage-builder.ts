@@ -4,7 +4,6 @@
 // key + expanded inputs) and produce a layer on a miss.
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { posix } from 'node:path';
 import type { LayerRef } from '../cache/build-cache.js';
 import { cacheKey, explainMiss } from '../cache/build-cache.js';
 import { errorAt } from '../errors.js';
@@ -236,9 +235,10 @@ export class StageBuilder {
       inputs: { instruction: 'WORKDIR', path, user },
       produce: async () => {
         const view = new RootfsView(await this.layerDirs());
-        if (await view.exists(path)) return undefined;
+        const resolved = await view.resolve(path); // mkdir -p goes through the image's symlinks
+        if (await view.exists(resolved)) return undefined;
         const { uid, gid } = await resolveChown(user || undefined, view, ins);
-        const dir = posix.resolve('/', path).slice(1);
+        const dir = resolved.slice(1);
         const entries = await withParents(
           [{ path: dir, type: 'dir' as const, mode: 0o755, uid, gid, mtime: this.now }],
           { stat: (p) => view.stat(p), now: this.now, uid, gid },
