@@ -1,12 +1,13 @@
 // COPY/ADD with docker's directory semantics, as a list of layer entries (no rootfs needed):
 // a directory source copies its contents; a file goes to DEST, or DEST/name when DEST ends in
 // `/`, is an existing directory, or there are several sources. Every parent directory is in the
-// layer (layer-parents.ts). Owners default to 0:0 (--chown overrides), --chmod overrides modes;
-// ADD archives keep their entries' owners and mtimes, the directories they only imply are not
-// entries (they never overwrite an earlier archive's); files hard-linked within one source stay
-// hard links. Copied directories get the build time as mtime, files keep theirs (BuildKit).
-// The entries' "content identity" (paths, types, modes, owners, links, content digests; never
-// mtimes) is the COPY's contribution to its cache key.
+// layer (layer-parents.ts); the ones COPY creates, DEST included, are 0755 and owned by --chown
+// (BuildKit: --chmod applies to what is copied, not to them). Owners default to 0:0 (--chown
+// overrides), --chmod overrides modes; ADD archives keep their entries' owners and mtimes, the
+// directories they only imply are not entries (they never overwrite an earlier archive's);
+// files hard-linked within one source stay hard links. Copied directories get the build time
+// as mtime, files keep theirs (BuildKit). The entries' "content identity" (paths, types, modes,
+// owners, links, content digests; never mtimes) is the COPY's contribution to its cache key.
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { LayerEntry } from '../../shared/tar/layer-writer.js';
@@ -92,7 +93,7 @@ export async function planCopy(
       // An archive's destination and the directories it only implies are not its entries:
       // they are made (or kept) as parents, below.
       if (!m.archive && !(await t.stat(dest)) && !placed.has(dest.slice(1)))
-        put(await mk(dest, m.root, 'dir', i), i);
+        put(createdDir(dest.slice(1), t), i);
       const base = m.root.rel;
       for (const c of m.children) {
         const ct = KIND(c.stat);
@@ -122,9 +123,14 @@ export async function planCopy(
   touchChangedDirs(placed, t.now);
   const entries = await withParents(
     [...placed.values()].map((p) => p.entry),
-    { stat: (p) => t.stat(p), now: t.now },
+    { stat: (p) => t.stat(p), now: t.now, uid: t.uid, gid: t.gid },
   );
   return { entries, ...(await contentKey(entries, digester)) };
+}
+
+/** A directory COPY makes (its destination): 0755, the --chown owner, the build time (BuildKit). */
+function createdDir(path: string, t: CopyTarget): LayerEntry {
+  return { path, type: 'dir', mode: 0o755, uid: t.uid, gid: t.gid, mtime: t.now };
 }
 
 /** A directory that a later source adds entries to gets the build time, as on a real disk. */
