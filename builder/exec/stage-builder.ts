@@ -237,7 +237,11 @@ export class StageBuilder {
         const view = new RootfsView(await this.layerDirs());
         const resolved = await view.resolve(path); // mkdir -p goes through the image's symlinks
         if (await view.exists(resolved)) return undefined;
-        const { uid, gid } = await resolveChown(user || undefined, view, ins);
+        // A USER the image does not know yet leaves the directory root's (BuildKit does too).
+        const { uid, gid } = await resolveChown(user || undefined, view, ins).catch(() => ({
+          uid: 0,
+          gid: 0,
+        }));
         const dir = resolved.slice(1);
         const entries = await withParents(
           [{ path: dir, type: 'dir' as const, mode: 0o755, uid, gid, mtime: this.now }],
@@ -300,8 +304,9 @@ export class StageBuilder {
         chmod: String(step.chmod ?? ''),
         from: fromId,
         content: res.contentKey,
-        // Bumped when the layer written for the same inputs changes (2: parent entries, links).
-        format: '2',
+        // Bumped when the layer written for the same inputs changes
+        // (3: parent entries, hard links, symlinked destinations).
+        format: '3',
       },
       files: res.files,
       produce: () => layerFromEntries(this.ctx.env.store, res.entries, this.ctx.layerOptions),
