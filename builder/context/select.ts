@@ -21,6 +21,8 @@ export interface SourceMatch {
   children: FoundEntry[];
   /** Files unpacked from an ADD archive keep the archive's owners (unless --chown). */
   keepOwners?: boolean;
+  /** For an extracted ADD archive: the paths (relative to root) the archive itself names. */
+  archive?: Set<string>;
 }
 
 export const hasWildcard = (p: string): boolean => /[*?[]/.test(p);

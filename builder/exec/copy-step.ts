@@ -2,7 +2,7 @@
 // context (or a stage/image view for --from), fetches ADD URLs (with --checksum), and unpacks
 // local ADD archives through the hardened extractor (entries climbing out with `..` are refused,
 // symlinks cannot redirect writes). The layer itself is written by layer-output.ts.
-import { mkdtemp, open, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, open, readlink, rm, utimes } from 'node:fs/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { join, posix } from 'node:path';
@@ -32,6 +32,8 @@ export interface CopyInputs {
   view: RootfsView;
   digester: FileDigester;
   tmpDir: string;
+  /** The build time (seconds since the epoch). */
+  now: number;
 }
 
 export interface CopyResult extends PlannedCopy {
@@ -73,23 +75,26 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
           const dir = trackTemp(await mkdtemp(join(c.tmpDir, 'untar-')));
           temps.push(dir);
           const { extractLayer } = await import('../../shared/tar/extract.js');
-          await extractLayer(createReadStream(m.root.abs), dir, { whiteouts: 'apply' }).catch(
-            (e: Error) => {
-              throw errorAt(
-                loc,
-                `ADD ${src.path}: ${e.message}`,
-                'the archive was refused; nothing was written',
-              );
-            },
-          );
+          const named = new Set<string>();
+          await extractLayer(createReadStream(m.root.abs), dir, {
+            whiteouts: 'apply',
+            onEntry: (p) => named.add(p),
+          }).catch((e: Error) => {
+            throw errorAt(
+              loc,
+              `ADD ${src.path}: ${e.message}`,
+              'the archive was refused; nothing was written',
+            );
+          });
           const inner = await selectSource(dir, '/', () => false);
-          matches.push(...inner.map((x) => ({ ...x, keepOwners: !step.chown })));
+          matches.push(...inner.map((x) => ({ ...x, keepOwners: !step.chown, archive: named })));
         } else matches.push(m);
       }
     }
     const multiple =
       step.sources.length > 1 || step.sources.some((s) => /[*?[]/.test(s.path) && !s.heredoc);
-    const dest = posix.resolve(c.workdir, step.dest) + (step.dest.endsWith('/') ? '/' : '');
+    const written = posix.resolve(c.workdir, step.dest);
+    const dest = (await c.view.resolveDest(written)) + (step.dest.endsWith('/') ? '/' : '');
     const planned = await planCopy(
       matches,
       step.sources.flatMap((s) => (s.heredoc ? [s.heredoc] : [])),
@@ -100,7 +105,8 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
         gid: c.gid,
         chmod: step.chmod,
         isDir: (p) => c.view.isDir(p),
-        exists: (p) => c.view.exists(p),
+        stat: (p) => c.view.stat(p),
+        now: c.now,
       },
       c.digester,
       (abs) => readlink(abs),
@@ -165,5 +171,8 @@ async function fetchUrl(
       'nothing was added',
     );
   }
+  // The Dockerfile reference: the file's mtime is the response's Last-Modified, when it has one.
+  const modified = Date.parse(String(res.headers['last-modified'] ?? ''));
+  if (Number.isFinite(modified)) await utimes(out, modified / 1000, modified / 1000);
   return name;
 }

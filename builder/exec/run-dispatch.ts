@@ -17,6 +17,7 @@ import type { ExpandedStep } from '../plan/expand.js';
 import { resolveSource } from '../plan/plan.js';
 import { expandAt } from '../plan/build-args.js';
 import type { StepLog } from '../progress.js';
+import { writableCopy } from './bind-copy.js';
 import { layerFromUpper } from './layer-output.js';
 import { trackTemp } from './interrupt.js';
 import { mountPointFilter, runStep } from './run-step.js';
@@ -154,9 +155,10 @@ async function sandboxMounts(
       const found = await selectSource(root.dir, m.source ?? '/', () => false);
       if (found.length === 0)
         throw new BuildStepError(ins.file, ins.line, `--mount source "${m.source}" not found`);
+      const source = found[0]!.root.abs;
       out.push({
         type: 'bind',
-        source: found[0]!.root.abs,
+        source: m.readonly ? source : await writableCopy(source, ctx.env.tmpDir, temps),
         target: m.target,
         readOnly: m.readonly,
       });

@@ -27,6 +27,7 @@ import { loadBaseImage, unpackLayers } from './base-image.js';
 import { prepareCopy } from './copy-step.js';
 import type { ExecContext } from './exec-context.js';
 import { layerFromEntries } from './layer-output.js';
+import { withParents } from './layer-parents.js';
 import { RootfsView, resolveChown } from './rootfs-view.js';
 import { prepareRun, runArgv } from './run-dispatch.js';
 
@@ -145,7 +146,7 @@ export class StageBuilder {
       return this.layerStep(ins, step, log, () => prepareRun(this, ins, step, log));
     applyMeta(this.cfg, ins, step, this.meta);
     if (step.kind === 'workdir')
-      return this.layerStep(ins, step, log, () => this.workdir(step.path));
+      return this.layerStep(ins, step, log, () => this.workdir(ins, step.path));
     this.history(ins, step, true);
     log.done();
   }
@@ -222,26 +223,30 @@ export class StageBuilder {
     return this.ps;
   }
 
-  private async workdir(path: string): Promise<PreparedStep> {
+  /** The build time in seconds: the mtime of directories this build creates or changes. */
+  private get now(): number {
+    return Math.floor(Date.parse(this.ctx.created) / 1000);
+  }
+
+  /** WORKDIR creates the missing directories owned by the current USER (as BuildKit). */
+  private async workdir(ins: Instruction, path: string): Promise<PreparedStep> {
+    const user = this.cfg.config.User ?? '';
     return {
-      inputs: { instruction: 'WORKDIR', path },
+      inputs: { instruction: 'WORKDIR', path, user },
       produce: async () => {
         const view = new RootfsView(await this.layerDirs());
-        if (await view.exists(path)) return undefined;
-        const parts = path.split('/').filter(Boolean);
-        const entries = [];
-        for (let i = 1; i <= parts.length; i++) {
-          const p = `/${parts.slice(0, i).join('/')}`;
-          if (!(await view.exists(p)))
-            entries.push({
-              path: p.slice(1),
-              type: 'dir' as const,
-              mode: 0o755,
-              uid: 0,
-              gid: 0,
-              mtime: 0,
-            });
-        }
+        const resolved = await view.resolve(path); // mkdir -p goes through the image's symlinks
+        if (await view.exists(resolved)) return undefined;
+        // A USER the image does not know yet leaves the directory root's (BuildKit does too).
+        const { uid, gid } = await resolveChown(user || undefined, view, ins).catch(() => ({
+          uid: 0,
+          gid: 0,
+        }));
+        const dir = resolved.slice(1);
+        const entries = await withParents(
+          [{ path: dir, type: 'dir' as const, mode: 0o755, uid, gid, mtime: this.now }],
+          { stat: (p) => view.stat(p), now: this.now, uid, gid },
+        );
         return layerFromEntries(this.ctx.env.store, entries, this.ctx.layerOptions);
       },
     };
@@ -289,6 +294,7 @@ export class StageBuilder {
       view,
       digester: this.ctx.env.digester,
       tmpDir: this.ctx.env.tmpDir,
+      now: this.now,
     });
     return {
       inputs: {
@@ -298,6 +304,9 @@ export class StageBuilder {
         chmod: String(step.chmod ?? ''),
         from: fromId,
         content: res.contentKey,
+        // Bumped when the layer written for the same inputs changes
+        // (3: parent entries, hard links, symlinked destinations).
+        format: '3',
       },
       files: res.files,
       produce: () => layerFromEntries(this.ctx.env.store, res.entries, this.ctx.layerOptions),

@@ -62,6 +62,13 @@ export function commandArgv(cmd: CommandLine, shell: string[] | undefined): stri
   return cmd.shellForm ? [...(shell ?? DEFAULT_SHELL), cmd.args[0]!] : [...cmd.args];
 }
 
+/** Sets KEY=value: a key already set is replaced where it is (BuildKit keeps Env's order). */
+export function setEnv(env: string[], key: string, value: string): string[] {
+  const i = env.findIndex((e) => e.startsWith(`${key}=`) || e === key);
+  if (i < 0) return [...env, `${key}=${value}`];
+  return env.map((e, j) => (j === i ? `${key}=${value}` : e));
+}
+
 /** Applies a metadata step; `cmdSet` tracks whether this build set CMD (ENTRYPOINT resets an inherited one). */
 export function applyMeta(
   cfg: OciImageConfig,
@@ -72,13 +79,7 @@ export function applyMeta(
   const c = cfg.config;
   switch (step.kind) {
     case 'env':
-      c.Env = step.pairs.reduce(
-        (env, p) => [
-          ...env.filter((e) => !e.startsWith(`${p.key}=`) && e !== p.key),
-          `${p.key}=${p.value}`,
-        ],
-        c.Env ?? [],
-      );
+      c.Env = step.pairs.reduce((env, p) => setEnv(env, p.key, p.value), c.Env ?? []);
       return;
     case 'label':
       c.Labels = { ...c.Labels, ...Object.fromEntries(step.pairs.map((p) => [p.key, p.value])) };

@@ -85,8 +85,16 @@ export async function unpack(
   br: BuildRoot,
   ref: string,
 ): Promise<{ rootfs: string; close(): Promise<void> }> {
+  return unpackLayout(br.layout, ref);
+}
+
+/** `umoci unpack` of a tag of any OCI layout. */
+export async function unpackLayout(
+  layout: string,
+  ref: string,
+): Promise<{ rootfs: string; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tsbuild-unpack-'));
-  run('umoci', ['unpack', '--image', `${br.layout}:${ref}`, join(dir, 'bundle')]);
+  run('umoci', ['unpack', '--image', `${layout}:${ref}`, join(dir, 'bundle')]);
   return {
     rootfs: join(dir, 'bundle', 'rootfs'),
     close: () => rm(dir, { recursive: true, force: true }),

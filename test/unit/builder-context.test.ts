@@ -3,7 +3,18 @@
 // and the content key (changes with content and mode, not with mtimes).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, utimes, writeFile, readlink, chmod } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readlink,
+  rm,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ignoreMatcher, openContext, parseIgnore } from '../../builder/context/build-context.js';
@@ -13,8 +24,10 @@ import { openFileDigester } from '../../builder/exec/file-digests.js';
 import { RootfsView, resolveChown } from '../../builder/exec/rootfs-view.js';
 
 let dir: string;
+let dirStat: Stats;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'builder-ctx-'));
+  dirStat = await lstat(dir);
   const files: Record<string, string> = {
     'a.txt': 'a',
     'b.txt': 'b',
@@ -38,7 +51,8 @@ const target = (over: Partial<CopyTarget> = {}): CopyTarget => ({
   uid: 0,
   gid: 0,
   isDir: async (p) => p === '/' || p === '/existing',
-  exists: async (p) => p === '/' || p === '/existing',
+  stat: async (p) => (p === '/' || p === '/existing' ? dirStat : undefined),
+  now: 1_700_000_000,
   ...over,
 });
 
@@ -96,7 +110,7 @@ test('directory semantics: contents of a dir, file to file, several sources into
     (await planCopy(file, [], target({ dest: '/existing' }), d, readlink)).entries.map(
       (e) => e.path,
     ),
-    ['existing/a.txt'],
+    ['existing/a.txt', 'existing'],
   );
   const two = await selectSource(dir, '*.txt', none);
   const p3 = await planCopy(

@@ -36,8 +36,8 @@ test('ENV replaces in place-order; EXPOSE normalises; WORKDIR resolves relative 
   );
   assert.deepEqual(cfg.config.Env, [
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    'B=2',
     'A=3',
+    'B=2',
   ]);
   assert.deepEqual(Object.keys(cfg.config.ExposedPorts!), ['80/tcp', '53/udp', '8000-8001/tcp']);
   assert.equal(cfg.config.WorkingDir, '/a/b');

@@ -1,0 +1,140 @@
+// The golden cases marked "buildkit" against the reference: each is built by docker's BuildKit
+// (a private dockerd, `DOCKER_BUILDKIT=1 docker build --network=none`) and BuildKit's image is
+// held to the same expected filesystem, config and layer entries as tsbuild's (so the expected
+// values are BuildKit's behaviour, not ours). Then tsbuild's image is loaded into docker and
+// `docker run` shows the same owners and modes: docker's overlay2 applies our layers as BuildKit's.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixturesDir } from '../helpers/builder-fixtures.js';
+import { ensureBusyboxLayout } from '../helpers/busybox-image.js';
+import { fullRef, makeBuildRoot, run, tsbuild, type BuildRoot } from '../helpers/builder-run.js';
+import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import {
+  checkConfig,
+  checkFilesystem,
+  checkLayers,
+  type Built,
+  type Expected,
+} from '../helpers/golden-checks.js';
+
+const dir = join(fixturesDir(), 'dockerfiles');
+const cases = readdirSync(dir).filter((n) => {
+  const file = join(dir, n, 'expected');
+  return existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as Expected).buildkit;
+});
+const root = process.getuid?.() === 0;
+let dockerd: Dockerd | undefined;
+let startError = '';
+let br: BuildRoot;
+let work: string;
+
+before(async () => {
+  if (!root) return;
+  work = mkdtempSync(join(tmpdir(), 'tsbuild-bk-'));
+  br = await makeBuildRoot();
+  const started = await startDockerd();
+  if (!started.ok) {
+    startError = started.reason;
+    return;
+  }
+  dockerd = started.dockerd;
+  const tar = join(work, 'busybox.tar');
+  run('skopeo', [
+    'copy',
+    `oci:${await ensureBusyboxLayout()}:latest`,
+    `docker-archive:${tar}:busybox:latest`,
+  ]);
+  const loaded = dockerd.docker(['load', '-i', tar]);
+  assert.equal(loaded.status, 0, loaded.stderr);
+});
+after(async () => {
+  await dockerd?.close();
+  await br?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const seconds = () => Math.floor(Date.now() / 1000);
+
+/** Builds a case with BuildKit; returns its image as an OCI layout tag. */
+function buildkitBuild(d: Dockerd, name: string, exp: Expected): Built {
+  const tag = `bk-${name}:test`;
+  const args = ['build', '--network=none', '-q', '-t', tag];
+  for (const [k, v] of Object.entries(exp.buildArgs ?? {})) args.push('--build-arg', `${k}=${v}`);
+  if (exp.target) args.push('--target', exp.target);
+  const start = seconds();
+  const r = spawnSync(d.cli, [...args, join(dir, name)], {
+    env: { ...d.env, DOCKER_BUILDKIT: '1' },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const end = seconds() + 1;
+  assert.equal(r.status, 0, `BuildKit build failed:\n${r.stderr}`);
+  const tar = join(work, `${name}.tar`);
+  const saved = d.docker(['save', '-o', tar, tag]);
+  assert.equal(saved.status, 0, saved.stderr);
+  const layout = join(work, `bk-${name}`);
+  run('skopeo', ['copy', `docker-archive:${tar}`, `oci:${layout}:bk`]);
+  return { layout, ref: 'bk', baseLayers: 1, start, end };
+}
+
+/** Owners and modes of paths as `docker run` sees tsbuild's image applied by docker. */
+function dockerMeta(d: Dockerd, name: string, paths: string[]): Record<string, string> {
+  const tag = `golden-${name}:test`;
+  const tar = join(work, `ts-${name}.tar`);
+  run('skopeo', ['copy', `oci:${br.layout}:${fullRef(tag)}`, `docker-archive:${tar}:ts-${tag}`]);
+  const loaded = d.docker(['load', '-i', tar]);
+  assert.equal(loaded.status, 0, loaded.stderr);
+  const r = d.docker([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--user',
+    '0',
+    '--entrypoint',
+    'stat',
+    `ts-${tag}`,
+    '-c',
+    '%n %u:%g %a',
+    ...paths,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  return Object.fromEntries(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const [p, owner, mode] = l.split(' ');
+        return [p!, `${owner} ${mode}`];
+      }),
+  );
+}
+
+for (const name of cases) {
+  test(
+    `BuildKit agrees: ${name}`,
+    { skip: !root && 'needs root (private dockerd, RUN)', timeout: 300_000 },
+    async () => {
+      assert.ok(dockerd, `dockerd did not start: ${startError}`);
+      const exp = JSON.parse(readFileSync(join(dir, name, 'expected'), 'utf8')) as Expected;
+      const bk = buildkitBuild(dockerd, name, exp);
+      checkConfig(bk, exp);
+      await checkFilesystem(bk, exp);
+      checkLayers(bk, exp);
+
+      // tsbuild's image, applied by docker (overlay2, one directory per layer).
+      const args = ['-t', `golden-${name}:test`];
+      for (const [k, v] of Object.entries(exp.buildArgs ?? {}))
+        args.push('--build-arg', `${k}=${v}`);
+      if (exp.target) args.push('--target', exp.target);
+      const res = tsbuild(br, [...args, join(dir, name)]);
+      assert.equal(res.status, 0, res.stderr);
+      const paths = Object.keys(exp.meta ?? {});
+      if (paths.length) assert.deepEqual(dockerMeta(dockerd, name, paths), exp.meta);
+    },
+  );
+}

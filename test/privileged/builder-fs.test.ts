@@ -1,0 +1,150 @@
+// tsbuild's filesystem fidelity and safety beyond the golden cases (which need a context git
+// can hold): RUN --mount=type=bind,rw never writes to the host (context, a stage's files),
+// hard links in a build context stay hard links, ADD <url> takes Last-Modified as mtime.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { link, mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  fullRef,
+  makeBuildRoot,
+  run,
+  tsbuild,
+  unpack,
+  writeContext,
+  type BuildRoot,
+} from '../helpers/builder-run.js';
+
+let br: BuildRoot;
+let work: string;
+
+before(async () => {
+  br = await makeBuildRoot();
+  work = await mkdtemp(join(tmpdir(), 'tsbuild-fs-'));
+});
+after(async () => {
+  await br?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** Every file and directory of a tree with mode and content (what a build must not change). */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (rel: string) => {
+    for (const n of readdirSync(join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${n}` : n;
+      const st = lstatSync(join(dir, r));
+      if (st.isDirectory()) {
+        out[r] = `dir ${st.mode.toString(8)}`;
+        visit(r);
+      } else out[r] = `${st.mode.toString(8)} ${readFileSync(join(dir, r), 'utf8')}`;
+    }
+  };
+  visit('');
+  return out;
+}
+
+test('RUN --mount=type=bind,rw writes to a private copy: the context and stages stay as they were', async () => {
+  const dir = await writeContext(work, 'bind-rw', {
+    Dockerfile: [
+      'FROM busybox AS stage',
+      'RUN mkdir /s && echo stage > /s/file',
+      'FROM busybox',
+      // the RUN sees its own writes ...
+      'RUN --mount=type=bind,rw,target=/ctx echo x > /ctx/f && rm /ctx/other && echo new > /ctx/added && mkdir /ctx/sub/made && cat /ctx/f /ctx/added > /seen',
+      'RUN --mount=type=bind,rw,source=f,target=/one echo y > /one && cat /one > /seen-one',
+      'RUN --mount=type=bind,rw,from=stage,source=/s,target=/s echo changed > /s/file && touch /s/extra',
+      // ... and a later step sees the originals
+      'COPY --from=stage /s /after-stage/',
+      'RUN --mount=type=bind,target=/ctx cat /ctx/f > /after-ctx',
+    ].join('\n'),
+    f: 'orig\n',
+    other: 'keep\n',
+    'sub/keep.txt': 'k\n',
+  });
+  const before = snapshot(dir);
+  const res = tsbuild(br, ['-t', 'bindrw:1', dir]);
+  assert.equal(res.status, 0, res.stderr);
+  assert.deepEqual(snapshot(dir), before, 'the build context is unchanged');
+  const u = await unpack(br, fullRef('bindrw:1'));
+  try {
+    const read = (p: string) => readFileSync(join(u.rootfs, p), 'utf8');
+    assert.equal(read('seen'), 'x\nnew\n');
+    assert.equal(read('seen-one'), 'y\n');
+    assert.equal(read('after-stage/file'), 'stage\n');
+    assert.ok(!lstatSync(join(u.rootfs, 'after-stage/extra'), { throwIfNoEntry: false }));
+    assert.equal(read('after-ctx'), 'orig\n');
+    for (const p of ['ctx', 'one', 's'])
+      assert.ok(!lstatSync(join(u.rootfs, p), { throwIfNoEntry: false }), `/${p} not in image`);
+  } finally {
+    await u.close();
+  }
+  assert.deepEqual(
+    readdirSync(join(br.root, 'tmp')).filter((n) => n.startsWith('bind-')),
+    [],
+    'the copies are gone',
+  );
+});
+
+test('hard links in the build context stay hard links in the COPY layer', async () => {
+  const dir = await writeContext(work, 'links', {
+    Dockerfile: 'FROM scratch\nCOPY app /app/\n',
+    'app/a.bin': 'same bytes\n',
+    'app/lone.txt': 'lone\n',
+  });
+  await link(join(dir, 'app/a.bin'), join(dir, 'app/b.bin'));
+  const res = tsbuild(br, ['-t', 'links:1', dir]);
+  assert.equal(res.status, 0, res.stderr);
+  const manifest = JSON.parse(
+    run('skopeo', ['inspect', '--raw', `oci:${br.layout}:${fullRef('links:1')}`]),
+  ) as { layers: { digest: string }[] };
+  const listing = run('tar', [
+    '-tvf',
+    join(br.layout, 'blobs', 'sha256', manifest.layers[0]!.digest.slice(7)),
+  ]);
+  assert.match(listing, /^h.* app\/b\.bin link to app\/a\.bin$/m, listing);
+  const u = await unpack(br, fullRef('links:1'));
+  try {
+    const ino = (p: string) => lstatSync(join(u.rootfs, p)).ino;
+    assert.equal(ino('app/a.bin'), ino('app/b.bin'));
+    assert.notEqual(ino('app/a.bin'), ino('app/lone.txt'));
+  } finally {
+    await u.close();
+  }
+});
+
+test('ADD <url> gives the file the Last-Modified time (Dockerfile reference)', async () => {
+  const modified = 'Tue, 01 Jun 2021 12:00:00 GMT';
+  // The server runs in a child process: tsbuild is spawned synchronously from this one.
+  const server = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require('http').createServer((q, r) => { r.setHeader('Last-Modified', ${JSON.stringify(modified)}); r.end('body\\n'); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); })`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const [port] = (await once(server.stdout!, 'data')) as [Buffer];
+    const url = `http://127.0.0.1:${port.toString().trim()}/dl.txt`;
+    const dir = await writeContext(work, 'add-url-mtime', {
+      Dockerfile: `FROM scratch\nADD ${url} /dl/\n`,
+    });
+    const res = tsbuild(br, ['-t', 'addmtime:1', dir]);
+    assert.equal(res.status, 0, res.stderr);
+    const u = await unpack(br, fullRef('addmtime:1'));
+    try {
+      const st = lstatSync(join(u.rootfs, 'dl/dl.txt'));
+      assert.equal(st.mtimeMs, Date.parse(modified));
+      assert.equal(st.mode & 0o777, 0o600, 'BuildKit gives downloaded files 0600');
+    } finally {
+      await u.close();
+    }
+  } finally {
+    server.kill();
+  }
+});
