@@ -1,6 +1,8 @@
 // Starts a registry: opens storage and metadata, builds the access controller and the app,
 // listens (HTTP or TLS), and shuts down gracefully (stop accepting, finish in-flight requests,
-// then close the metadata store). Used by bin/tsregistry.ts and by the tests' helper.
+// then close the metadata store). Also: header and body time limits (body-timeout.ts), the
+// background upload purger, and the optional `http.debug` metrics listener. Used by
+// bin/tsregistry.ts and by the tests' helper.
 import {
   createServer as createHttpServer,
   type IncomingMessage,
