@@ -6,10 +6,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   expectOciError,
+  makeImage,
+  run,
   sha256,
   startRegistry,
+  writeOciLayout,
   type TestRegistry,
 } from '../helpers/registry-server.js';
 
@@ -230,3 +236,75 @@ test('/metrics does not walk upload sessions per scrape, and can move to http.de
     await split.close();
   }
 });
+
+test(
+  'real clients: curl sending 1 B/s to /token is cut; skopeo --creds still pushes and pulls',
+  { timeout: 120_000 },
+  async () => {
+    const reg = await startRegistry({
+      auth: { users: { ci: { password: 'cipw', access: ['repository:ci/*:pull,push'] } } },
+      configure: (c) => {
+        c.http.timeouts.bodyidle = 2;
+        c.storage.uploads.maxperclient = 8;
+        c.storage.maintenance.uploadpurging = {
+          enabled: true,
+          age: 600,
+          interval: 1,
+          dryrun: false,
+        };
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'tsreg-slow-'));
+    try {
+      writeFileSync(
+        join(dir, 'form'),
+        `grant_type=password&username=ci&password=${'x'.repeat(500)}`,
+      );
+      const curl = await run(
+        'curl',
+        [
+          '-sS',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '--limit-rate',
+          '1',
+          '--max-time',
+          '60',
+          '-H',
+          'Content-Type: application/x-www-form-urlencoded',
+          '--data-binary',
+          `@${join(dir, 'form')}`,
+          `${reg.url}/token`,
+        ],
+        { timeoutMs: 90_000 },
+      );
+      assert.ok(
+        curl.stdout === '408' || curl.status !== 0,
+        `curl: ${curl.status} ${curl.stdout} ${curl.stderr}`,
+      );
+      assert.notEqual(curl.status, 28, 'cut by the server, not by curl --max-time');
+      writeOciLayout(join(dir, 'layout'), 'v1', makeImage([300_000, 200_000, 100_000]));
+      const copy = (src: string, dst: string) =>
+        run('skopeo', [
+          'copy',
+          '--src-tls-verify=false',
+          '--dest-tls-verify=false',
+          '--src-creds',
+          'ci:cipw',
+          '--dest-creds',
+          'ci:cipw',
+          src,
+          dst,
+        ]);
+      let r = await copy(`oci:${join(dir, 'layout')}:v1`, `docker://${reg.host}/ci/app:v1`);
+      assert.equal(r.status, 0, r.stderr);
+      r = await copy(`docker://${reg.host}/ci/app:v1`, `oci:${join(dir, 'out')}:v1`);
+      assert.equal(r.status, 0, r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await reg.close();
+    }
+  },
+);
