@@ -308,3 +308,55 @@ test(
     }
   },
 );
+
+/** POST /admin/gc over a connection whose peer is not on loopback (a unix socket handed to the
+ * registry's HTTP server: no remote address, like a client behind a local reverse proxy). */
+async function gcFromElsewhere(target: TestRegistry, token: string): Promise<number> {
+  const { createServer } = await import('node:net');
+  const dir = mkdtempSync(join(tmpdir(), 'tsreg-sock-'));
+  const path = join(dir, 'sock');
+  const relay = createServer((socket) => target.running.server.emit('connection', socket));
+  await new Promise<void>((resolve) => relay.listen(path, resolve));
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          socketPath: path,
+          path: '/admin/gc?dryRun=true',
+          method: 'POST',
+          headers: { Host: target.host, Authorization: `Bearer ${token}` },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  } finally {
+    relay.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('loopback-only stays an extra condition of /admin/gc, and can be switched off', async () => {
+  const full = await tokenFor('admin', 'adminpw', 'registry:gc:*');
+  assert.equal(await gcFromElsewhere(reg, full), 403, 'a granted token from elsewhere is refused');
+  const open = await startRegistry({
+    auth: { users: { admin: { password: 'pw' } } },
+    configure: (c) => {
+      c.storage.maintenance.gc.loopbackonly = false;
+    },
+  });
+  try {
+    const res = await fetch(`${open.url}/token?scope=registry:gc:*`, {
+      headers: { Authorization: basic('admin', 'pw') },
+    });
+    const token = ((await res.json()) as { token: string }).token;
+    assert.equal(await gcFromElsewhere(open, token), 200);
+    assert.equal(await gcFromElsewhere(open, 'not-a-token'), 401);
+  } finally {
+    await open.close();
+  }
+});
