@@ -6,6 +6,7 @@
 // upload, and a legitimately slow client that keeps sending is never cut however long it takes.
 // One shared timer checks every watched body; requests without a body are not watched.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hasBody } from './handlers/common.js';
 
 export interface BodyTimeouts {
   idleMs: number;
@@ -91,12 +92,6 @@ export class BodyWatcher {
       this.timer = undefined;
     }
   }
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  if (len !== undefined) return Number(len) > 0;
-  return req.headers['transfer-encoding'] !== undefined;
 }
 
 /** 408 with an OCI error body when nothing was sent yet, then the connection is closed. */

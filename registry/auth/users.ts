@@ -91,7 +91,8 @@ export class UsersFile {
 
   /** The user's grants when the password is right, else undefined (same cost either way). */
   async verify(name: string, password: string): Promise<string[] | undefined> {
-    const user = Object.hasOwn(this.read(), name) ? this.read()[name] : undefined;
+    const users = this.read();
+    const user = Object.hasOwn(users, name) ? users[name] : undefined;
     if (!user) {
       await this.checker.compare(password, DUMMY_HASH);
       return undefined;
