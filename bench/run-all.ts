@@ -18,6 +18,11 @@ interface Bench {
 const BENCHES: Bench[] = [
   { name: 'registry', title: 'Registry: tsregistry vs the reference registry', markdown: true },
   {
+    name: 'login-flood',
+    title: 'Registry under a wrong-password flood: tsregistry vs the reference registry',
+    markdown: true,
+  },
+  {
     name: 'push-pull',
     title: 'Client: tspush/tspull vs skopeo (reference registry)',
     markdown: false,

@@ -9,13 +9,16 @@ const USAGE = `Usage:
   tsregistry [serve] [--config FILE]      run the registry (default 127.0.0.1:5000)
   tsregistry gc [--dry-run] [--untagged] [--grace SECONDS] [--config FILE]
                                           delete unreferenced blobs; when the registry runs,
-                                          it collects online (POST /admin/gc on loopback)
+                                          it collects online (POST /admin/gc on loopback; with
+                                          auth on, as the user 'tslogin 127.0.0.1:PORT' saved,
+                                          who needs the registry:gc:* grant)
   tsregistry user add NAME [--password-stdin] [--access GRANT]... [--config FILE]
   tsregistry user remove NAME [--config FILE]
   tsregistry user list [--config FILE]
 
 GRANT is a scope pattern: repository:team-a/*:pull,push | repository:*:pull | registry:catalog:*
-(default for a new user: repository:*:pull,push,delete and registry:catalog:*).
+| registry:gc:* (default for a new user: repository:*:pull,push,delete, registry:catalog:* and
+registry:gc:*). Re-adding a user replaces its password and grants (its refresh tokens stop working).
 Environment: REGISTRY_HTTP_ADDR, REGISTRY_LOG_LEVEL, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY, ...`;
 
 const FLAGS = {
@@ -85,7 +88,9 @@ async function gc(config: RegistryConfig, flags: GcFlags): Promise<number> {
   const { dryRun, untagged } = flags;
   const { Registry } = await import('../registry/services/registry.js');
   const { GarbageCollector } = await import('../registry/gc.js');
-  let report: import('../registry/gc.js').GcReport;
+  let report: import('../registry/gc.js').GcReport & {
+    hidden?: { manifests: number; blobs: number };
+  };
   const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory).catch(
     () => undefined,
   );
@@ -102,30 +107,52 @@ async function gc(config: RegistryConfig, flags: GcFlags): Promise<number> {
   const verb = dryRun ? 'would delete' : 'deleted';
   for (const m of report.manifestsDeleted) console.log(`${verb} manifest ${m.repo}@${m.digest}`);
   for (const d of report.blobsDeleted) console.log(`${verb} blob ${d}`);
+  const hidden = report.hidden;
+  if (hidden && hidden.manifests + hidden.blobs > 0)
+    console.log(
+      `(${hidden.manifests} manifests and ${hidden.blobs} blobs outside your grants not listed)`,
+    );
   console.log(
-    `${verb} ${report.blobsDeleted.length} blobs (${report.bytesFreed} bytes), ${report.manifestsDeleted.length} manifests, ${report.uploadsPurged} abandoned uploads`,
+    `${verb} ${report.blobsDeleted.length + (hidden?.blobs ?? 0)} blobs (${report.bytesFreed} bytes), ${report.manifestsDeleted.length + (hidden?.manifests ?? 0)} manifests, ${report.uploadsPurged} abandoned uploads`,
   );
   return 0;
 }
 
-/** The store is held by a running server: ask it to collect online (POST /admin/gc on loopback). */
+/**
+ * The store is held by a running server: ask it to collect online (POST /admin/gc on loopback).
+ * With token auth on, the credentials `tslogin 127.0.0.1:PORT` saved are used; the user needs
+ * the `registry:gc:*` grant (and `registry:catalog:*` to see every name in the report).
+ */
 async function onlineGc(
   config: RegistryConfig,
   { dryRun, untagged, grace }: GcFlags,
-): Promise<import('../registry/gc.js').GcReport> {
+): Promise<import('../registry/handlers/admin.js').VisibleGcReport> {
   const { listenAddress } = await import('../registry/config.js');
+  const { RegistryClient } = await import('../shared/client/registry-client.js');
+  const { readBody } = await import('../shared/client/http.js');
   const { port } = listenAddress(config);
-  const scheme = config.http.tls ? 'https' : 'http';
-  const url = `${scheme}://127.0.0.1:${port}/admin/gc?dryRun=${dryRun}${untagged ? '&untagged=true' : ''}${grace === undefined ? '' : `&grace=${grace}`}`;
-  if (config.http.tls) process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
-  const res = await fetch(url, { method: 'POST' }).catch((err: Error) => {
-    throw new UsageError(
-      `the registry store is locked and no server answers on ${url}: ${err.message}`,
-      'check --config (the data directory and http.addr of the running registry)',
-    );
-  });
-  if (!res.ok) throw new UsageError(`online gc failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as import('../registry/gc.js').GcReport;
+  const host = `127.0.0.1:${port}`;
+  const client = new RegistryClient({ registry: host, insecure: true });
+  const path = `/admin/gc?dryRun=${dryRun}${untagged ? '&untagged=true' : ''}${grace === undefined ? '' : `&grace=${grace}`}`;
+  const res = await client
+    .request(
+      { method: 'POST', path, scopes: ['registry:gc:*', 'registry:catalog:*'], attempts: 1 },
+      { op: 'delete', registry: host },
+    )
+    .catch((err: Error) => {
+      if (/unauthorized|authentication/i.test(err.message))
+        throw new UsageError(
+          `online gc refused: ${err.message}`,
+          `run 'tslogin ${host}' as a user granted registry:gc:*`,
+        );
+      throw new UsageError(
+        `the registry store is locked and no server answers on ${host}: ${err.message}`,
+        'check --config (the data directory and http.addr of the running registry)',
+      );
+    });
+  const text = (await readBody(res, 64 * 1024 * 1024)).toString('utf8');
+  if (res.status !== 200) throw new UsageError(`online gc failed: ${res.status} ${text}`);
+  return JSON.parse(text) as import('../registry/handlers/admin.js').VisibleGcReport;
 }
 
 async function user(

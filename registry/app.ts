@@ -2,6 +2,7 @@
 // one router per resource, the 404 fallback and the one error middleware.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import { adminRouter } from './handlers/admin.js';
 import type { Logger } from 'pino';
 import { errorMiddleware, RegistryError } from './errors.js';
 import type { Metrics } from './metrics.js';
@@ -17,28 +18,17 @@ import { referrersRouter } from './handlers/referrers.js';
 import type { Router } from 'express';
 import type { GarbageCollector } from './gc.js';
 
-/** `POST /admin/gc?dryRun=true&untagged=true&grace=SECONDS`: runs a collection; loopback clients only. */
-function adminGc(gc: GarbageCollector) {
-  return async (req: Request, res: Response): Promise<void> => {
-    const from = req.socket.remoteAddress ?? '';
-    if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(from))
-      throw new RegistryError('DENIED', 'admin endpoints accept loopback clients only');
-    const report = await gc.run({
-      dryRun: req.query.dryRun === 'true',
-      untagged: req.query.untagged === 'true' ? true : undefined,
-      grace: typeof req.query.grace === 'string' ? Number(req.query.grace) || 0 : undefined,
-    });
-    res.status(200).json(report);
-  };
-}
-
 export interface AppOptions extends HandlerContext {
   logger: Logger;
   metrics: Metrics;
   /** Extra routers mounted before the registry API (the token service). */
   extra?: Router[];
-  /** Online GC, triggered by `POST /admin/gc` (loopback clients only; `tsregistry gc` uses it). */
+  /** Online GC, triggered by `POST /admin/gc` (`tsregistry gc` uses it; see handlers/admin.ts). */
   gc?: GarbageCollector;
+  /** Accept `POST /admin/gc` from loopback clients only (default true). */
+  adminLoopbackOnly?: boolean;
+  /** Serve `/metrics` here (false when a separate `http.debug` listener serves it). */
+  metricsRoute?: boolean;
 }
 
 export function createApp(opts: AppOptions): Express {
@@ -48,11 +38,11 @@ export function createApp(opts: AppOptions): Express {
   app.set('query parser', 'simple');
   app.use(observe(opts));
   app.get('/healthz', (_req, res) => void res.status(200).json({ status: 'ok' }));
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', opts.metrics.registry.contentType);
-    res.end(await opts.metrics.registry.metrics());
-  });
-  if (opts.gc) app.post('/admin/gc', adminGc(opts.gc));
+  if (opts.metricsRoute !== false) app.get('/metrics', metricsHandler(opts.metrics));
+  if (opts.gc)
+    app.use(
+      adminRouter({ auth: opts.auth, gc: opts.gc, loopbackOnly: opts.adminLoopbackOnly ?? true }),
+    );
   for (const r of opts.extra ?? []) app.use(r);
   app.use((_req, res, next) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
@@ -76,6 +66,14 @@ export function createApp(opts: AppOptions): Express {
   });
   app.use(errorMiddleware((err) => opts.logger.error({ err }, 'request failed')));
   return app;
+}
+
+/** `GET /metrics`: the Prometheus text format (every gauge is O(1) to collect). */
+export function metricsHandler(metrics: Metrics) {
+  return async (_req: Request, res: Response): Promise<void> => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.end(await metrics.registry.metrics());
+  };
 }
 
 /** Request id, access log line and metrics for every request. */

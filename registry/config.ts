@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { InvalidInputError } from '../shared/errors.js';
 import { registryRoot } from '../shared/paths.js';
+import type { LoginLimitConfig } from './auth/login-limiter.js';
 
 export interface TokenAuthConfig {
   /** Where clients get tokens; default: `<scheme>://<request host>/token` (the built-in service). */
@@ -24,6 +25,8 @@ export interface TokenAuthConfig {
   users?: string;
   /** Pull without credentials. */
   anonymouspull: boolean;
+  /** Failed-login rate limits of the built-in token service (429 with Retry-After past them). */
+  loginlimit: LoginLimitConfig;
 }
 
 export interface RegistryConfig {
@@ -32,9 +35,36 @@ export interface RegistryConfig {
   storage: {
     filesystem: { rootdirectory: string };
     delete: { enabled: boolean };
-    maintenance: { gc: { enabled: boolean; interval: number; untagged: boolean; grace: number } };
+    maintenance: {
+      gc: {
+        enabled: boolean;
+        interval: number;
+        untagged: boolean;
+        grace: number;
+        /** `POST /admin/gc` only from loopback clients (besides the `registry:gc:*` grant). */
+        loopbackonly: boolean;
+      };
+      /** Background expiry of abandoned upload sessions (the reference's `uploadpurging`). */
+      uploadpurging: { enabled: boolean; age: number; interval: number; dryrun: boolean };
+    };
+    /** Open upload sessions one client (token subject, else address) may hold; 0: no cap. */
+    uploads: { maxperclient: number };
   };
-  http: { addr: string; tls?: { certificate: string; key: string }; draintimeout: number };
+  http: {
+    addr: string;
+    tls?: { certificate: string; key: string };
+    draintimeout: number;
+    timeouts: {
+      /** Seconds to receive the request headers. */
+      headers: number;
+      /** Seconds a request body may stall (no byte received while the server reads). */
+      bodyidle: number;
+      /** Bytes per second a body must average, after a first `bodyidle` seconds of grace. */
+      bodyminrate: number;
+    };
+    /** A separate listener for `/metrics` (like the reference's `http.debug`); when set, the main address serves no metrics. */
+    debug?: { addr: string };
+  };
   auth?: { token: TokenAuthConfig };
 }
 
@@ -45,9 +75,17 @@ export function defaultConfig(): RegistryConfig {
     storage: {
       filesystem: { rootdirectory: defaultDataDir() },
       delete: { enabled: true },
-      maintenance: { gc: { enabled: false, interval: 3600, untagged: false, grace: 600 } },
+      maintenance: {
+        gc: { enabled: false, interval: 3600, untagged: false, grace: 600, loopbackonly: true },
+        uploadpurging: { enabled: true, age: 168 * 3600, interval: 24 * 3600, dryrun: false },
+      },
+      uploads: { maxperclient: 1000 },
     },
-    http: { addr: '127.0.0.1:5000', draintimeout: 10 },
+    http: {
+      addr: '127.0.0.1:5000',
+      draintimeout: 10,
+      timeouts: { headers: 70, bodyidle: 60, bodyminrate: 1024 },
+    },
   };
 }
 
@@ -57,7 +95,13 @@ export function defaultDataDir(): string {
 }
 
 export function defaultTokenAuth(): TokenAuthConfig {
-  return { service: 'tsregistry', issuer: 'tsregistry', expiration: 300, anonymouspull: false };
+  return {
+    service: 'tsregistry',
+    issuer: 'tsregistry',
+    expiration: 300,
+    anonymouspull: false,
+    loginlimit: { enabled: true, peruser: 10, peraddress: 50, window: 300 },
+  };
 }
 
 /** Loads the config file (or the embedded default), then applies REGISTRY_* env overrides. */
@@ -75,7 +119,15 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
       );
     }
     if (doc !== null && typeof doc === 'object') merge(config as unknown as Obj, doc as Obj);
-    if (config.auth) config.auth.token = { ...defaultTokenAuth(), ...(config.auth.token ?? {}) };
+    if (config.auth) {
+      const defaults = defaultTokenAuth();
+      const given = (config.auth.token ?? {}) as Partial<TokenAuthConfig>;
+      config.auth.token = {
+        ...defaults,
+        ...given,
+        loginlimit: { ...defaults.loginlimit, ...(given.loginlimit ?? {}) },
+      };
+    }
     if (config.auth && !(doc as Obj).auth) delete config.auth;
   }
   applyEnv(config as unknown as Obj, env);
@@ -122,7 +174,21 @@ function normalize(config: RegistryConfig): void {
   const gc = config.storage.maintenance.gc;
   gc.interval = seconds(gc.interval);
   gc.grace = seconds(gc.grace);
-  if (config.auth?.token) config.auth.token.expiration = seconds(config.auth.token.expiration);
+  const purging = config.storage.maintenance.uploadpurging;
+  purging.age = seconds(purging.age);
+  purging.interval = seconds(purging.interval);
+  const timeouts = config.http.timeouts;
+  timeouts.headers = seconds(timeouts.headers);
+  timeouts.bodyidle = seconds(timeouts.bodyidle);
+  if (config.auth?.token) {
+    config.auth.token.expiration = seconds(config.auth.token.expiration);
+    config.auth.token.loginlimit.window = seconds(config.auth.token.loginlimit.window);
+  }
+  if (config.http.debug && !/:\d+$/.test(String(config.http.debug.addr)))
+    throw new InvalidInputError(
+      `invalid http.debug.addr "${String(config.http.debug.addr)}"`,
+      'expected host:port',
+    );
   if (typeof config.http.addr !== 'string' || !/:\d+$/.test(config.http.addr))
     throw new InvalidInputError(
       `invalid http.addr "${String(config.http.addr)}"`,
@@ -130,7 +196,7 @@ function normalize(config: RegistryConfig): void {
     );
 }
 
-/** Accepts 300, "300", "5m", "1h", "30s". */
+/** Accepts 300, "300", "5m", "1h", "30s", "168h". */
 function seconds(v: unknown): number {
   if (typeof v === 'number') return v;
   const m = /^(\d+)(s|m|h)?$/.exec(String(v));
@@ -153,11 +219,11 @@ export function signingKeyFile(config: RegistryConfig): string {
   );
 }
 
-/** Splits http.addr into host and port. */
-export function listenAddress(config: RegistryConfig): { host: string; port: number } {
-  const i = config.http.addr.lastIndexOf(':');
-  return {
-    host: config.http.addr.slice(0, i) || '127.0.0.1',
-    port: Number(config.http.addr.slice(i + 1)),
-  };
+/** Splits http.addr (or another `host:port`) into host and port. */
+export function listenAddress(
+  config: RegistryConfig,
+  addr = config.http.addr,
+): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  return { host: addr.slice(0, i) || '127.0.0.1', port: Number(addr.slice(i + 1)) };
 }

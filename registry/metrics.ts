@@ -10,8 +10,8 @@ export class Metrics {
   readonly uploads: Gauge;
   readonly gcRuns: Counter<'result'>;
 
-  /** `countUploads` is asked at each scrape for the number of open upload sessions. */
-  constructor(defaults = false, countUploads?: () => Promise<number>) {
+  /** `countUploads` is asked at each scrape for the number of open upload sessions (O(1)). */
+  constructor(defaults = false, countUploads?: () => number) {
     if (defaults) collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     this.requests = new Counter({
@@ -34,8 +34,8 @@ export class Metrics {
       name: 'tsregistry_upload_sessions',
       help: 'Open upload sessions',
       registers,
-      async collect() {
-        if (countUploads) this.set(await countUploads());
+      collect() {
+        if (countUploads) this.set(countUploads());
       },
     });
     this.gcRuns = new Counter({

@@ -1,6 +1,8 @@
 // Starts a registry: opens storage and metadata, builds the access controller and the app,
 // listens (HTTP or TLS), and shuts down gracefully (stop accepting, finish in-flight requests,
-// then close the metadata store). Used by bin/tsregistry.ts and by the tests' helper.
+// then close the metadata store). Also: header and body time limits (body-timeout.ts), the
+// background upload purger, and the optional `http.debug` metrics listener. Used by
+// bin/tsregistry.ts and by the tests' helper.
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -18,6 +20,8 @@ import { Registry } from './services/registry.js';
 import { fastPath } from './fast-path.js';
 import { buildAuth } from './auth/build.js';
 import { GarbageCollector } from './gc.js';
+import { UploadPurger } from './upload-purger.js';
+import { BodyWatcher } from './body-timeout.js';
 
 export interface RunningRegistry {
   url: string;
@@ -27,6 +31,9 @@ export interface RunningRegistry {
   server: Server;
   logger: Logger;
   gc: GarbageCollector;
+  purger: UploadPurger;
+  /** `http://host:port` of the `http.debug` metrics listener, when configured. */
+  debugUrl?: string;
   close(): Promise<void>;
 }
 
@@ -37,15 +44,18 @@ export async function startServer(
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'tsregistry' } });
   const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory, {
     deleteEnabled: config.storage.delete.enabled,
+    maxUploadsPerClient: config.storage.uploads.maxperclient,
   });
-  const metrics = new Metrics(true, async () => {
-    let n = 0;
-    for await (const _ of registry.meta.allSessions()) n++;
-    return n;
-  });
+  await registry.uploads.loadCounts();
+  const metrics = new Metrics(true, () => registry.uploads.openCount);
   const tls = config.http.tls;
   const scheme = tls ? 'https' : 'http';
   const auth = await buildAuth(config, scheme);
+  const purger = new UploadPurger(registry, config.storage.maintenance.uploadpurging, logger);
+  const bodies = new BodyWatcher({
+    idleMs: config.http.timeouts.bodyidle * 1000,
+    minRate: config.http.timeouts.bodyminrate,
+  });
   const gc = new GarbageCollector(registry, {
     untagged: config.storage.maintenance.gc.untagged,
     grace: config.storage.maintenance.gc.grace,
@@ -59,10 +69,14 @@ export async function startServer(
     metrics,
     extra: auth.routers,
     gc,
+    adminLoopbackOnly: config.storage.maintenance.gc.loopbackonly,
+    metricsRoute: !config.http.debug,
   });
   const fast = fastPath(registry, auth.fast, metrics);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    if (!fast(req, res)) app(req, res);
+    if (fast(req, res)) return;
+    bodies.watch(req, res);
+    app(req, res);
   };
   const server: Server = tls
     ? createHttpsServer(
@@ -72,15 +86,14 @@ export async function startServer(
     : createHttpServer(handler);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => clientError(err, socket));
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 70_000;
+  server.headersTimeout = config.http.timeouts.headers * 1000;
   server.requestTimeout = 0;
   server.maxHeadersCount = 200;
   const { host, port } = listenAddress(config);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  await listen(server, port, host);
   const bound = (server.address() as AddressInfo).port;
+  const debug = config.http.debug ? await debugServer(config, metrics) : undefined;
+  purger.start();
   const timer = config.storage.maintenance.gc.enabled
     ? setInterval(
         () => void gc.run({ dryRun: false }).catch((err) => logger.error({ err }, 'gc failed')),
@@ -92,13 +105,18 @@ export async function startServer(
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       if (timer) clearInterval(timer);
+      debug?.close();
+      debug?.closeAllConnections();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
         const t = setTimeout(() => server.closeAllConnections(), config.http.draintimeout * 1000);
         t.unref();
       });
+      bodies.close();
+      await purger.stop();
       await gc.idle();
+      await auth.close();
       await registry.close();
     })());
   logger.info(
@@ -114,8 +132,43 @@ export async function startServer(
     server,
     logger,
     gc,
+    purger,
+    debugUrl: debug ? `http://${addressOf(debug)}` : undefined,
     close,
   };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+}
+
+function addressOf(server: Server): string {
+  const a = server.address() as AddressInfo;
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+/** The `http.debug` listener: `/metrics` only, on its own address (plain HTTP, like the reference's). */
+async function debugServer(config: RegistryConfig, metrics: Metrics): Promise<Server> {
+  const server = createHttpServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+      void metrics.registry.metrics().then(
+        (text) => {
+          res.setHeader('Content-Type', metrics.registry.contentType);
+          res.end(text);
+        },
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+  });
+  server.headersTimeout = config.http.timeouts.headers * 1000;
+  const { host, port } = listenAddress(config, config.http.debug!.addr);
+  await listen(server, port, host);
+  return server;
 }
 
 /** Malformed HTTP (oversized headers, garbage after a body): an OCI error, never a hang or 5xx. */

@@ -10,17 +10,23 @@ import { libtrustKid, loadOrCreateSigningKey } from './keys.js';
 import { TokenAccessController } from './token-controller.js';
 import { tokenRouter } from './token-service.js';
 import { UsersFile } from './users.js';
+import { PasswordPool } from './password-pool.js';
+import { LoginLimiter } from './login-limiter.js';
 import type { FastAuthorizer } from '../fast-path.js';
 
 export interface AuthSetup {
   controller: AccessController;
   fast: FastAuthorizer;
   routers: Router[];
+  /** Stops what the auth setup started (the password worker threads). */
+  close(): Promise<void>;
 }
+
+const noop = async (): Promise<void> => {};
 
 export async function buildAuth(config: RegistryConfig, scheme: string): Promise<AuthSetup> {
   const token = config.auth?.token;
-  if (!token) return { controller: new AllowAll(), fast: () => true, routers: [] };
+  if (!token) return { controller: new AllowAll(), fast: () => true, routers: [], close: noop };
   const common = {
     realm: token.realm,
     scheme,
@@ -35,14 +41,20 @@ export async function buildAuth(config: RegistryConfig, scheme: string): Promise
       alg: key.asymmetricKeyType === 'rsa' ? 'RS256' : 'ES256',
     }));
     const controller = new TokenAccessController({ ...common, keys });
-    return { controller, fast: (req, repo) => controller.fastPull(req, repo), routers: [] };
+    return {
+      controller,
+      fast: (req, repo) => controller.fastPull(req, repo),
+      routers: [],
+      close: noop,
+    };
   }
   const key = loadOrCreateSigningKey(signingKeyFile(config));
   const controller = new TokenAccessController({
     ...common,
     keys: [{ key: key.publicKey, kid: key.kid, alg: key.alg }],
   });
-  const users = new UsersFile(usersFile(config));
+  const pool = new PasswordPool();
+  const users = new UsersFile(usersFile(config), pool);
   const router = tokenRouter({
     key,
     users,
@@ -50,8 +62,14 @@ export async function buildAuth(config: RegistryConfig, scheme: string): Promise
     issuer: token.issuer,
     expiration: token.expiration,
     anonymousPull: token.anonymouspull,
+    limiter: new LoginLimiter(token.loginlimit),
   });
-  return { controller, fast: (req, repo) => controller.fastPull(req, repo), routers: [router] };
+  return {
+    controller,
+    fast: (req, repo) => controller.fastPull(req, repo),
+    routers: [router],
+    close: () => pool.close(),
+  };
 }
 
 function certificates(pem: string): KeyObject[] {

@@ -33,7 +33,11 @@ export class TokenAccessController implements AccessController {
     const header = req.headers.authorization;
     if (!header?.startsWith('Bearer ')) {
       if (this.opts.anonymousPull && access.length > 0 && access.every(isPullOnly))
-        return { subject: '', can: (_repo, action) => action === 'pull' };
+        return {
+          subject: '',
+          can: (_repo, action) => action === 'pull',
+          allows: (type, _name, action) => type === 'repository' && action === 'pull',
+        };
       throw this.challenge(req, access);
     }
     const claims = await this.verify(header.slice(7).trim()).catch(() => undefined);
@@ -79,10 +83,24 @@ export class TokenAccessController implements AccessController {
   }
 
   private challenge(req: IncomingMessage, access: Access[], error?: string): AuthChallenge {
-    const realm =
-      this.opts.realm ?? `${this.opts.scheme}://${req.headers.host ?? '127.0.0.1'}/token`;
+    const realm = this.opts.realm ?? `${this.opts.scheme}://${realmHost(req)}/token`;
     return new AuthChallenge(realm, this.opts.service, access, error);
   }
+}
+
+const HOST_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})*|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+/**
+ * The host of a derived realm: the request's Host when it is a plain `name[:port]` or
+ * `[v6][:port]`, else the address the client connected to (never attacker-chosen text).
+ */
+export function realmHost(req: IncomingMessage): string {
+  const host = req.headers.host;
+  if (host !== undefined && HOST_RE.test(host)) return host;
+  const addr = req.socket.localAddress ?? '127.0.0.1';
+  const name = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  return `${name.includes(':') ? `[${name}]` : name}:${req.socket.localPort ?? 80}`;
 }
 
 function isPullOnly(a: Access): boolean {
@@ -100,5 +118,6 @@ function grantOf(claims: TokenClaims): Grant {
   return {
     subject: claims.sub ?? '',
     can: (repo, action) => covers(claims, 'repository', repo, action),
+    allows: (type, name, action) => covers(claims, type, name, action),
   };
 }

@@ -2,12 +2,15 @@
 // for anonymous), `POST /token` with the OAuth2 `password` and `refresh_token` grants. Access
 // tokens are JWTs (iss, sub, aud, exp, nbf, iat, jti, access[]) signed with the registry key
 // and its libtrust `kid`; they grant the intersection of the scopes asked and the user's grants.
+// Failed logins are rate limited (login-limiter.ts). Refresh tokens carry the user's credential
+// generation (`gen`) and stop working when the password or grants change or the user is removed.
 import express, { type Request, type Response, type Router } from 'express';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { RegistryError } from '../errors.js';
-import { parseScopes, type Access } from './access.js';
+import { parseScopes, quoted, type Access } from './access.js';
 import type { SigningKey } from './keys.js';
+import type { LoginLimiter } from './login-limiter.js';
 import { allowedAccess, type UsersFile } from './users.js';
 
 export interface TokenServiceOptions {
@@ -17,6 +20,7 @@ export interface TokenServiceOptions {
   issuer: string;
   expiration: number;
   anonymousPull: boolean;
+  limiter: LoginLimiter;
 }
 
 const REFRESH_LIFETIME = 30 * 24 * 3600;
@@ -25,7 +29,7 @@ export function tokenRouter(opts: TokenServiceOptions): Router {
   const router = express.Router();
   router.get('/token', async (req, res) => {
     const who = basicCredentials(req);
-    const subject = who ? login(opts, who.user, who.password) : '';
+    const subject = who ? await login(opts, req, who.user, who.password) : '';
     const offline = req.query.offline_token === 'true' && subject !== '';
     await reply(opts, res, subject, scopesOf(req.query.scope), offline);
   });
@@ -36,7 +40,7 @@ export function tokenRouter(opts: TokenServiceOptions): Router {
       const body = (req.body ?? {}) as Record<string, string | undefined>;
       let subject: string;
       if (body.grant_type === 'password') {
-        subject = login(opts, body.username ?? '', body.password ?? '');
+        subject = await login(opts, req, body.username ?? '', body.password ?? '');
       } else if (body.grant_type === 'refresh_token') {
         subject = await refreshSubject(opts, body.refresh_token ?? '');
       } else {
@@ -66,11 +70,25 @@ function basicCredentials(req: Request): { user: string; password: string } | un
   return i < 0 ? undefined : { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
 }
 
-function login(opts: TokenServiceOptions, user: string, password: string): string {
-  if (!opts.users.verify(user, password))
-    throw new RegistryError('UNAUTHORIZED', 'invalid username or password', undefined, {
-      headers: { 'WWW-Authenticate': `Basic realm="${opts.service}"` },
+async function login(
+  opts: TokenServiceOptions,
+  req: Request,
+  user: string,
+  password: string,
+): Promise<string> {
+  const address = req.socket.remoteAddress ?? '';
+  const wait = opts.limiter.blocked(user, address);
+  if (wait !== undefined)
+    throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; retry later', undefined, {
+      headers: { 'Retry-After': String(wait) },
     });
+  if (!(await opts.users.verify(user, password))) {
+    opts.limiter.failed(user, address);
+    throw new RegistryError('UNAUTHORIZED', 'invalid username or password', undefined, {
+      headers: { 'WWW-Authenticate': `Basic realm=${quoted(opts.service)}` },
+    });
+  }
+  opts.limiter.succeeded(user);
   return user;
 }
 
@@ -101,7 +119,7 @@ async function reply(
   if (offline)
     body.refresh_token = await sign(
       opts,
-      { token_type: 'refresh' },
+      { token_type: 'refresh', gen: opts.users.generation(subject) },
       subject,
       now,
       REFRESH_LIFETIME,
@@ -137,8 +155,9 @@ async function refreshSubject(opts: TokenServiceOptions, token: string): Promise
       audience: opts.service,
     });
     const sub = payload.sub ?? '';
-    if (payload.token_type !== 'refresh' || !opts.users.read()[sub])
-      throw new Error('not a refresh token');
+    const gen = opts.users.generation(sub);
+    if (payload.token_type !== 'refresh' || gen === undefined || payload.gen !== gen)
+      throw new Error('not a current refresh token');
     return sub;
   } catch {
     throw new RegistryError('UNAUTHORIZED', 'invalid refresh token');

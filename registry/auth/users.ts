@@ -1,6 +1,8 @@
 // Registry users: a JSON file of bcrypt hashes and per-repository grants, written atomically,
 // re-read when it changes (so `tsregistry user add` works while the server runs). Grants are
-// scope patterns: `repository:team-a/*:pull,push`, `repository:*:pull`, `registry:catalog:*`.
+// scope patterns: `repository:team-a/*:pull,push`, `repository:*:pull`, `registry:catalog:*`,
+// `registry:gc:*`. Password checks run on a PasswordChecker (worker threads in the server);
+// an unknown name is checked against a dummy hash so it takes as long as a known one.
 import bcrypt from 'bcryptjs';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -14,13 +16,42 @@ export interface UserEntry {
 }
 
 /** Grants for a new user when none are given: everything. */
-export const ADMIN_ACCESS = ['repository:*:pull,push,delete', 'registry:catalog:*'];
+export const ADMIN_ACCESS = [
+  'repository:*:pull,push,delete',
+  'registry:catalog:*',
+  'registry:gc:*',
+];
+
+/** A cost-10 bcrypt hash of a random password nobody knows: what unknown names are checked against. */
+const DUMMY_HASH = '$2b$10$fQWP5RhazXyWl8dncQ1Ag.wxeWQgoBrOOB6j9y3/RVvySf8cSTNO2';
+
+/** Compares on the calling thread (the CLI); the server passes a PasswordPool. */
+const syncChecker = {
+  compare: async (password: string, hash: string) => bcrypt.compareSync(password, hash),
+};
+
+/**
+ * The user's credential generation: changes whenever the password (a new salted hash) or the
+ * grants change, and differs after a remove and re-add of the same name. Refresh tokens carry
+ * it and stop working when it changes.
+ */
+export function credentialGeneration(name: string, user: UserEntry): string {
+  return createHash('sha256')
+    .update(`${name}\0${user.hash}\0${user.access.join(' ')}`)
+    .digest('base64url')
+    .slice(0, 22);
+}
 
 export class UsersFile {
   private cache: { mtimeMs: number; users: Record<string, UserEntry> } | undefined;
   /** sha256(name, password, hash) of verified logins, so bcrypt runs once per credential. */
   private readonly verified = new Set<string>();
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    private readonly checker: {
+      compare(password: string, hash: string): Promise<boolean>;
+    } = syncChecker,
+  ) {}
 
   read(): Record<string, UserEntry> {
     if (!existsSync(this.file)) return {};
@@ -58,15 +89,26 @@ export class UsersFile {
     this.write(users);
   }
 
-  /** The user's grants when the password is right, else undefined. */
-  verify(name: string, password: string): string[] | undefined {
-    const user = this.read()[name];
-    if (!user) return undefined;
+  /** The user's grants when the password is right, else undefined (same cost either way). */
+  async verify(name: string, password: string): Promise<string[] | undefined> {
+    const users = this.read();
+    const user = Object.hasOwn(users, name) ? users[name] : undefined;
+    if (!user) {
+      await this.checker.compare(password, DUMMY_HASH);
+      return undefined;
+    }
     const key = createHash('sha256').update(`${name}\0${password}\0${user.hash}`).digest('hex');
     if (this.verified.has(key)) return user.access;
-    if (!bcrypt.compareSync(password, user.hash)) return undefined;
+    if (!(await this.checker.compare(password, user.hash))) return undefined;
+    if (this.verified.size > 10_000) this.verified.clear();
     this.verified.add(key);
     return user.access;
+  }
+
+  /** The current credential generation of a user, undefined when the user does not exist. */
+  generation(name: string): string | undefined {
+    const users = this.read();
+    return Object.hasOwn(users, name) ? credentialGeneration(name, users[name]!) : undefined;
   }
 
   private write(users: Record<string, UserEntry>): void {

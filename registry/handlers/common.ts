@@ -3,6 +3,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { isDigest } from '../../shared/digest.js';
 import { parseRepositoryName } from '../../shared/reference.js';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import type { Access, AccessController, Grant } from '../auth/access.js';
@@ -120,7 +121,7 @@ function tooLarge(limit: number): RegistryError {
 }
 
 /** Whether the request carries a body (Content-Length > 0 or chunked). */
-export function hasBody(req: Request): boolean {
+export function hasBody(req: { headers: IncomingHttpHeaders }): boolean {
   const len = req.headers['content-length'];
   if (len !== undefined) return Number(len) > 0;
   return req.headers['transfer-encoding'] !== undefined;

@@ -6,6 +6,7 @@ import { isDigest } from '../../shared/digest.js';
 import { parseRepositoryName } from '../../shared/reference.js';
 import { RegistryError } from '../errors.js';
 import { rangeHeader, type ChunkRange } from '../services/uploads.js';
+import type { Grant } from '../auth/access.js';
 import {
   hasBody,
   locals,
@@ -41,12 +42,12 @@ export function uploadsRouter(ctx: HandlerContext): Router {
     if (digest !== undefined) {
       if (!isDigest(digest))
         throw new RegistryError('DIGEST_INVALID', 'invalid digest', { digest });
-      const s = await ctx.registry.uploads.start(repo);
+      const s = await ctx.registry.uploads.start(repo, clientOf(req, grant));
       await ctx.registry.uploads.complete(repo, s.uuid, digest, req);
       return void created(res, repo, digest);
     }
     req.resume();
-    const s = await ctx.registry.uploads.start(repo);
+    const s = await ctx.registry.uploads.start(repo, clientOf(req, grant));
     progress(res, repo, s.uuid, 0, 202);
   });
 
@@ -86,6 +87,13 @@ export function uploadsRouter(ctx: HandlerContext): Router {
     res.status(204).end();
   });
   return router;
+}
+
+/** Who the per-client cap on open sessions counts against: the token subject, else the address. */
+function clientOf(req: Request, grant: Grant): string {
+  if (grant.subject) return `user:${grant.subject}`;
+  const addr = req.socket.remoteAddress ?? '';
+  return `addr:${addr.startsWith('::ffff:') ? addr.slice(7) : addr}`;
 }
 
 function query(req: Request, key: string): string | undefined {

@@ -25,6 +25,8 @@ export interface UploadSession {
   uuid: string;
   repo: string;
   startedAt: string;
+  /** Who opened it (token subject, else client address), for the per-client cap. */
+  client?: string;
 }
 
 /** A writer's declaration that it is about to reference `digests` (see registry/gc-holds.ts). */

@@ -16,6 +16,8 @@ export interface RegistryOptions {
   driver: StorageDriver;
   meta: MetadataStore;
   deleteEnabled?: boolean;
+  /** Open upload sessions one client may hold (0: no cap). */
+  maxUploadsPerClient?: number;
 }
 
 export class Registry {
@@ -34,14 +36,20 @@ export class Registry {
     this.meta = opts.meta;
     this.deleteEnabled = opts.deleteEnabled ?? true;
     this.blobs = new BlobStore(this.driver);
-    this.uploads = new UploadService(this.driver, this.meta, this.blobs, this.guard);
+    this.uploads = new UploadService(
+      this.driver,
+      this.meta,
+      this.blobs,
+      this.guard,
+      opts.maxUploadsPerClient,
+    );
     this.manifests = new ManifestService(this.meta, this.blobs);
   }
 
   /** A registry on the filesystem driver with LevelDB metadata under `root`. */
   static async openFilesystem(
     root: string,
-    opts: { deleteEnabled?: boolean } = {},
+    opts: { deleteEnabled?: boolean; maxUploadsPerClient?: number } = {},
   ): Promise<Registry> {
     const meta = new LevelMetadataStore(join(root, 'meta'));
     await meta.open();

@@ -2,6 +2,8 @@
 // and streamed. Bytes are hashed while they are written (no second read); the running hash
 // lives in memory per session, and a session resumed after a restart is re-hashed once from
 // its file. Completing verifies the digest before the atomic move into the blob store.
+// Open sessions are counted in memory (per client too, for the cap on open sessions), so
+// `/metrics` and the cap cost O(1); the counts are loaded once at start (loadCounts).
 import { randomUUID, createHash, type Hash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
@@ -27,24 +29,69 @@ export interface ChunkRange {
 export class UploadService {
   private readonly hashes = new Map<string, HashState>();
   private readonly locks = new KeyedMutex();
+  /** Open session -> its client; and open sessions per client. */
+  private readonly owners = new Map<string, string>();
+  private readonly perClient = new Map<string, number>();
   constructor(
     private readonly driver: StorageDriver,
     private readonly meta: MetadataStore,
     private readonly blobs: BlobStore,
     private readonly guard: GcGuard,
+    /** Open sessions one client may hold (0: no cap). */
+    private readonly maxPerClient = 0,
   ) {}
 
-  async start(repo: string): Promise<UploadSession> {
+  /** Open upload sessions (O(1), for /metrics). */
+  get openCount(): number {
+    return this.owners.size;
+  }
+
+  /** Counts the sessions already stored (once, at start). */
+  async loadCounts(): Promise<void> {
+    for await (const s of this.meta.allSessions()) this.own(s.uuid, s.client ?? '');
+  }
+
+  /** Opens a session for `client`; TOOMANYREQUESTS when the client holds too many already. */
+  async start(repo: string, client = ''): Promise<UploadSession> {
+    if (this.maxPerClient > 0 && (this.perClient.get(client) ?? 0) >= this.maxPerClient)
+      throw new RegistryError(
+        'TOOMANYREQUESTS',
+        `too many open upload sessions (${this.maxPerClient}); finish or cancel some`,
+        undefined,
+        { headers: { 'Retry-After': '60' } },
+      );
     const session: UploadSession = {
       uuid: randomUUID(),
       repo,
       startedAt: new Date().toISOString(),
+      client,
     };
-    const w = await this.driver.writer(uploadDataPath(session.uuid), { append: false });
-    await w.commit();
-    await this.meta.putSession(session);
+    this.own(session.uuid, client);
+    try {
+      const w = await this.driver.writer(uploadDataPath(session.uuid), { append: false });
+      await w.commit();
+      await this.meta.putSession(session);
+    } catch (err) {
+      this.disown(session.uuid);
+      throw err;
+    }
     this.hashes.set(session.uuid, { hash: createHash('sha256'), size: 0 });
     return session;
+  }
+
+  private own(uuid: string, client: string): void {
+    if (this.owners.has(uuid)) return;
+    this.owners.set(uuid, client);
+    this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
+  }
+
+  private disown(uuid: string): void {
+    const client = this.owners.get(uuid);
+    if (client === undefined) return;
+    this.owners.delete(uuid);
+    const n = (this.perClient.get(client) ?? 1) - 1;
+    if (n > 0) this.perClient.set(client, n);
+    else this.perClient.delete(client);
   }
 
   /** The session and the bytes received so far; BLOB_UPLOAD_UNKNOWN when unknown or for another repo. */
@@ -189,6 +236,7 @@ export class UploadService {
 
   private async remove(uuid: string): Promise<void> {
     this.hashes.delete(uuid);
+    this.disown(uuid);
     await this.driver.delete(uploadDir(uuid)).catch(() => {});
     await this.meta.deleteSession(uuid);
   }

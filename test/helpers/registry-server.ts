@@ -187,6 +187,11 @@ export async function expectOciError(
   else assert.ok(res.status >= 400 && res.status < 500, `status ${res.status}: ${text}`);
 }
 
+/** `Authorization: Basic ...` value for a user and password. */
+export function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
 export function sha256(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }

@@ -14,10 +14,10 @@ import {
   startRegistry,
   writeOciLayout,
   type TestRegistry,
+  basic,
 } from '../helpers/registry-server.js';
 
 let reg: TestRegistry;
-const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
 before(async () => {
   reg = await startRegistry({

@@ -1,10 +1,12 @@
 // Docker's daemon and CLI against tsregistry with token auth: docker login (right and wrong
 // password), docker pull of an image pushed with skopeo, docker tag + push to another
-// repository, and a pull of that back. tsregistry runs as a child process because the docker
-// CLI helper is synchronous. Skipped with a reason when dockerd cannot run here (not root).
+// repository, and a pull of that back; the identity (refresh) token docker login keeps stops
+// working when the password changes; wrong logins past the limit lock the user out (429).
+// tsregistry runs as a child process because the docker CLI helper is synchronous. Skipped with
+// a reason when dockerd cannot run here (not root).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
@@ -26,12 +28,13 @@ let skip: string | undefined;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tsreg-docker-'));
   const root = join(dir, 'reg');
-  new UsersFile(join(root, 'auth', 'users.json')).add('dev', 'devpw', [
-    'repository:dev/*:pull,push',
-  ]);
+  const users = new UsersFile(join(root, 'auth', 'users.json'));
+  users.add('dev', 'devpw', ['repository:dev/*:pull,push']);
+  users.add('ops', 'opspw', ['repository:dev/*:pull']);
+  users.add('mallory', 'mallorypw', ['repository:dev/*:pull']);
   reg = await spawnRegistry(
     root,
-    'auth:\n  token:\n    service: tsregistry\n    issuer: tsregistry\n',
+    'auth:\n  token:\n    service: tsregistry\n    issuer: tsregistry\n    loginlimit:\n      peruser: 3\n',
   );
   const started = await startDockerd({ insecureRegistries: [reg.host] });
   if (started.ok) dockerd = started.dockerd;
@@ -78,3 +81,39 @@ test('docker login, pull, tag and push against tsregistry', { timeout: 180_000 }
   r = dockerd.docker(['push', `${reg.host}/other/x:v1`]);
   assert.notEqual(r.status, 0);
 });
+
+test(
+  'docker login: its identity token dies with a password change; repeated wrong logins get 429',
+  { timeout: 180_000 },
+  async (t) => {
+    if (!dockerd || !reg) return t.skip(skip);
+    let r = dockerd.docker(['login', '-u', 'ops', '--password-stdin', reg.host], {
+      input: 'opspw\n',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const saved = JSON.parse(
+      readFileSync(join(dockerd.env.DOCKER_CONFIG!, 'config.json'), 'utf8'),
+    ) as { auths: Record<string, { identitytoken?: string }> };
+    assert.ok(saved.auths[reg.host]?.identitytoken, 'docker login kept a refresh token');
+    r = dockerd.docker(['pull', `${reg.host}/dev/base:v1`]);
+    assert.equal(r.status, 0, r.stderr);
+    dockerd.docker(['rmi', `${reg.host}/dev/base:v1`]);
+    new UsersFile(join(dir, 'reg', 'auth', 'users.json')).add('ops', 'opspw-new', [
+      'repository:dev/*:pull',
+    ]);
+    r = dockerd.docker(['pull', `${reg.host}/dev/base:v1`]);
+    assert.notEqual(r.status, 0, 'the old identity token must not pull after a password change');
+    // Three wrong passwords lock mallory out, even with the right one.
+    for (let i = 0; i < 3; i++) {
+      r = dockerd.docker(['login', '-u', 'mallory', '--password-stdin', reg.host], {
+        input: 'guess\n',
+      });
+      assert.notEqual(r.status, 0);
+    }
+    r = dockerd.docker(['login', '-u', 'mallory', '--password-stdin', reg.host], {
+      input: 'mallorypw\n',
+    });
+    assert.notEqual(r.status, 0, 'locked out');
+    assert.match(r.stderr, /429|too many/i);
+  },
+);

@@ -15,6 +15,7 @@ import {
   pushImage,
   startRegistry,
   type TestRegistry,
+  basic,
 } from '../helpers/registry-server.js';
 import { startTokenIssuer, type TokenIssuer } from '../helpers/token-issuer.js';
 
@@ -22,7 +23,6 @@ const SERVICE = 'tsdock-external';
 let issuer: TokenIssuer;
 let impostor: TokenIssuer;
 let reg: TestRegistry;
-const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
 before(async () => {
   issuer = await startTokenIssuer({ users: { ci: 'cipw' }, service: SERVICE });
