@@ -86,9 +86,11 @@ async function gc(config: RegistryConfig, flags: GcFlags): Promise<number> {
   const { Registry } = await import('../registry/services/registry.js');
   const { GarbageCollector } = await import('../registry/gc.js');
   let report: import('../registry/gc.js').GcReport;
-  const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory).catch(
-    () => undefined,
-  );
+  // LevelDB: collect offline when no server holds the store. PostgreSQL is shared with running
+  // replicas, so collection always goes through a server (its GC guard sees its pushes).
+  const registry = config.metadata?.postgres
+    ? undefined
+    : await Registry.openFilesystem(config.storage.filesystem.rootdirectory).catch(() => undefined);
   if (registry) {
     try {
       report = await new GarbageCollector(registry, {
@@ -120,7 +122,7 @@ async function onlineGc(
   if (config.http.tls) process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
   const res = await fetch(url, { method: 'POST' }).catch((err: Error) => {
     throw new UsageError(
-      `the registry store is locked and no server answers on ${url}: ${err.message}`,
+      `${config.metadata?.postgres ? 'with PostgreSQL metadata gc runs in a server' : 'the registry store is locked'} and no server answers on ${url}: ${err.message}`,
       'check --config (the data directory and http.addr of the running registry)',
     );
   });

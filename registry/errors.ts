@@ -4,6 +4,7 @@
 // mapped here so services can throw them without knowing HTTP.
 import type { ErrorRequestHandler, Response } from 'express';
 import { DigestMismatchError, InvalidInputError, NotFoundError } from '../shared/errors.js';
+import { MetadataUnavailableError } from './metadata/store.js';
 
 export const ErrorCodes = {
   BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry' },
@@ -23,6 +24,7 @@ export const ErrorCodes = {
   DENIED: { status: 403, message: 'requested access to the resource is denied' },
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
+  UNAVAILABLE: { status: 503, message: 'service unavailable' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const;
 
@@ -61,6 +63,13 @@ export function toRegistryError(err: unknown): RegistryError {
     });
   if (err instanceof InvalidInputError) return new RegistryError('DIGEST_INVALID', err.message);
   if (err instanceof NotFoundError) return new RegistryError('BLOB_UNKNOWN', err.message);
+  if (err instanceof MetadataUnavailableError)
+    return new RegistryError(
+      'UNAVAILABLE',
+      `${err.message}; retry in ${err.retryAfter}s`,
+      { retryAfter: err.retryAfter },
+      { headers: { 'Retry-After': String(err.retryAfter) } },
+    );
   const e = err as { type?: string; status?: number; message?: string };
   // Errors raised by express body parsing and by aborted/oversized request bodies.
   if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500)

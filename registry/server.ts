@@ -37,6 +37,7 @@ export async function startServer(
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'tsregistry' } });
   const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory, {
     deleteEnabled: config.storage.delete.enabled,
+    metadata: config.metadata,
   });
   const metrics = new Metrics(true, async () => {
     let n = 0;

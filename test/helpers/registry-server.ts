@@ -137,7 +137,7 @@ export async function spawnRegistry(root: string, extraYaml = ''): Promise<Regis
   };
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
   return await new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
