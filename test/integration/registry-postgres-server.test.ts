@@ -2,12 +2,15 @@
 // skopeo pushes, the registry restarts, skopeo pulls the same image back; an upload started on
 // one replica finishes on another (sessions live in the database); and PostgreSQL stopped in
 // the middle of pushes: 503 with an OCI body and a retry hint while it is down, the registry
-// recovers when it is back, and every acknowledged push is intact.
+// recovers when it is back, and every acknowledged push is intact. And the distribution-spec
+// workflow and pagination tests, unchanged, on a registry whose metadata is in PostgreSQL.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import {
   makeImage,
@@ -199,3 +202,39 @@ test('PostgreSQL stops mid-run: 503 with an OCI body, then recovery; acknowledge
   }
   await reg.stop();
 });
+
+test('the distribution-spec workflow and pagination tests pass on PostgreSQL metadata', async () => {
+  // Each file starts its own in-process registry; TSREGISTRY_TEST_POSTGRES_DSN puts its metadata
+  // in a fresh database (testConfig in test/helpers/registry-server.ts).
+  for (const file of ['registry-workflows.test.js', 'registry-pagination.test.js']) {
+    const dsn = await server.createDatabase(`suite_${file.split('.')[0]!.replace('-', '_')}`);
+    const res = await runWithEnv(
+      process.execPath,
+      ['--test', '--test-reporter=tap', fileURLToPath(new URL(file, import.meta.url))],
+      { TSREGISTRY_TEST_POSTGRES_DSN: dsn },
+    );
+    assert.equal(res.status, 0, `${file} on PostgreSQL:\n${res.stdout.slice(-4000)}`);
+    assert.match(res.stdout, /# fail 0/);
+    assert.doesNotMatch(res.stdout, /# pass 0\b/, 'it ran tests');
+    const client = new pg.Client({ connectionString: dsn });
+    await client.connect();
+    const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM repositories');
+    await client.end();
+    assert.ok(Number(rows[0]!.n) > 0, `${file} stored its repositories in PostgreSQL`);
+  }
+});
+
+async function runWithEnv(cmd: string, args: string[], env: Record<string, string>) {
+  const { spawn } = await import('node:child_process');
+  // Without the runner's marker, or the child's node:test would refuse to run files.
+  const { NODE_TEST_CONTEXT: _, ...parent } = process.env;
+  const child = spawn(cmd, args, {
+    env: { ...parent, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stdout += d.toString()));
+  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { status, stdout };
+}
