@@ -1,6 +1,7 @@
 // A throwaway PostgreSQL cluster for tests: Debian's binaries (package `postgresql`), `initdb`
-// into a temp dir, the server on 127.0.0.1 at a free port (no unix socket), started and stopped
-// by the test (stop sends SIGINT, a fast shutdown, to the postmaster's PID and waits for it).
+// into a temp dir, the server on 127.0.0.1 at a free port and on a unix socket in that dir,
+// started and stopped by the test (stop sends SIGINT, a fast shutdown, to the postmaster's PID
+// and waits for it).
 // As root it runs as the `postgres` user (PostgreSQL refuses to run as root).
 import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { freePort } from './registry-server.js';
 
 export interface TestPostgres {
   port: number;
+  /** The directory of its unix socket (`?host=<socketDir>` in a DSN). */
+  socketDir: string;
   /** DSN of a database (default `postgres`). */
   dsn(database?: string): string;
   /** Creates an empty database and returns its DSN. */
@@ -68,7 +71,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     ['-D', data, '-U', 'tsregistry', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
     user,
   );
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off`;
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off`;
   const start = (): Promise<void> =>
     run(
       join(bin, 'pg_ctl'),
@@ -100,6 +103,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const dsn = (database = 'postgres') => `postgresql://tsregistry@127.0.0.1:${port}/${database}`;
   return {
     port,
+    socketDir: dir,
     dsn,
     async createDatabase(name: string) {
       const client = new pg.Client({ connectionString: dsn() });

@@ -58,7 +58,12 @@ metadataContract({
 
 test('postgres metadata: replicas starting at once apply each migration once', async () => {
   const dsn = await server.createDatabase('migrations');
-  const stores = Array.from({ length: 4 }, () => new PostgresMetadataStore(pgConfig(dsn)));
+  // Half of them over the unix socket (a DSN without a host).
+  const socketDsn = `postgresql://tsregistry@/migrations?host=${server.socketDir}&port=${server.port}`;
+  const stores = Array.from(
+    { length: 4 },
+    (_, i) => new PostgresMetadataStore(pgConfig(i % 2 ? socketDsn : dsn)),
+  );
   await Promise.all(stores.map((s) => s.open()));
   await Promise.all(stores.map((s) => s.close()));
   const client = new pg.Client({ connectionString: dsn });

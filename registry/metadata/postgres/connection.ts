@@ -138,9 +138,12 @@ function unavailable(cause: unknown): MetadataUnavailableError {
 /** `host:port/database as user`, never the password. */
 export function describeTarget(dsn: string): string {
   try {
-    const u = new URL(dsn);
+    // `postgresql://user@/db?host=/socket/dir` has no host: give the URL parser one.
+    const u = new URL(
+      dsn.replace(/^(postgres(?:ql)?:\/\/(?:[^/?#@]*@)?)(?=[/?#]|$)/, '$1localhost'),
+    );
     const host = u.searchParams.get('host') ?? (u.hostname || 'localhost');
-    const port = u.port || '5432';
+    const port = u.searchParams.get('port') ?? (u.port || '5432');
     const db = decodeURIComponent(u.pathname.slice(1)) || 'postgres';
     return `${host}:${port}/${db}${u.username ? ` as ${decodeURIComponent(u.username)}` : ''}`;
   } catch {
