@@ -109,7 +109,11 @@ export async function startPostgres(): Promise<TestPostgres> {
       const client = new pg.Client({ connectionString: dsn() });
       await client.connect();
       try {
-        await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+        // A natural-language default collation (ICU en-US: "a" < "B"), as many production
+        // databases have, so ordering that relies on the store's own collation is tested.
+        await client.query(
+          `CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'`,
+        );
       } finally {
         await client.end();
       }
