@@ -18,6 +18,7 @@ import {
   run,
   sha256,
   spawnRegistry,
+  tsregistryBin,
   writeOciLayout,
   type RegistryProcess,
   type TestImage,
@@ -98,6 +99,17 @@ test('skopeo push, registry restart, skopeo pull: metadata lives in PostgreSQL',
     );
   const tags = (await (await fetch(`${reg.url}/v2/pg/app/tags/list`)).json()) as { tags: string[] };
   assert.deepEqual(tags.tags, ['v1']);
+  // gc with PostgreSQL metadata goes through the running server: it sees the image and keeps it
+  // (it must never collect against an empty embedded store beside the database).
+  const gc = await run(process.execPath, [
+    tsregistryBin(),
+    'gc',
+    '--config',
+    join(root, 'config.yml'),
+  ]);
+  assert.equal(gc.status, 0, gc.stderr);
+  assert.match(gc.stdout, /deleted 0 blobs/);
+  await expectIntact(reg.url, 'pg/app', 'v1', img);
   await reg.stop();
 });
 
