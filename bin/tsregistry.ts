@@ -91,9 +91,11 @@ async function gc(config: RegistryConfig, flags: GcFlags): Promise<number> {
   let report: import('../registry/gc.js').GcReport & {
     hidden?: { manifests: number; blobs: number };
   };
-  const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory).catch(
-    () => undefined,
-  );
+  // LevelDB: collect offline when no server holds the store. PostgreSQL is shared with running
+  // replicas, so collection always goes through a server (its GC guard sees its pushes).
+  const registry = config.metadata?.postgres
+    ? undefined
+    : await Registry.openFilesystem(config.storage.filesystem.rootdirectory).catch(() => undefined);
   if (registry) {
     try {
       report = await new GarbageCollector(registry, {
@@ -146,7 +148,7 @@ async function onlineGc(
           `run 'tslogin ${host}' as a user granted registry:gc:*`,
         );
       throw new UsageError(
-        `the registry store is locked and no server answers on ${host}: ${err.message}`,
+        `${config.metadata?.postgres ? 'with PostgreSQL metadata gc runs in a server' : 'the registry store is locked'} and no server answers on ${host}: ${err.message}`,
         'check --config (the data directory and http.addr of the running registry)',
       );
     });

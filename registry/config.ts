@@ -66,6 +66,20 @@ export interface RegistryConfig {
     debug?: { addr: string };
   };
   auth?: { token: TokenAuthConfig };
+  /** Where metadata lives: embedded LevelDB under the root directory (default), or PostgreSQL. */
+  metadata?: { postgres?: PostgresMetadataConfig };
+}
+
+/** `metadata.postgres`: a PostgreSQL database shared by every replica. */
+export interface PostgresMetadataConfig {
+  /** `postgresql://user:password@host:port/database` (`?host=/socket/dir` for a unix socket). */
+  dsn: string;
+  /** Connections per process (default 10). */
+  poolsize: number;
+  /** Seconds to wait for a connection (default 5). */
+  connecttimeout: number;
+  /** Seconds a query may take before the request fails with 503 (default 30). */
+  querytimeout: number;
 }
 
 export function defaultConfig(): RegistryConfig {
@@ -171,6 +185,7 @@ function applyEnv(config: Obj, env: NodeJS.ProcessEnv): void {
 }
 
 function normalize(config: RegistryConfig): void {
+  normalizePostgres(config);
   const gc = config.storage.maintenance.gc;
   gc.interval = seconds(gc.interval);
   gc.grace = seconds(gc.grace);
@@ -194,6 +209,28 @@ function normalize(config: RegistryConfig): void {
       `invalid http.addr "${String(config.http.addr)}"`,
       'expected host:port',
     );
+}
+
+/** Fills `metadata.postgres` defaults and checks the DSN's shape (not that it connects). */
+function normalizePostgres(config: RegistryConfig): void {
+  const pg = config.metadata?.postgres as Partial<PostgresMetadataConfig> | undefined;
+  if (pg === undefined) return;
+  if (typeof pg.dsn !== 'string' || !/^postgres(ql)?:\/\//.test(pg.dsn))
+    throw new InvalidInputError(
+      'invalid metadata.postgres.dsn',
+      'expected postgresql://user:password@host:port/database',
+      1, // as for a database that cannot be reached: exit 1
+    );
+  pg.poolsize = positive(pg.poolsize ?? 10, 'metadata.postgres.poolsize');
+  pg.connecttimeout = seconds(pg.connecttimeout ?? 5);
+  pg.querytimeout = seconds(pg.querytimeout ?? 30);
+}
+
+function positive(v: unknown, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidInputError(`invalid ${name} "${String(v)}"`, 'expected a positive integer');
+  return n;
 }
 
 /** Accepts 300, "300", "5m", "1h", "30s", "168h". */

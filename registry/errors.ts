@@ -14,6 +14,7 @@ import {
   NotFoundError,
 } from '../shared/errors.js';
 import { PathNotFoundError } from './storage/driver.js';
+import { MetadataUnavailableError } from './metadata/store.js';
 
 export const ErrorCodes = {
   BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry' },
@@ -85,6 +86,13 @@ const DOMAIN_ERRORS: ReadonlyArray<{
 /** Maps anything thrown to a RegistryError; unknown failures become UNKNOWN (500). */
 export function toRegistryError(err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
+  if (err instanceof MetadataUnavailableError)
+    return new RegistryError(
+      'UNAVAILABLE',
+      `${err.message}; retry in ${err.retryAfter}s`,
+      { retryAfter: err.retryAfter },
+      { headers: { 'Retry-After': String(err.retryAfter) } },
+    );
   const known = DOMAIN_ERRORS.find((d) => err instanceof d.type);
   if (known) {
     const detail =

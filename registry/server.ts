@@ -45,6 +45,7 @@ export async function startServer(
   const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory, {
     deleteEnabled: config.storage.delete.enabled,
     maxUploadsPerClient: config.storage.uploads.maxperclient,
+    metadata: config.metadata,
   });
   await registry.uploads.loadCounts();
   const metrics = new Metrics(true, () => registry.uploads.openCount);

@@ -1,13 +1,14 @@
 // The LevelDB MetadataStore (embedded default). Keys come from keys.ts; values are JSON.
 import { Level } from 'level';
 import { END, keys, MIGRATIONS, SCHEMA_KEY, SCHEMA_VERSION, splitRepoKey } from './keys.js';
-import type {
-  Descriptor,
-  ManifestRecord,
-  MetadataStore,
-  Page,
-  ReferenceHold,
-  UploadSession,
+import {
+  referrerOf,
+  type Descriptor,
+  type ManifestRecord,
+  type MetadataStore,
+  type Page,
+  type ReferenceHold,
+  type UploadSession,
 } from './store.js';
 
 type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
@@ -72,13 +73,10 @@ export class LevelMetadataStore implements MetadataStore {
     ];
     if (tag !== undefined) ops.push({ type: 'put', key: keys.tag(repo, tag), value: digest });
     if (record.subject) {
-      const desc: Descriptor = { mediaType: record.mediaType, digest, size: record.size };
-      if (record.artifactType) desc.artifactType = record.artifactType;
-      if (record.annotations) desc.annotations = record.annotations;
       ops.push({
         type: 'put',
         key: keys.referrer(repo, record.subject, digest),
-        value: JSON.stringify(desc),
+        value: JSON.stringify(referrerOf(digest, record)),
       });
     }
     await this.db.batch(ops);

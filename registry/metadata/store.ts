@@ -1,6 +1,7 @@
 // MetadataStore: what the registry knows besides bytes: repositories, tags, the manifests each
 // repository holds, referrers, blob links and upload sessions. LevelDB (level-store.ts) is the
-// embedded default. Writes that belong together are applied atomically.
+// embedded default; PostgreSQL (postgres/) is shared by replicas; open.ts picks one from the
+// config. Writes that belong together are applied atomically.
 
 /** A manifest held by a repository. */
 export interface ManifestRecord {
@@ -19,6 +20,14 @@ export interface Descriptor {
   size: number;
   artifactType?: string;
   annotations?: Record<string, string>;
+}
+
+/** The referrers API entry of a manifest that has a subject. */
+export function referrerOf(digest: string, record: ManifestRecord): Descriptor {
+  const desc: Descriptor = { mediaType: record.mediaType, digest, size: record.size };
+  if (record.artifactType) desc.artifactType = record.artifactType;
+  if (record.annotations) desc.annotations = record.annotations;
+  return desc;
 }
 
 export interface UploadSession {
@@ -83,4 +92,20 @@ export interface MetadataStore {
   pardon(digests?: string[]): Promise<void>;
   /** Which of `digests` are condemned. */
   condemned(digests: string[]): Promise<string[]>;
+}
+
+/**
+ * The store's database cannot be reached right now (down, restarting, out of connections).
+ * Nothing was acknowledged; the request may be retried. The registry answers 503 UNAVAILABLE.
+ */
+export class MetadataUnavailableError extends Error {
+  override readonly name = 'MetadataUnavailableError';
+  constructor(
+    message: string,
+    /** Seconds a client should wait before retrying. */
+    readonly retryAfter: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }

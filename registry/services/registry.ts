@@ -1,10 +1,10 @@
 // The registry's domain object: storage, metadata and the services on top, wired once.
 // Handlers get one of these and never touch drivers or keys directly.
-import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import { GcGuard } from '../gc-guard.js';
-import { LevelMetadataStore } from '../metadata/level-store.js';
+import type { RegistryConfig } from '../config.js';
+import { openMetadataStore } from '../metadata/open.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { FilesystemDriver } from '../storage/drivers/filesystem/filesystem-driver.js';
@@ -46,14 +46,21 @@ export class Registry {
     this.manifests = new ManifestService(this.meta, this.blobs);
   }
 
-  /** A registry on the filesystem driver with LevelDB metadata under `root`. */
+  /**
+   * A registry on the filesystem driver under `root`, with the metadata store `metadata` asks
+   * for (default: LevelDB under `root`).
+   */
   static async openFilesystem(
     root: string,
-    opts: { deleteEnabled?: boolean; maxUploadsPerClient?: number } = {},
+    opts: {
+      deleteEnabled?: boolean;
+      maxUploadsPerClient?: number;
+      metadata?: RegistryConfig['metadata'];
+    } = {},
   ): Promise<Registry> {
-    const meta = new LevelMetadataStore(join(root, 'meta'));
-    await meta.open();
-    return new Registry({ driver: new FilesystemDriver(root), meta, ...opts });
+    const { metadata, ...rest } = opts;
+    const meta = await openMetadataStore(root, metadata);
+    return new Registry({ driver: new FilesystemDriver(root), meta, ...rest });
   }
 
   async close(): Promise<void> {

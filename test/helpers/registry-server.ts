@@ -47,6 +47,10 @@ export function testConfig(root: string, opts: StartRegistryOptions = {}): Regis
   config.http.addr = '127.0.0.1:0';
   config.http.draintimeout = 2;
   config.log.level = process.env.TSREGISTRY_TEST_LOG ?? 'silent';
+  // Any in-process test registry on PostgreSQL metadata (registry-postgres-server.test.ts).
+  const dsn = process.env.TSREGISTRY_TEST_POSTGRES_DSN;
+  if (dsn)
+    config.metadata = { postgres: { dsn, poolsize: 4, connecttimeout: 5, querytimeout: 30 } };
   if (opts.auth) {
     config.auth = {
       token: {
@@ -137,7 +141,7 @@ export async function spawnRegistry(root: string, extraYaml = ''): Promise<Regis
   };
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
   return await new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {

@@ -1,5 +1,6 @@
-// The LevelDB metadata store (tags, manifests, referrers, links, sessions, pagination, schema
-// version) and garbage collection with untagged manifests, on a registry in a temp dir.
+// The LevelDB metadata store against the shared MetadataStore contract (test/helpers/
+// metadata-contract.ts), and garbage collection with untagged manifests, on a registry in a
+// temp dir.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,49 +11,27 @@ import { LevelMetadataStore } from '../../registry/metadata/level-store.js';
 import { Registry } from '../../registry/services/registry.js';
 import { GarbageCollector } from '../../registry/gc.js';
 import { makeImage, sha256 } from '../helpers/registry-server.js';
+import { metadataContract } from '../helpers/metadata-contract.js';
 
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
 
-test('metadata store: tags paginate, manifests delete with their tags and referrer entries', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsreg-meta-'));
-  const meta = new LevelMetadataStore(dir);
-  try {
-    await meta.open();
-    const rec = { mediaType: OCI, size: 10, refs: [] };
-    await meta.putManifest('a', 'sha256:1', rec, 'x');
-    await meta.putManifest('a', 'sha256:1', rec, 'y');
-    await meta.putManifest(
-      'a/b',
-      'sha256:2',
-      { ...rec, subject: 'sha256:1', artifactType: 't' },
-      'z',
-    );
-    assert.deepEqual(await meta.listTags('a'), ['x', 'y']);
-    assert.deepEqual(await meta.listTags('a', { n: 1 }), ['x']);
-    assert.deepEqual(await meta.listTags('a', { last: 'x' }), ['y']);
-    assert.deepEqual(await meta.listTags('a', { n: 0 }), []);
-    assert.deepEqual(await meta.listRepositories(), ['a', 'a/b']);
-    assert.deepEqual(
-      (await meta.referrers('a/b', 'sha256:1')).map((d) => d.artifactType),
-      ['t'],
-    );
-    assert.ok(await meta.hasLink('a', 'sha256:1'));
-    assert.ok(await meta.deleteManifest('a', 'sha256:1'));
-    assert.deepEqual(await meta.listTags('a'), []);
-    assert.equal(await meta.deleteManifest('a', 'sha256:1'), false);
-    assert.ok(await meta.deleteManifest('a/b', 'sha256:2'));
-    assert.deepEqual(await meta.referrers('a/b', 'sha256:1'), []);
-    await meta.putSession({ uuid: 'u1', repo: 'a', startedAt: 'now' });
-    assert.equal((await meta.getSession('u1'))?.repo, 'a');
-    await meta.close();
-    // Reopening keeps everything and the schema version.
-    const again = new LevelMetadataStore(dir);
-    await again.open();
-    assert.equal((await again.getSession('u1'))?.repo, 'a');
-    await again.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+metadataContract({
+  name: 'leveldb',
+  async create() {
+    const dir = mkdtempSync(join(tmpdir(), 'tsreg-meta-'));
+    const store = new LevelMetadataStore(dir);
+    await store.open();
+    return {
+      store,
+      async reopen() {
+        await store.close();
+        const again = new LevelMetadataStore(dir);
+        await again.open();
+        return again;
+      },
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  },
 });
 
 test('gc: untagged manifests (opt-in) and their blobs go; tagged, index children and referrers stay', async () => {

@@ -1,0 +1,236 @@
+// The PostgreSQL MetadataStore: one database shared by every tsregistry replica. Statements come
+// from queries.ts, the schema from migrations.ts, the pool and its failure policy from
+// connection.ts. Writes that belong together run in one transaction; listings stream in keyset
+// pages; while the database is unreachable every call fails with MetadataUnavailableError.
+import { TsdockError } from '../../../shared/errors.js';
+import type { PostgresMetadataConfig } from '../../config.js';
+import type { QueryResultRow } from 'pg';
+import {
+  referrerOf,
+  type Descriptor,
+  type ManifestRecord,
+  type MetadataStore,
+  type Page,
+  type ReferenceHold,
+  type UploadSession,
+} from '../store.js';
+import { Database, describeStartError, type Query } from './connection.js';
+import { migrate, SchemaTooNewError } from './migrations.js';
+import { PAGE, sql } from './queries.js';
+
+/**
+ * A condemnation older than this is left by a collector that died mid-run (a run condemns one
+ * batch at a time and pardons it within seconds); writers ignore it rather than wait forever.
+ */
+const CONDEMNED_TTL_S = 30 * 60;
+
+/** Exit code for a database that cannot be used at start (the issue asks for 1, not 125). */
+const START_FAILURE = 1;
+
+export class PostgresMetadataStore implements MetadataStore {
+  private readonly db: Database;
+  constructor(private readonly config: PostgresMetadataConfig) {
+    this.db = new Database(config);
+  }
+
+  /** Connects and migrates; a database that cannot be used is a one-line error (exit 1). */
+  async open(): Promise<void> {
+    try {
+      const client = await this.db.pool.connect();
+      try {
+        await migrate(client);
+      } finally {
+        client.release();
+      }
+    } catch (err) {
+      await this.db.close().catch(() => {});
+      if (err instanceof SchemaTooNewError)
+        throw new TsdockError(err.message, 'upgrade tsregistry', START_FAILURE);
+      const { message, hint } = describeStartError(this.config.dsn, err);
+      throw new TsdockError(message, hint, START_FAILURE, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  async getTag(repo: string, tag: string): Promise<string | undefined> {
+    return (await this.one<{ digest: string }>(sql.getTag([repo, tag])))?.digest;
+  }
+
+  async listTags(repo: string, page: Page = {}): Promise<string[]> {
+    if (page.n === 0) return [];
+    const rows = await this.db.query<{ tag: string }>(
+      sql.listTags([repo, page.last ?? '', page.n ?? null]),
+    );
+    return rows.map((r) => r.tag);
+  }
+
+  async deleteTag(repo: string, tag: string): Promise<boolean> {
+    return await this.changed(sql.deleteTag([repo, tag]));
+  }
+
+  async getManifest(repo: string, digest: string): Promise<ManifestRecord | undefined> {
+    return (await this.one<{ record: ManifestRecord }>(sql.getManifest([repo, digest])))?.record;
+  }
+
+  async putManifest(
+    repo: string,
+    digest: string,
+    record: ManifestRecord,
+    tag?: string,
+  ): Promise<void> {
+    await this.db.transaction(async (c) => {
+      await c.query(sql.putRepository([repo]));
+      await c.query(sql.putLink([repo, digest]));
+      const json = JSON.stringify(record);
+      await c.query(sql.putManifest([repo, digest, record.subject ?? null, json]));
+      if (tag !== undefined) await c.query(sql.putTag([repo, tag, digest]));
+    });
+  }
+
+  async deleteManifest(repo: string, digest: string): Promise<boolean> {
+    // One statement: the manifest, its tags (cascade) and its referrer entry (same row).
+    return await this.changed(sql.deleteManifest([repo, digest]));
+  }
+
+  async *allManifests(): AsyncIterable<{ repo: string; digest: string; record: ManifestRecord }> {
+    yield* this.pages<{ repo: string; digest: string; record: ManifestRecord }>(
+      sql.manifestsPage,
+      ['', ''],
+      (r) => [r.repo, r.digest],
+    );
+  }
+
+  async *allTags(): AsyncIterable<{ repo: string; tag: string; digest: string }> {
+    yield* this.pages<{ repo: string; tag: string; digest: string }>(
+      sql.tagsPage,
+      ['', ''],
+      (r) => [r.repo, r.tag],
+    );
+  }
+
+  async referrers(repo: string, subject: string): Promise<Descriptor[]> {
+    const rows = await this.db.query<{ digest: string; record: ManifestRecord }>(
+      sql.referrers([repo, subject]),
+    );
+    return rows.map(({ digest, record }) => referrerOf(digest, record));
+  }
+
+  async hasLink(repo: string, digest: string): Promise<boolean> {
+    return (await this.one(sql.hasLink([repo, digest]))) !== undefined;
+  }
+
+  async putLink(repo: string, digest: string): Promise<void> {
+    await this.db.transaction(async (c) => {
+      await c.query(sql.putRepository([repo]));
+      await c.query(sql.putLink([repo, digest]));
+    });
+  }
+
+  async deleteLink(repo: string, digest: string): Promise<boolean> {
+    return await this.changed(sql.deleteLink([repo, digest]));
+  }
+
+  async *allLinks(): AsyncIterable<{ repo: string; digest: string }> {
+    yield* this.pages<{ repo: string; digest: string }>(sql.linksPage, ['', ''], (r) => [
+      r.repo,
+      r.digest,
+    ]);
+  }
+
+  async repositoryExists(repo: string): Promise<boolean> {
+    return (await this.one(sql.repositoryExists([repo]))) !== undefined;
+  }
+
+  async listRepositories(page: Page = {}): Promise<string[]> {
+    if (page.n === 0) return [];
+    const rows = await this.db.query<{ name: string }>(
+      sql.listRepositories([page.last ?? '', page.n ?? null]),
+    );
+    return rows.map((r) => r.name);
+  }
+
+  async putSession(session: UploadSession): Promise<void> {
+    await this.db.query(sql.putSession([session.uuid, JSON.stringify(session)]));
+  }
+
+  async getSession(uuid: string): Promise<UploadSession | undefined> {
+    return (await this.one<{ data: UploadSession }>(sql.getSession([uuid])))?.data;
+  }
+
+  async deleteSession(uuid: string): Promise<void> {
+    await this.db.query(sql.deleteSession([uuid]));
+  }
+
+  async *allSessions(): AsyncIterable<UploadSession> {
+    for await (const row of this.pages<{ uuid: string; data: UploadSession }>(
+      sql.sessionsPage,
+      [''],
+      (r) => [r.uuid],
+    ))
+      yield row.data;
+  }
+
+  // GC coordination (registry/gc-holds.ts). Shared by every replica: unlike the embedded store,
+  // nothing is cleared at open, since another replica's writes or collection may be in flight.
+  async putHold(hold: ReferenceHold): Promise<void> {
+    await this.db.query(sql.putHold([hold.id, hold.digests, hold.at]));
+  }
+
+  async deleteHold(id: string): Promise<void> {
+    await this.db.query(sql.deleteHold([id]));
+  }
+
+  async *allHolds(): AsyncIterable<ReferenceHold> {
+    for await (const row of this.pages<{ id: string; digests: string[]; at: string }>(
+      sql.holdsPage,
+      [''],
+      (r) => [r.id],
+    ))
+      yield { id: row.id, digests: row.digests, at: Number(row.at) };
+  }
+
+  async condemn(digests: string[]): Promise<void> {
+    if (digests.length > 0) await this.db.query(sql.condemn([digests]));
+  }
+
+  async pardon(digests?: string[]): Promise<void> {
+    if (digests === undefined) await this.db.query(sql.pardonAll([]));
+    else if (digests.length > 0) await this.db.query(sql.pardon([digests]));
+  }
+
+  async condemned(digests: string[]): Promise<string[]> {
+    if (digests.length === 0) return [];
+    const rows = await this.db.query<{ digest: string }>(sql.condemned([digests, CONDEMNED_TTL_S]));
+    return rows.map((r) => r.digest);
+  }
+
+  private async one<R extends QueryResultRow>(q: Query): Promise<R | undefined> {
+    return (await this.db.query<R>(q))[0];
+  }
+
+  /** Runs a write; true when it changed a row. */
+  private async changed(q: Query): Promise<boolean> {
+    return (await this.db.execute(q)) > 0;
+  }
+
+  /**
+   * Streams a listing page by page: each page starts after the last key of the one before
+   * (`start` is the key before every row: empty strings).
+   */
+  private async *pages<R extends QueryResultRow>(
+    page: (after: unknown[]) => Query,
+    start: string[],
+    keyOf: (row: R) => string[],
+  ): AsyncIterable<R> {
+    let after = start;
+    for (;;) {
+      const rows = await this.db.query<R>(page(after));
+      for (const row of rows) yield row;
+      if (rows.length < PAGE) return;
+      after = keyOf(rows[rows.length - 1]!);
+    }
+  }
+}

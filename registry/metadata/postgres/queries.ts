@@ -1,0 +1,98 @@
+// Every SQL statement the PostgreSQL MetadataStore runs, in one place, each a named (prepared
+// per connection) statement over the tables of migrations.ts. Listings are keyset pages: each
+// page starts after the last row of the one before, on a primary key or index, so a listing
+// never holds a connection or loads a whole table.
+import type { Query } from './connection.js';
+
+const q =
+  (name: string, text: string) =>
+  (values: unknown[]): Query => ({ name, text, values });
+
+/** Rows per page of the whole-store listings (GC). */
+export const PAGE = 500;
+
+export const sql = {
+  getTag: q('get_tag', 'SELECT digest FROM tags WHERE repo = $1 AND tag = $2'),
+  listTags: q(
+    'list_tags',
+    'SELECT tag FROM tags WHERE repo = $1 AND tag > $2 ORDER BY tag LIMIT $3',
+  ),
+  deleteTag: q('delete_tag', 'DELETE FROM tags WHERE repo = $1 AND tag = $2'),
+  putTag: q(
+    'put_tag',
+    `INSERT INTO tags (repo, tag, digest) VALUES ($1, $2, $3)
+     ON CONFLICT (repo, tag) DO UPDATE SET digest = EXCLUDED.digest`,
+  ),
+  getManifest: q('get_manifest', 'SELECT record FROM manifests WHERE repo = $1 AND digest = $2'),
+  putManifest: q(
+    'put_manifest',
+    `INSERT INTO manifests (repo, digest, subject, record) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (repo, digest) DO UPDATE SET subject = EXCLUDED.subject, record = EXCLUDED.record`,
+  ),
+  /** Deleting a manifest deletes its tags (ON DELETE CASCADE) and so its referrer entry. */
+  deleteManifest: q('delete_manifest', 'DELETE FROM manifests WHERE repo = $1 AND digest = $2'),
+  manifestsPage: q(
+    'manifests_page',
+    `SELECT repo, digest, record FROM manifests WHERE (repo, digest) > ($1, $2)
+     ORDER BY repo, digest LIMIT ${PAGE}`,
+  ),
+  tagsPage: q(
+    'tags_page',
+    `SELECT repo, tag, digest FROM tags WHERE (repo, tag) > ($1, $2)
+     ORDER BY repo, tag LIMIT ${PAGE}`,
+  ),
+  referrers: q(
+    'referrers',
+    `SELECT digest, record FROM manifests WHERE repo = $1 AND subject = $2 ORDER BY digest`,
+  ),
+  hasLink: q('has_link', 'SELECT 1 FROM blob_links WHERE repo = $1 AND digest = $2'),
+  putLink: q(
+    'put_link',
+    'INSERT INTO blob_links (repo, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+  ),
+  deleteLink: q('delete_link', 'DELETE FROM blob_links WHERE repo = $1 AND digest = $2'),
+  linksPage: q(
+    'links_page',
+    `SELECT repo, digest FROM blob_links WHERE (repo, digest) > ($1, $2)
+     ORDER BY repo, digest LIMIT ${PAGE}`,
+  ),
+  putRepository: q(
+    'put_repository',
+    'INSERT INTO repositories (name) VALUES ($1) ON CONFLICT DO NOTHING',
+  ),
+  repositoryExists: q('repository_exists', 'SELECT 1 FROM repositories WHERE name = $1'),
+  listRepositories: q(
+    'list_repositories',
+    'SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2',
+  ),
+  putSession: q(
+    'put_session',
+    `INSERT INTO upload_sessions (uuid, data) VALUES ($1, $2)
+     ON CONFLICT (uuid) DO UPDATE SET data = EXCLUDED.data`,
+  ),
+  getSession: q('get_session', 'SELECT data FROM upload_sessions WHERE uuid = $1'),
+  deleteSession: q('delete_session', 'DELETE FROM upload_sessions WHERE uuid = $1'),
+  sessionsPage: q(
+    'sessions_page',
+    `SELECT uuid, data FROM upload_sessions WHERE uuid > $1 ORDER BY uuid LIMIT ${PAGE}`,
+  ),
+  putHold: q('put_hold', 'INSERT INTO gc_holds (id, digests, at) VALUES ($1, $2, $3)'),
+  deleteHold: q('delete_hold', 'DELETE FROM gc_holds WHERE id = $1'),
+  holdsPage: q(
+    'holds_page',
+    `SELECT id, digests, at FROM gc_holds WHERE id > $1 ORDER BY id LIMIT ${PAGE}`,
+  ),
+  condemn: q(
+    'condemn',
+    `INSERT INTO gc_condemned (digest) SELECT unnest($1::text[])
+     ON CONFLICT (digest) DO UPDATE SET at = now()`,
+  ),
+  pardon: q('pardon', 'DELETE FROM gc_condemned WHERE digest = ANY($1::text[])'),
+  pardonAll: q('pardon_all', 'DELETE FROM gc_condemned'),
+  /** A condemnation older than the TTL is a crashed collector's and is ignored. */
+  condemned: q(
+    'condemned',
+    `SELECT digest FROM gc_condemned
+     WHERE digest = ANY($1::text[]) AND at > now() - make_interval(secs => $2)`,
+  ),
+};
