@@ -1,7 +1,7 @@
 // The MetadataStore contract, written once and run against every implementation (LevelDB in
 // test/unit/registry-metadata-gc.test.ts, PostgreSQL in test/integration/registry-postgres.test.ts):
 // tags, manifests, referrers, links, sessions, pagination order, atomic writes, listings that
-// span many pages, and persistence across a reopen.
+// span many pages, GC holds and condemnations, and persistence across a reopen.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ManifestRecord, MetadataStore } from '../../registry/metadata/store.js';
@@ -188,6 +188,35 @@ export function metadataContract(factory: MetadataFactory): void {
     assert.equal((await collect(meta.allTags())).length, 600);
     // Stopping early is fine (GC may break out of a listing).
     for await (const _ of meta.allLinks()) break;
+  });
+
+  it('GC holds and condemnations are seen by the other side and withdrawn', async (meta) => {
+    const now = Date.now();
+    await meta.putHold({ id: 'h1', digests: ['sha256:a', 'sha256:b'], at: now });
+    await meta.putHold({ id: 'h2', digests: ['sha256:c'], at: now - 1 });
+    const holds = await collect(meta.allHolds());
+    assert.deepEqual(holds.map((h) => [h.id, h.digests, h.at]).sort(), [
+      ['h1', ['sha256:a', 'sha256:b'], now],
+      ['h2', ['sha256:c'], now - 1],
+    ]);
+    await meta.deleteHold('h1');
+    assert.deepEqual(
+      (await collect(meta.allHolds())).map((h) => h.id),
+      ['h2'],
+    );
+    assert.deepEqual(await meta.condemned(['sha256:a']), []);
+    await meta.condemn(['sha256:a', 'sha256:b', 'sha256:c']);
+    assert.deepEqual((await meta.condemned(['sha256:b', 'sha256:x', 'sha256:a'])).sort(), [
+      'sha256:a',
+      'sha256:b',
+    ]);
+    await meta.pardon(['sha256:a']);
+    assert.deepEqual((await meta.condemned(['sha256:a', 'sha256:b', 'sha256:c'])).sort(), [
+      'sha256:b',
+      'sha256:c',
+    ]);
+    await meta.pardon();
+    assert.deepEqual(await meta.condemned(['sha256:a', 'sha256:b', 'sha256:c']), []);
   });
 
   test(`${factory.name} metadata: everything survives a reopen`, async () => {
