@@ -44,8 +44,8 @@ export async function startServer(
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'tsregistry' } });
   const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory, {
     deleteEnabled: config.storage.delete.enabled,
-    maxUploadsPerClient: config.storage.uploads.maxperclient,
   });
+  registry.uploads.maxPerClient = config.storage.uploads.maxperclient;
   await registry.uploads.loadCounts();
   const metrics = new Metrics(true, () => registry.uploads.openCount);
   const tls = config.http.tls;

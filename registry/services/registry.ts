@@ -16,8 +16,6 @@ export interface RegistryOptions {
   driver: StorageDriver;
   meta: MetadataStore;
   deleteEnabled?: boolean;
-  /** Open upload sessions one client may hold (0: no cap). */
-  maxUploadsPerClient?: number;
 }
 
 export class Registry {
@@ -36,20 +34,14 @@ export class Registry {
     this.meta = opts.meta;
     this.deleteEnabled = opts.deleteEnabled ?? true;
     this.blobs = new BlobStore(this.driver);
-    this.uploads = new UploadService(
-      this.driver,
-      this.meta,
-      this.blobs,
-      this.guard,
-      opts.maxUploadsPerClient,
-    );
+    this.uploads = new UploadService(this.driver, this.meta, this.blobs, this.guard);
     this.manifests = new ManifestService(this.meta, this.blobs, this.guard);
   }
 
   /** A registry on the filesystem driver with LevelDB metadata under `root`. */
   static async openFilesystem(
     root: string,
-    opts: { deleteEnabled?: boolean; maxUploadsPerClient?: number } = {},
+    opts: { deleteEnabled?: boolean } = {},
   ): Promise<Registry> {
     const meta = new LevelMetadataStore(join(root, 'meta'));
     await meta.open();
