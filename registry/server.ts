@@ -44,9 +44,9 @@ export async function startServer(
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'tsregistry' } });
   const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory, {
     deleteEnabled: config.storage.delete.enabled,
-    maxUploadsPerClient: config.storage.uploads.maxperclient,
     metadata: config.metadata,
   });
+  registry.uploads.maxPerClient = config.storage.uploads.maxperclient;
   await registry.uploads.loadCounts();
   const metrics = new Metrics(true, () => registry.uploads.openCount);
   const tls = config.http.tls;

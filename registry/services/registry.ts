@@ -16,8 +16,6 @@ export interface RegistryOptions {
   driver: StorageDriver;
   meta: MetadataStore;
   deleteEnabled?: boolean;
-  /** Open upload sessions one client may hold (0: no cap). */
-  maxUploadsPerClient?: number;
 }
 
 export class Registry {
@@ -36,13 +34,7 @@ export class Registry {
     this.meta = opts.meta;
     this.deleteEnabled = opts.deleteEnabled ?? true;
     this.blobs = new BlobStore(this.driver);
-    this.uploads = new UploadService(
-      this.driver,
-      this.meta,
-      this.blobs,
-      this.guard,
-      opts.maxUploadsPerClient,
-    );
+    this.uploads = new UploadService(this.driver, this.meta, this.blobs, this.guard);
     this.manifests = new ManifestService(this.meta, this.blobs);
   }
 
@@ -52,11 +44,7 @@ export class Registry {
    */
   static async openFilesystem(
     root: string,
-    opts: {
-      deleteEnabled?: boolean;
-      maxUploadsPerClient?: number;
-      metadata?: RegistryConfig['metadata'];
-    } = {},
+    opts: { deleteEnabled?: boolean; metadata?: RegistryConfig['metadata'] } = {},
   ): Promise<Registry> {
     const { metadata, ...rest } = opts;
     const meta = await openMetadataStore(root, metadata);

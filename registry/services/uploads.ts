@@ -37,9 +37,10 @@ export class UploadService {
     private readonly meta: MetadataStore,
     private readonly blobs: BlobStore,
     private readonly guard: GcGuard,
-    /** Open sessions one client may hold (0: no cap). */
-    private readonly maxPerClient = 0,
   ) {}
+
+  /** Open sessions one client may hold (0: no cap); the server sets it from the config. */
+  maxPerClient = 0;
 
   /** Open upload sessions (O(1), for /metrics). */
   get openCount(): number {

@@ -1,6 +1,7 @@
 // Pure pieces of the registry's abuse defences: the failed-login limiter (per user, per
 // address, window, reset on success), unknown users checked against a dummy hash of the same
-// cost, credential generations, the GC report filter, challenge quoting and the config keys.
+// cost, credential generations, the GC report filter, challenge quoting, the config keys, and
+// the body watcher's accounting of stalls (server backpressure never counts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,9 @@ import { visibleReport } from '../../registry/handlers/admin.js';
 import { AuthChallenge, quoted } from '../../registry/auth/access.js';
 import { loadConfig } from '../../registry/config.js';
 import { parseChallenge } from '../../shared/client/auth.js';
+import { BodyWatcher } from '../../registry/body-timeout.js';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 test('login limiter: per user and per address, Retry-After, window end, reset on success', () => {
   let now = 1_000_000;
@@ -154,4 +158,53 @@ test('config: uploadpurging, timeouts, login limits, debug address', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** A request-like object the body watcher reads: headers, socket bytes, stream state. */
+function fakeExchange() {
+  const req = Object.assign(new EventEmitter(), {
+    headers: { 'content-length': '1000' } as Record<string, string>,
+    complete: false,
+    destroyed: false,
+    readableFlowing: null as boolean | null,
+    readableLength: 0,
+    readableHighWaterMark: 16384,
+    socket: { bytesRead: 100, destroyed: false, destroy: () => (req.socket.destroyed = true) },
+  });
+  const res = Object.assign(new EventEmitter(), {
+    headersSent: false,
+    status: 0,
+    writeHead(status: number) {
+      this.status = status;
+      this.headersSent = true;
+      return this;
+    },
+    end(_body: string, cb: () => void) {
+      cb();
+    },
+  });
+  return { req, res };
+}
+
+test('body watcher: time the server is not reading never counts; a stalled client is cut', async () => {
+  const watcher = new BodyWatcher({ idleMs: 200, minRate: 0 });
+  const { req, res } = fakeExchange();
+  watcher.watch(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  // The server pauses the body (storage is slow) for three idle periods: not the client's fault.
+  req.readableFlowing = false;
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(res.status, 0, 'not cut while the server was not reading');
+  // Reading again, nothing arrives: cut with 408, connection closed.
+  req.readableFlowing = true;
+  for (let i = 0; i < 100 && res.status === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(res.status, 408);
+  assert.ok(req.socket.destroyed);
+  // A body that ended is no longer watched.
+  const done = fakeExchange();
+  watcher.watch(done.req as unknown as IncomingMessage, done.res as unknown as ServerResponse);
+  done.req.complete = true;
+  done.req.emit('end');
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(done.res.status, 0);
+  watcher.close();
 });
