@@ -1,6 +1,7 @@
 /* rootfs.c: the container's filesystem. Mount targets are resolved inside the rootfs with
  * openat2(RESOLVE_IN_ROOT), so symlinks in an image or a volume path cannot lead out. */
 #include "sandbox.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -118,6 +119,14 @@ static void setup_dev(int rootfd) {
 }
 
 
+/* docker's masked paths: an empty read-only tmpfs over a directory, /dev/null over a file */
+static void mask_path(const char *path) {
+  struct stat st;
+  if (stat(path, &st) < 0) return; /* not on this kernel */
+  if (S_ISDIR(st.st_mode)) CHECK(mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0"), "mask %s: %s", path, strerror(errno));
+  else CHECK(mount("/dev/null", path, NULL, MS_BIND, NULL), "mask %s: %s", path, strerror(errno));
+}
+
 void setup_rootfs(void) {
   if (o.net && strcmp(o.net, "new") == 0) loopback_up();
   if (o.ip) configure_eth0();
@@ -149,15 +158,19 @@ void setup_rootfs(void) {
   CHECK(chdir("/"), "chdir /: %s", strerror(errno));
   close(rootfd);
   /* docker's masked and read-only paths */
-  static const char *masked[] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"};
-  for (size_t i = 0; i < sizeof masked / sizeof *masked; i++) {
-    struct stat st;
-    if (stat(masked[i], &st) < 0) continue;
-    if (S_ISDIR(st.st_mode)) CHECK(mount("tmpfs", masked[i], "tmpfs", MS_RDONLY, "size=0"), "mask %s: %s", masked[i], strerror(errno));
-    else CHECK(mount("/dev/null", masked[i], NULL, MS_BIND, NULL), "mask %s: %s", masked[i], strerror(errno));
+  static const char *masked[] = {"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore",
+    "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+    "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"};
+  for (size_t i = 0; i < sizeof masked / sizeof *masked; i++) mask_path(masked[i]);
+  /* per-CPU thermal_throttle counters (docker: GHSA-6fw5-f8r9-fgfm, an interrupt side channel) */
+  DIR *cpus = opendir("/sys/devices/system/cpu");
+  for (struct dirent *e; cpus && (e = readdir(cpus));) {
+    if (strncmp(e->d_name, "cpu", 3) || e->d_name[3] < '0' || e->d_name[3] > '9') continue;
+    char p[512];
+    FORMAT(p, e->d_name, "/sys/devices/system/cpu/%s/thermal_throttle", e->d_name);
+    mask_path(p);
   }
+  if (cpus) closedir(cpus);
   static const char *ro[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
   for (size_t i = 0; i < sizeof ro / sizeof *ro; i++) {
     if (mount(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL) < 0) {
