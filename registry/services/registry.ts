@@ -28,6 +28,8 @@ export class Registry {
   readonly deleteEnabled: boolean;
   /** `${repo}@${digest}` known to be linked (immutable until a delete or GC). */
   private readonly links = new Set<string>();
+  /** Bumped when GC deletes a blob: a lookup that raced it does not fill the link cache. */
+  private linksEpoch = 0;
 
   constructor(opts: RegistryOptions) {
     this.driver = opts.driver;
@@ -58,12 +60,13 @@ export class Registry {
   /** Size of a blob linked into the repository; BLOB_UNKNOWN otherwise. */
   async blobSize(repo: string, digest: string): Promise<number> {
     const key = `${repo}@${digest}`;
+    const epoch = this.linksEpoch;
     if (!this.links.has(key) && !(await this.meta.hasLink(repo, digest)))
       throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     const size = await this.blobs.size(digest);
     if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     if (this.links.size > 100_000) this.links.clear();
-    this.links.add(key);
+    if (epoch === this.linksEpoch) this.links.add(key);
     this.guard.touch(digest);
     return size;
   }
@@ -102,6 +105,7 @@ export class Registry {
 
   /** Forgets cached links of a digest and cached manifests that need it (GC deleted it). */
   forgetBlob(digest: string): void {
+    this.linksEpoch++;
     for (const k of [...this.links]) if (k.endsWith(`@${digest}`)) this.links.delete(k);
     this.manifests.forgetBlob(digest);
   }

@@ -120,17 +120,17 @@ test('GC racing pushes, shared-layer deletes and restarts never loses an acknowl
         await jitter();
         await reg.running.gc.run({ dryRun: false, grace, untagged });
       })();
-      const deletions = [round % 2 === 0 ? previous : undefined, solos[round - SOLO_LIFE]].map(
-        async (del) => {
-          if (!del) return;
-          live.delete(`${del.repo}:${del.tag}`);
-          await jitter();
-          const res = await fetch(`${reg.url}/v2/${del.repo}/manifests/${del.image.digest}`, {
-            method: 'DELETE',
-          });
-          assert.equal(res.status, 202, await res.text());
-        },
-      );
+      const doomed = [round % 2 === 0 ? previous : undefined, solos[round - SOLO_LIFE]];
+      if (round % 2 === 0) previous = undefined;
+      const deletions = doomed.map(async (del) => {
+        if (!del) return;
+        live.delete(`${del.repo}:${del.tag}`);
+        await jitter();
+        const res = await fetch(`${reg.url}/v2/${del.repo}/manifests/${del.image.digest}`, {
+          method: 'DELETE',
+        });
+        assert.equal(res.status, 202, await res.text());
+      });
       const [okSharing, okAlone] = await Promise.all([
         jitter().then(() => putManifest(reg, sharing)),
         putManifest(reg, alone),

@@ -1,0 +1,86 @@
+// Two registries over one metadata store and one storage root, as two processes would share
+// them (issue 13): each has its own caches and its own in-process GC guard, so only what goes
+// through the MetadataStore (gc-holds.ts) can keep one's GC from deleting what the other's
+// manifest PUT references. One instance pushes images sharing an old layer and deletes older
+// ones, the other runs GC (grace 0) at the same time; every acknowledged manifest must keep its
+// blobs, byte for byte.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { LevelMetadataStore } from '../../registry/metadata/level-store.js';
+import { Registry } from '../../registry/services/registry.js';
+import { FilesystemDriver } from '../../registry/storage/drivers/filesystem/filesystem-driver.js';
+import { GarbageCollector } from '../../registry/gc.js';
+import { RegistryError } from '../../registry/errors.js';
+import { makeImage, sha256, type TestImage } from '../helpers/registry-server.js';
+
+const OCI = 'application/vnd.oci.image.manifest.v1+json';
+const ROUNDS = 80;
+
+test('GC in one instance never deletes what a manifest PUT in another references', async (t) => {
+  const root = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'tsreg-2p-'));
+  const meta = new LevelMetadataStore(join(root, 'meta'));
+  await meta.open();
+  const pusher = new Registry({ driver: new FilesystemDriver(root), meta });
+  const collector = new Registry({ driver: new FilesystemDriver(root), meta });
+  const gc = new GarbageCollector(collector, { untagged: false, grace: 0 });
+  const upload = async (b: Buffer) => {
+    const s = await pusher.uploads.start('two/app');
+    await pusher.uploads.complete('two/app', s.uuid, sha256(b), Readable.from([b]));
+  };
+  const acknowledged: Array<{ tag: string; image: TestImage }> = [];
+  const base = randomBytes(2000);
+  try {
+    let previous: TestImage | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      const image = makeImage([base, 300 + round]);
+      for (const b of [image.config, ...image.layers]) await upload(b);
+      const tag = `r${round}`;
+      const put = pusher.manifests.put('two/app', tag, image.manifest, OCI).then(
+        () => true,
+        (err: unknown) => {
+          // GC may sweep the uploads before the PUT holds them: then the PUT must say so.
+          assert.ok(
+            err instanceof RegistryError && err.code === 'MANIFEST_BLOB_UNKNOWN',
+            String(err),
+          );
+          return false;
+        },
+      );
+      const doomed = round % 2 === 0 ? previous : undefined;
+      const del = doomed && pusher.manifests.delete('two/app', doomed.digest);
+      if (doomed) {
+        acknowledged.splice(
+          acknowledged.findIndex((a) => a.image === doomed),
+          1,
+        );
+        previous = undefined;
+      }
+      await Promise.all([
+        put.then((ok) => ok && acknowledged.push({ tag, image })),
+        gc.run({ dryRun: false }),
+        del,
+      ]);
+      if (acknowledged.at(-1)?.image === image) previous = image;
+    }
+    await gc.run({ dryRun: false });
+    t.diagnostic(`${ROUNDS} rounds, ${acknowledged.length} acknowledged manifests kept`);
+    const lost: string[] = [];
+    for (const { tag, image } of acknowledged) {
+      if ((await meta.getTag('two/app', tag)) !== image.digest) lost.push(`${tag}: tag`);
+      for (const b of [image.manifest, image.config, ...image.layers]) {
+        const got = await collector.blobs.get(sha256(b)).catch(() => undefined);
+        if (!got || sha256(got) !== sha256(b)) lost.push(`${tag}: ${sha256(b)}`);
+      }
+    }
+    assert.deepEqual(lost, [], `${lost.length} losses over ${acknowledged.length} kept pushes`);
+    assert.ok(acknowledged.length > 0);
+  } finally {
+    await meta.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
