@@ -18,6 +18,11 @@ interface Bench {
 const BENCHES: Bench[] = [
   { name: 'registry', title: 'Registry: tsregistry vs the reference registry', markdown: true },
   {
+    name: 'registry-metadata',
+    title: 'Registry metadata: LevelDB and PostgreSQL vs the reference registry',
+    markdown: true,
+  },
+  {
     name: 'push-pull',
     title: 'Client: tspush/tspull vs skopeo (reference registry)',
     markdown: false,

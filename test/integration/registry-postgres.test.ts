@@ -87,6 +87,24 @@ test('postgres metadata: replicas starting at once apply each migration once', a
   );
 });
 
+test('postgres metadata: pushes and deletes of one manifest at once never fail or leave a dangling tag', async () => {
+  const { store } = await freshStore();
+  try {
+    const rec = { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1, refs: [] };
+    for (let round = 0; round < 40; round++)
+      await Promise.all([
+        store.putManifest('r', 'sha256:m', rec, `a${round}`),
+        store.deleteManifest('r', 'sha256:m'),
+        store.putManifest('r', 'sha256:m', rec, `b${round}`),
+        store.deleteManifest('r', 'sha256:m'),
+      ]);
+    for await (const { tag, digest } of store.allTags())
+      assert.ok(await store.getManifest('r', digest), `tag ${tag} points at a manifest`);
+  } finally {
+    await store.close();
+  }
+});
+
 test('postgres metadata: a wrong or unreachable database at start is one line and exit 1', async () => {
   const root = mkdtempSync(join(tmpdir(), 'tsreg-pgstart-'));
   try {
