@@ -43,7 +43,7 @@ export const sql = {
   ),
   deleteTag: q('delete_tag', 'DELETE FROM tags WHERE repo = $1 AND tag = $2'),
   getManifest: q('get_manifest', 'SELECT record FROM manifests WHERE repo = $1 AND digest = $2'),
-  /** Deleting a manifest deletes its tags (ON DELETE CASCADE) and so its referrer entry. */
+  /** The manifest, its referrer entry (the same row) and its tags (ON DELETE CASCADE). */
   deleteManifest: q('delete_manifest', 'DELETE FROM manifests WHERE repo = $1 AND digest = $2'),
   manifestsPage: q(
     'manifests_page',
