@@ -23,6 +23,11 @@ const BENCHES: Bench[] = [
     markdown: true,
   },
   {
+    name: 'registry-metadata',
+    title: 'Registry metadata: LevelDB and PostgreSQL vs the reference registry',
+    markdown: true,
+  },
+  {
     name: 'push-pull',
     title: 'Client: tspush/tspull vs skopeo (reference registry)',
     markdown: false,

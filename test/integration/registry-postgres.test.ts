@@ -12,6 +12,7 @@ import type { TsdockError } from '../../shared/errors.js';
 import type { PostgresMetadataConfig } from '../../registry/config.js';
 import { PostgresMetadataStore } from '../../registry/metadata/postgres/postgres-store.js';
 import { MIGRATIONS } from '../../registry/metadata/postgres/migrations.js';
+import { MetadataUnavailableError } from '../../registry/metadata/store.js';
 import { metadataContract } from '../helpers/metadata-contract.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { freePort, tsregistryBin } from '../helpers/registry-server.js';
@@ -85,6 +86,43 @@ test('postgres metadata: replicas starting at once apply each migration once', a
   await assert.rejects(newer.open(), (err: TsdockError) =>
     /schema 999 is newer than this tsregistry.*upgrade tsregistry/.test(err.toLine()),
   );
+});
+
+test('postgres metadata: pushes and deletes of one manifest at once never fail or leave a dangling tag', async () => {
+  const { store } = await freshStore();
+  try {
+    const rec = { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1, refs: [] };
+    for (let round = 0; round < 40; round++)
+      await Promise.all([
+        store.putManifest('r', 'sha256:m', rec, `a${round}`),
+        store.deleteManifest('r', 'sha256:m'),
+        store.putManifest('r', 'sha256:m', rec, `b${round}`),
+        store.deleteManifest('r', 'sha256:m'),
+      ]);
+    for await (const { tag, digest } of store.allTags())
+      assert.ok(await store.getManifest('r', digest), `tag ${tag} points at a manifest`);
+  } finally {
+    await store.close();
+  }
+});
+
+test('postgres metadata: a statement past querytimeout is "unavailable" (503), not a hang', async () => {
+  const { store, dsn } = await freshStore();
+  const slow = new PostgresMetadataStore({ ...pgConfig(dsn), querytimeout: 1 });
+  await slow.open();
+  const locker = new pg.Client({ connectionString: dsn });
+  await locker.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE tags IN ACCESS EXCLUSIVE MODE');
+    await assert.rejects(slow.getTag('r', 'v1'), MetadataUnavailableError);
+    await locker.query('ROLLBACK');
+    assert.equal(await slow.getTag('r', 'v1'), undefined, 'fine again once the lock is gone');
+  } finally {
+    await locker.end();
+    await slow.close();
+    await store.close();
+  }
 });
 
 test('postgres metadata: a wrong or unreachable database at start is one line and exit 1', async () => {

@@ -3,7 +3,7 @@
 // reach the database" into MetadataUnavailableError (503 with a retry hint); `describeStartError`
 // turns a failed first connection into one line naming what to fix.
 import pg from 'pg';
-import type { PoolClient, QueryConfig, QueryResultRow } from 'pg';
+import type { QueryConfig, QueryResultRow } from 'pg';
 import type { PostgresMetadataConfig } from '../../config.js';
 import { MetadataUnavailableError } from '../store.js';
 
@@ -84,28 +84,6 @@ export class Database {
   /** Runs a write; the number of rows it changed. */
   async execute(q: Query): Promise<number> {
     return await this.run(async () => (await this.pool.query(q)).rowCount ?? 0);
-  }
-
-  /** Runs `fn` in a transaction on one connection: all of its writes or none. */
-  async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    return await this.run(async () => {
-      const client = await this.pool.connect();
-      const onError = (): void => {}; // the failing query rejects; this keeps the process alive
-      client.on('error', onError);
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        const out = await fn(client);
-        await client.query('COMMIT');
-        return out;
-      } catch (err) {
-        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-        throw err;
-      } finally {
-        client.off('error', onError);
-        client.release(broken);
-      }
-    });
   }
 
   /** Retries once on a connection that died; maps unreachability to MetadataUnavailableError. */

@@ -1,7 +1,8 @@
 // The PostgreSQL MetadataStore: one database shared by every tsregistry replica. Statements come
 // from queries.ts, the schema from migrations.ts, the pool and its failure policy from
-// connection.ts. Writes that belong together run in one transaction; listings stream in keyset
-// pages; while the database is unreachable every call fails with MetadataUnavailableError.
+// connection.ts. Writes that belong together are one statement (so one transaction); listings
+// stream in keyset pages; while the database is unreachable calls fail with
+// MetadataUnavailableError.
 import { TsdockError } from '../../../shared/errors.js';
 import type { PostgresMetadataConfig } from '../../config.js';
 import type { QueryResultRow } from 'pg';
@@ -26,6 +27,7 @@ const CONDEMNED_TTL_S = 30 * 60;
 
 /** Exit code for a database that cannot be used at start (the issue asks for 1, not 125). */
 const START_FAILURE = 1;
+const FOREIGN_KEY_VIOLATION = '23503';
 
 export class PostgresMetadataStore implements MetadataStore {
   private readonly db: Database;
@@ -81,13 +83,18 @@ export class PostgresMetadataStore implements MetadataStore {
     record: ManifestRecord,
     tag?: string,
   ): Promise<void> {
-    await this.db.transaction(async (c) => {
-      await c.query(sql.putRepository([repo]));
-      await c.query(sql.putLink([repo, digest]));
-      const json = JSON.stringify(record);
-      await c.query(sql.putManifest([repo, digest, record.subject ?? null, json]));
-      if (tag !== undefined) await c.query(sql.putTag([repo, tag, digest]));
-    });
+    const json = JSON.stringify(record);
+    const write = () =>
+      this.db.execute(sql.putManifest([repo, digest, record.subject ?? null, json, tag ?? null]));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return void (await write());
+      } catch (err) {
+        // The manifest row was there, then deleted by a concurrent deleteManifest before the
+        // tag could point at it (foreign key violation): written again, it is inserted anew.
+        if ((err as { code?: string }).code !== FOREIGN_KEY_VIOLATION || attempt === 3) throw err;
+      }
+    }
   }
 
   async deleteManifest(repo: string, digest: string): Promise<boolean> {
@@ -123,10 +130,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async putLink(repo: string, digest: string): Promise<void> {
-    await this.db.transaction(async (c) => {
-      await c.query(sql.putRepository([repo]));
-      await c.query(sql.putLink([repo, digest]));
-    });
+    await this.db.execute(sql.putLink([repo, digest]));
   }
 
   async deleteLink(repo: string, digest: string): Promise<boolean> {

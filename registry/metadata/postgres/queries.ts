@@ -11,25 +11,39 @@ const q =
 /** Rows per page of the whole-store listings (GC). */
 export const PAGE = 500;
 
+// The writes that belong together are each one statement (data-modifying WITH clauses): one
+// statement is one transaction, all of it or nothing, and one round trip to the server.
 export const sql = {
+  /**
+   * The repository, the blob link, the manifest (its subject column is its referrer entry) and
+   * the tag. A digest names its bytes and the record derives from them, so an existing manifest
+   * row is left as it is, and unlocked: pushes of one manifest under several tags don't queue.
+   */
+  putManifest: q(
+    'put_manifest',
+    `WITH repository AS (INSERT INTO repositories (name) VALUES ($1) ON CONFLICT DO NOTHING),
+          link AS (INSERT INTO blob_links (repo, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING),
+          manifest AS (
+            INSERT INTO manifests (repo, digest, subject, record) VALUES ($1, $2, $3, $4::json)
+            ON CONFLICT (repo, digest) DO NOTHING
+          )
+     INSERT INTO tags (repo, tag, digest) SELECT $1, $5::text, $2 WHERE $5::text IS NOT NULL
+     ON CONFLICT (repo, tag) DO UPDATE SET digest = EXCLUDED.digest`,
+  ),
+  /** The repository and the blob link. */
+  putLink: q(
+    'put_link',
+    `WITH repository AS (INSERT INTO repositories (name) VALUES ($1) ON CONFLICT DO NOTHING)
+     INSERT INTO blob_links (repo, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+  ),
   getTag: q('get_tag', 'SELECT digest FROM tags WHERE repo = $1 AND tag = $2'),
   listTags: q(
     'list_tags',
     'SELECT tag FROM tags WHERE repo = $1 AND tag > $2 ORDER BY tag LIMIT $3',
   ),
   deleteTag: q('delete_tag', 'DELETE FROM tags WHERE repo = $1 AND tag = $2'),
-  putTag: q(
-    'put_tag',
-    `INSERT INTO tags (repo, tag, digest) VALUES ($1, $2, $3)
-     ON CONFLICT (repo, tag) DO UPDATE SET digest = EXCLUDED.digest`,
-  ),
   getManifest: q('get_manifest', 'SELECT record FROM manifests WHERE repo = $1 AND digest = $2'),
-  putManifest: q(
-    'put_manifest',
-    `INSERT INTO manifests (repo, digest, subject, record) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (repo, digest) DO UPDATE SET subject = EXCLUDED.subject, record = EXCLUDED.record`,
-  ),
-  /** Deleting a manifest deletes its tags (ON DELETE CASCADE) and so its referrer entry. */
+  /** The manifest, its referrer entry (the same row) and its tags (ON DELETE CASCADE). */
   deleteManifest: q('delete_manifest', 'DELETE FROM manifests WHERE repo = $1 AND digest = $2'),
   manifestsPage: q(
     'manifests_page',
@@ -46,19 +60,11 @@ export const sql = {
     `SELECT digest, record FROM manifests WHERE repo = $1 AND subject = $2 ORDER BY digest`,
   ),
   hasLink: q('has_link', 'SELECT 1 FROM blob_links WHERE repo = $1 AND digest = $2'),
-  putLink: q(
-    'put_link',
-    'INSERT INTO blob_links (repo, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-  ),
   deleteLink: q('delete_link', 'DELETE FROM blob_links WHERE repo = $1 AND digest = $2'),
   linksPage: q(
     'links_page',
     `SELECT repo, digest FROM blob_links WHERE (repo, digest) > ($1, $2)
      ORDER BY repo, digest LIMIT ${PAGE}`,
-  ),
-  putRepository: q(
-    'put_repository',
-    'INSERT INTO repositories (name) VALUES ($1) ON CONFLICT DO NOTHING',
   ),
   repositoryExists: q('repository_exists', 'SELECT 1 FROM repositories WHERE name = $1'),
   listRepositories: q(
