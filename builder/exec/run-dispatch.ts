@@ -17,7 +17,7 @@ import type { ExpandedStep } from '../plan/expand.js';
 import { resolveSource } from '../plan/plan.js';
 import { expandAt } from '../plan/build-args.js';
 import type { StepLog } from '../progress.js';
-import { writableCopy } from './bind-copy.js';
+import { bindSource } from './bind-source.js';
 import { layerFromUpper } from './layer-output.js';
 import { trackTemp } from './interrupt.js';
 import { mountPointFilter, runStep } from './run-step.js';
@@ -152,16 +152,19 @@ async function sandboxMounts(
       }
     } else {
       const root = await bindRoot(sb, ins, m);
-      const found = await selectSource(root.dir, m.source ?? '/', () => false);
+      // The build context as BuildKit sees it: without what .dockerignore excludes.
+      const ignore = root.id === 'context' ? ctx.context : undefined;
+      const isIgnored = ignore ? (rel: string) => ignore.isIgnored(rel) : () => false;
+      const found = await selectSource(root.dir, m.source ?? '/', isIgnored);
       if (found.length === 0)
         throw new BuildStepError(ins.file, ins.line, `--mount source "${m.source}" not found`);
-      const source = found[0]!.root.abs;
-      out.push({
-        type: 'bind',
-        source: m.readonly ? source : await writableCopy(source, ctx.env.tmpDir, temps),
-        target: m.target,
+      const source = await bindSource(found[0]!.root, {
         readOnly: m.readonly,
+        ignore,
+        tmpRoot: ctx.env.tmpDir,
+        temps,
       });
+      out.push({ type: 'bind', source, target: m.target, readOnly: m.readonly });
     }
   }
   return out;
