@@ -6,21 +6,24 @@
 // source itself; otherwise a tree of the kept entries is made in a temp dir the RUN owns
 // (hard links for a read-only bind where the filesystem allows, copies otherwise).
 import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
 import {
-  chmod,
-  copyFile,
-  lchown,
-  link,
-  lutimes,
-  mkdir,
-  mkdtemp,
-  readlink,
-  symlink,
-} from 'node:fs/promises';
-import { join } from 'node:path';
+  chmodSync,
+  constants,
+  copyFileSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  symlinkSync,
+  type Stats,
+} from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
-import { walkBelow, type FoundEntry } from '../context/select.js';
+import type { FoundEntry } from '../context/select.js';
 import { trackTemp } from './interrupt.js';
 
 const run = promisify(execFile);
@@ -34,31 +37,59 @@ export interface BindSourceOptions {
   temps: string[];
 }
 
+interface Kept {
+  rel: string;
+  abs: string;
+  stat: Stats;
+}
+
 /** The host path to bind for a selected source (a file or directory). */
 export async function bindSource(src: FoundEntry, o: BindSourceOptions): Promise<string> {
-  if (!src.stat.isDirectory() || !o.ignore) {
-    return o.readOnly ? src.abs : copyAll(src.abs, await tempDir(o));
-  }
-  let skipped = false;
-  const ignored = (rel: string) => {
-    const yes = o.ignore!.isIgnored(rel);
-    skipped ||= yes;
-    return yes;
-  };
-  const kept = await walkBelow(src, ignored, o.ignore.hasExceptions);
-  if (!skipped) return o.readOnly ? src.abs : copyAll(src.abs, await tempDir(o));
+  const kept = src.stat.isDirectory() && o.ignore ? keptBelow(src, o.ignore) : undefined;
+  if (!kept) return o.readOnly ? src.abs : copyAll(src.abs, await tempDir(o));
   const tree = join(await tempDir(o), 'src');
-  await mkdir(tree);
-  const base = src.rel ? src.rel.length + 1 : 0;
-  const dirs: [string, FoundEntry][] = [[tree, src]];
+  mkdirSync(tree);
+  const dirs: [string, Stats][] = [[tree, src.stat]];
+  const made = new Set(['']);
   for (const e of kept) {
-    const dest = join(tree, e.rel.slice(base));
-    await place(dest, e, o.readOnly);
-    if (e.stat.isDirectory()) dirs.push([dest, e]);
+    const parent = posix.dirname(e.rel) === '.' ? '' : posix.dirname(e.rel);
+    if (!made.has(parent)) {
+      // kept by a `!` exception inside an ignored directory: its parents are plain dirs
+      mkdirSync(join(tree, parent), { recursive: true });
+      made.add(parent);
+    }
+    const dest = join(tree, e.rel);
+    place(dest, e, o.readOnly);
+    if (e.stat.isDirectory()) {
+      dirs.push([dest, e.stat]);
+      made.add(e.rel);
+    }
   }
   // Directories last, deepest first: placing their entries changed their mtimes.
-  for (const [dest, e] of dirs.reverse()) await keepMeta(dest, e);
+  for (const [dest, st] of dirs.reverse()) keepMeta(dest, st);
   return tree;
+}
+
+/**
+ * What .dockerignore keeps below a context directory (paths relative to it, parents first), or
+ * undefined when it keeps everything. Synchronous calls: microseconds each (see dir-walk.ts).
+ */
+function keptBelow(src: FoundEntry, ignore: NonNullable<BindSourceOptions['ignore']>) {
+  const out: Kept[] = [];
+  let skipped = false;
+  const visit = (rel: string) => {
+    for (const name of readdirSync(join(src.abs, rel))) {
+      const r = rel ? `${rel}/${name}` : name;
+      const abs = join(src.abs, r);
+      const stat = lstatSync(abs);
+      const ignored = ignore.isIgnored(src.rel ? `${src.rel}/${r}` : r);
+      skipped ||= ignored;
+      if (!ignored) out.push({ rel: r, abs, stat });
+      if (stat.isDirectory() && (!ignored || ignore.hasExceptions)) visit(r);
+    }
+  };
+  visit('');
+  return skipped ? out : undefined;
 }
 
 async function tempDir(o: BindSourceOptions): Promise<string> {
@@ -74,32 +105,32 @@ async function copyAll(source: string, dir: string): Promise<string> {
   return copy;
 }
 
-/** One kept entry in the tree (its parent may be an ignored dir: made here). */
-async function place(dest: string, e: FoundEntry, readOnly: boolean): Promise<void> {
-  await mkdir(join(dest, '..'), { recursive: true });
+/** One kept entry in the tree (its parent is there). */
+function place(dest: string, e: Kept, readOnly: boolean): void {
   if (e.stat.isDirectory()) {
-    await mkdir(dest).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-    return; // metadata once its entries are in
-  } else if (e.stat.isSymbolicLink()) await symlink(await readlink(e.abs), dest);
+    mkdirSync(dest, { recursive: true }); // metadata once its entries are in
+    return;
+  }
+  if (e.stat.isSymbolicLink()) symlinkSync(readlinkSync(e.abs), dest);
   else if (e.stat.isFile()) {
     // A read-only bind cannot write through a hard link; a writable one gets its own copy.
-    if (
-      readOnly &&
-      (await link(e.abs, dest).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return;
-    await copyFile(e.abs, dest, constants.COPYFILE_FICLONE);
+    if (readOnly && tryLink(e.abs, dest)) return;
+    copyFileSync(e.abs, dest, constants.COPYFILE_FICLONE);
   } else return; // sockets, devices, fifos of a context are not shown
-  await keepMeta(dest, e);
+  keepMeta(dest, e.stat);
 }
 
-async function keepMeta(dest: string, e: FoundEntry): Promise<void> {
-  await lchown(dest, e.stat.uid, e.stat.gid);
-  if (!e.stat.isSymbolicLink()) await chmod(dest, e.stat.mode & 0o7777);
-  await lutimes(dest, e.stat.atime, e.stat.mtime);
+function tryLink(from: string, to: string): boolean {
+  try {
+    linkSync(from, to);
+    return true;
+  } catch {
+    return false; // another filesystem, or links not allowed: copy
+  }
+}
+
+function keepMeta(dest: string, st: Stats): void {
+  lchownSync(dest, st.uid, st.gid);
+  if (!st.isSymbolicLink()) chmodSync(dest, st.mode & 0o7777);
+  lutimesSync(dest, st.atime, st.mtime);
 }

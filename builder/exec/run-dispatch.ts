@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mount } from '../../runner/spec.js';
 import type { LayerRef } from '../cache/build-cache.js';
-import { selectSource } from '../context/select.js';
+import { cleanRel, resolveInRoot } from '../context/select.js';
 import { BuildStepError, errorAt } from '../errors.js';
 import { commandArgv } from '../image/image-config.js';
 import type { RunMount } from '../instructions/mounts.js';
@@ -153,12 +153,14 @@ async function sandboxMounts(
     } else {
       const root = await bindRoot(sb, ins, m);
       // The build context as BuildKit sees it: without what .dockerignore excludes.
-      const ignore = root.id === 'context' ? ctx.context : undefined;
-      const isIgnored = ignore ? (rel: string) => ignore.isIgnored(rel) : () => false;
-      const found = await selectSource(root.dir, m.source ?? '/', isIgnored);
-      if (found.length === 0)
+      const ctxIgnore = ctx.context.ignorePatterns.length > 0 ? ctx.context : undefined;
+      const ignore = root.id === 'context' ? ctxIgnore : undefined;
+      const rel = cleanRel(m.source ?? '/');
+      const hidden = (r: string) => r !== '' && !!ignore?.isIgnored(r);
+      const found = hidden(rel) ? undefined : await resolveInRoot(root.dir, rel);
+      if (!found || hidden(found.rel))
         throw new BuildStepError(ins.file, ins.line, `--mount source "${m.source}" not found`);
-      const source = await bindSource(found[0]!.root, {
+      const source = await bindSource(found, {
         readOnly: m.readonly,
         ignore,
         tmpRoot: ctx.env.tmpDir,
