@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mount } from '../../runner/spec.js';
 import type { LayerRef } from '../cache/build-cache.js';
-import { selectSource } from '../context/select.js';
+import { cleanRel, resolveInRoot } from '../context/select.js';
 import { BuildStepError, errorAt } from '../errors.js';
 import { commandArgv } from '../image/image-config.js';
 import type { RunMount } from '../instructions/mounts.js';
@@ -17,7 +17,7 @@ import type { ExpandedStep } from '../plan/expand.js';
 import { resolveSource } from '../plan/plan.js';
 import { expandAt } from '../plan/build-args.js';
 import type { StepLog } from '../progress.js';
-import { writableCopy } from './bind-copy.js';
+import { bindSource } from './bind-source.js';
 import { layerFromUpper } from './layer-output.js';
 import { trackTemp } from './interrupt.js';
 import { mountPointFilter, runStep } from './run-step.js';
@@ -152,16 +152,21 @@ async function sandboxMounts(
       }
     } else {
       const root = await bindRoot(sb, ins, m);
-      const found = await selectSource(root.dir, m.source ?? '/', () => false);
-      if (found.length === 0)
+      // The build context as BuildKit sees it: without what .dockerignore excludes.
+      const ctxIgnore = ctx.context.ignorePatterns.length > 0 ? ctx.context : undefined;
+      const ignore = root.id === 'context' ? ctxIgnore : undefined;
+      const rel = cleanRel(m.source ?? '/');
+      const hidden = (r: string) => r !== '' && !!ignore?.isIgnored(r);
+      const found = hidden(rel) ? undefined : await resolveInRoot(root.dir, rel);
+      if (!found || hidden(found.rel))
         throw new BuildStepError(ins.file, ins.line, `--mount source "${m.source}" not found`);
-      const source = found[0]!.root.abs;
-      out.push({
-        type: 'bind',
-        source: m.readonly ? source : await writableCopy(source, ctx.env.tmpDir, temps),
-        target: m.target,
+      const source = await bindSource(found, {
         readOnly: m.readonly,
+        ignore,
+        tmpRoot: ctx.env.tmpDir,
+        temps,
       });
+      out.push({ type: 'bind', source, target: m.target, readOnly: m.readonly });
     }
   }
   return out;

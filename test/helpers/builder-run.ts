@@ -94,7 +94,12 @@ export async function unpackLayout(
   ref: string,
 ): Promise<{ rootfs: string; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tsbuild-unpack-'));
-  run('umoci', ['unpack', '--image', `${layout}:${ref}`, join(dir, 'bundle')]);
+  try {
+    run('umoci', ['unpack', '--image', `${layout}:${ref}`, join(dir, 'bundle')]);
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     rootfs: join(dir, 'bundle', 'rootfs'),
     close: () => rm(dir, { recursive: true, force: true }),

@@ -1,7 +1,8 @@
 // What a golden Dockerfile case's `expected` (JSON) asserts about a built image, checked with
 // the peer tools only: `skopeo inspect` (config, manifest), `umoci unpack` (the filesystem as
 // applied: contents, owners, modes, mtimes, hard links) and GNU tar (a layer's own entries).
-// The same checks run on tsbuild's image and on BuildKit's (builder-buildkit.test.ts).
+// builder-fidelity.test.ts runs them on tsbuild's image and on BuildKit's, for cases marked
+// "buildkit" (builder-golden.test.ts checks every case's files, config and layers itself).
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,6 +1,7 @@
 // tsbuild's filesystem fidelity and safety beyond the golden cases (which need a context git
-// can hold): RUN --mount=type=bind,rw never writes to the host (context, a stage's files),
-// hard links in a build context stay hard links, ADD <url> takes Last-Modified as mtime.
+// can hold): RUN --mount=type=bind,rw never writes to the host (context, a stage's files), a
+// bind of the context hides what .dockerignore excludes, hard links in a build context stay
+// hard links, ADD <url> takes Last-Modified as mtime.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
@@ -88,6 +89,48 @@ test('RUN --mount=type=bind,rw writes to a private copy: the context and stages 
     [],
     'the copies are gone',
   );
+});
+
+test('RUN --mount=type=bind of the context shows what .dockerignore keeps (as BuildKit), ro or rw', async () => {
+  const dir = await writeContext(work, 'bind-ignore', {
+    Dockerfile: [
+      'FROM busybox',
+      'RUN --mount=type=bind,target=/ctx cd /ctx && find . | sort > /ro.txt && cat keep.txt kept/again.txt',
+      'RUN --mount=type=bind,rw,target=/ctx cd /ctx && find . | sort > /rw.txt && rm keep.txt',
+      'RUN --mount=type=bind,source=sub,target=/sub find /sub | sort > /sub.txt',
+    ].join('\n'),
+    '.dockerignore': 'secret.env\nsub/private\nkept\n!kept/again.txt\n',
+    'secret.env': 'TOKEN=hunter2\n',
+    'keep.txt': 'k\n',
+    'kept/drop.txt': 'x\n',
+    'kept/again.txt': 'again\n',
+    'sub/private/key': 'k\n',
+    'sub/public': 'p\n',
+  });
+  const before = snapshot(dir);
+  const res = tsbuild(br, ['-t', 'bindignore:1', dir]);
+  assert.equal(res.status, 0, res.stderr);
+  assert.deepEqual(snapshot(dir), before, 'the build context is unchanged');
+  const u = await unpack(br, fullRef('bindignore:1'));
+  try {
+    // what BuildKit lists (golden case bind-ignore runs the same idea through BuildKit)
+    const listing = [
+      '.',
+      './.dockerignore',
+      './Dockerfile',
+      './keep.txt',
+      './kept',
+      './kept/again.txt',
+      './sub',
+      './sub/public',
+    ];
+    const read = (p: string) => readFileSync(join(u.rootfs, p), 'utf8').trim().split('\n');
+    assert.deepEqual(read('ro.txt'), listing);
+    assert.deepEqual(read('rw.txt'), listing);
+    assert.deepEqual(read('sub.txt'), ['/sub', '/sub/public']);
+  } finally {
+    await u.close();
+  }
 });
 
 test('hard links in the build context stay hard links in the COPY layer', async () => {

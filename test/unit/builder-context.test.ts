@@ -3,18 +3,8 @@
 // and the content key (changes with content and mode, not with mtimes).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, symlink, utimes, writeFile, readlink, chmod } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import {
-  chmod,
-  lstat,
-  mkdir,
-  mkdtemp,
-  readlink,
-  rm,
-  symlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ignoreMatcher, openContext, parseIgnore } from '../../builder/context/build-context.js';
@@ -27,7 +17,7 @@ let dir: string;
 let dirStat: Stats;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'builder-ctx-'));
-  dirStat = await lstat(dir);
+  dirStat = (await resolveInRoot(dir, ''))!.stat;
   const files: Record<string, string> = {
     'a.txt': 'a',
     'b.txt': 'b',
