@@ -226,6 +226,30 @@ test('user from the image passwd: no capabilities, HOME set; exit codes 126/127/
   assert.match(bad.stderr, /unable to find user ghost/);
 });
 
+test('supplementary groups from /etc/group only when -u names no group (as runc/docker)', () => {
+  const fs3 = makeBusyboxRootfs(join(dir, 'groups'));
+  writeFileSync(join(fs3, 'etc/group'), 'root:x:0:\nwheel:x:10:nobody\nnogroup:x:65534:\n');
+  const groups = (user: string) => {
+    const r = run([
+      '--rm',
+      '--network',
+      'none',
+      '-u',
+      user,
+      '--rootfs',
+      fs3,
+      'cat',
+      '/proc/self/status',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return /^Groups:\s*(.*)$/m.exec(r.stdout)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+  };
+  assert.deepEqual(groups('nobody').sort(), ['10', '65534'], 'a user name brings its groups');
+  assert.deepEqual(groups('65534').sort(), ['10', '65534'], 'so does a uid found in passwd');
+  assert.deepEqual(groups('65534:65534'), ['65534'], 'uid:gid brings no extra group');
+  assert.deepEqual(groups('nobody:nogroup'), ['65534'], 'user:group brings no extra group');
+});
+
 test('volumes: rw and ro binds, tmpfs, a named volume', () => {
   const host = join(dir, 'vol');
   mkdirSync(host);

@@ -67,7 +67,9 @@ void set_user(void) {
       if (is_num(grp)) gid = strtoul(grp, 0, 10);
       else if (!find_group(grp, &gid)) fail(125, "unable to find group %s: no matching entries in group file", grp);
     }
-    ng = supplementary(uname, groups, 64);
+    // Supplementary groups only come with the implicit form (a user and no group), as in runc's
+    // GetExecUser: `-u 1000:1000` or `USER app:app` gets exactly the group it names.
+    if (!grp || !*grp) ng = supplementary(uname, groups, 64);
   } else {
     find_passwd("0", &uid, &gid, home, sizeof home, uname, sizeof uname);
     uid = 0; gid = 0;
