@@ -1,6 +1,9 @@
 // Runs the compiled test files of the named groups (unit, integration, privileged) with node:test.
 // Usage: node scripts/run-tests.mjs GROUP... [-- extra node --test args]
 // Filter by TEST_FILTER=substring to run only matching files.
+// Privileged runs use a bridge of their own (TSDOCK_BRIDGE/TSDOCK_SUBNET, unless given) for the
+// containers and RUN steps of every test file, and remove it and its NAT rules at the end when
+// it did not exist before, so a test run leaves no bridge or iptables rule behind.
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -29,10 +32,25 @@ if (files.length === 0) {
   console.error(`no test files for ${groups.join(', ')} (did you run "npm run build"?)`);
   process.exit(1);
 }
+if (rootOnly && !process.env.TSDOCK_BRIDGE) {
+  process.env.TSDOCK_BRIDGE = `tstest${process.pid % 1000000}`;
+  process.env.TSDOCK_SUBNET ??= `10.${200 + (process.pid % 50)}.${(process.pid >> 6) % 256}.0/24`;
+}
+const bridgeBefore = existsSync(`/sys/class/net/${process.env.TSDOCK_BRIDGE ?? 'tsdock0'}`);
 const concurrency = rootOnly ? '1' : '2';
 const res = spawnSync(
   process.execPath,
   ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { stdio: 'inherit' },
 );
+if (rootOnly && !bridgeBefore) {
+  const removal = spawnSync(
+    process.execPath,
+    [join('dist', 'bin', 'tsnetwork.js'), 'rm', '--force'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  if (removal.status !== 0) console.error('could not remove the test bridge (see above)');
+}
 process.exit(res.status ?? 1);
