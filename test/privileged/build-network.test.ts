@@ -133,7 +133,7 @@ test('RUN on the default network reaches the outside through NAT, and the bridge
     'nat-run',
     [
       'FROM busybox',
-      `RUN (wget -qO- http://${OUT_PEER}:8080/; wget -qO- http://${GATEWAY}:${GATEWAY_PORT}/; ls /sys/class/net) > /out`,
+      `RUN (wget -T 10 -qO- http://${OUT_PEER}:8080/; wget -T 10 -qO- http://${GATEWAY}:${GATEWAY_PORT}/; ls /sys/class/net) > /out`,
       '',
     ].join('\n'),
     'out',
@@ -198,7 +198,7 @@ test('tsrun default bridge: outbound NAT, the gateway reachable, no inbound from
     rootfs,
     'sh',
     '-c',
-    `wget -qO- http://${OUT_PEER}:8080/ && wget -qO- http://${GATEWAY}:${GATEWAY_PORT}/`,
+    `wget -T 10 -qO- http://${OUT_PEER}:8080/ && wget -T 10 -qO- http://${GATEWAY}:${GATEWAY_PORT}/`,
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(
