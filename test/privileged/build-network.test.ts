@@ -24,7 +24,7 @@ import {
 } from '../helpers/builder-run.js';
 import { ContentStore } from '../../shared/store/content-store.js';
 import { importDebian } from '../helpers/debian-image.js';
-import { makeBusyboxRootfs, tsCommand } from './runner-helpers.js';
+import { leftoverCgroups, makeBusyboxRootfs, tsCommand, waitFor } from './runner-helpers.js';
 
 // A bridge and subnets of our own (network.ts reads these when first imported).
 const n = (process.pid % 200) + 20;
@@ -133,7 +133,7 @@ test('RUN on the default network reaches the outside through NAT, and the bridge
     'nat-run',
     [
       'FROM busybox',
-      `RUN (wget -T 10 -qO- http://${OUT_PEER}:8080/; wget -T 10 -qO- http://${GATEWAY}:${GATEWAY_PORT}/; ls /sys/class/net) > /out`,
+      `RUN (timeout 10 wget -qO- http://${OUT_PEER}:8080/; timeout 10 wget -qO- http://${GATEWAY}:${GATEWAY_PORT}/; ls /sys/class/net) > /out`,
       '',
     ].join('\n'),
     'out',
@@ -147,7 +147,7 @@ test('RUN on the default network reaches the outside through NAT, and the bridge
 test('RUN --network=none and tsbuild --network none: only lo, no way out', async () => {
   const df = [
     'FROM busybox',
-    `RUN --network=none (ls /sys/class/net; wget -T 3 -qO- http://${OUT_PEER}:8080/ || echo no-route) > /a`,
+    `RUN --network=none (ls /sys/class/net; timeout 3 wget -qO- http://${OUT_PEER}:8080/ || echo no-route) > /a`,
     `RUN --network=default ls /sys/class/net > /b`,
     '',
   ].join('\n');
@@ -198,7 +198,7 @@ test('tsrun default bridge: outbound NAT, the gateway reachable, no inbound from
     rootfs,
     'sh',
     '-c',
-    `wget -T 10 -qO- http://${OUT_PEER}:8080/ && wget -T 10 -qO- http://${GATEWAY}:${GATEWAY_PORT}/`,
+    `timeout 10 wget -qO- http://${OUT_PEER}:8080/ && timeout 10 wget -qO- http://${GATEWAY}:${GATEWAY_PORT}/`,
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(
@@ -238,6 +238,8 @@ test('tsrun default bridge: outbound NAT, the gateway reachable, no inbound from
     assert.match(fromHost.stdout, /^HTTP\/1\.[01] /, 'the host itself reaches it');
   } finally {
     tsCommand(root, 'tsrm', ['-f', id]);
+    // the monitor settles the container after tsrm returns: wait for its cgroup to go
+    await waitFor(() => leftoverCgroups(id).length === 0, `container ${id} settled`, 30_000);
   }
 });
 
