@@ -143,16 +143,17 @@ export function ensureBridge(net = parseSubnet()): void {
   ensureNat(BRIDGE, cidrOf(net));
   if (alias === undefined) {
     try {
-      ipBatch([
-        `link add ${BRIDGE} type bridge`,
-        `addr add ${gatewayOf(net)}/${net.prefix} dev ${BRIDGE}`,
-        `link set ${BRIDGE} up`,
-      ]);
+      ipBatch([`link add ${BRIDGE} type bridge`]);
     } catch (err) {
       if (!existsSync(dev)) throw err; // lost a race: fine
     }
   }
-  ipBatch([`link set ${BRIDGE} alias "${natMark(net)}"`]);
+  // all idempotent, so a bridge left half-made by a crash is completed here
+  ipBatch([
+    `addr replace ${gatewayOf(net)}/${net.prefix} dev ${BRIDGE}`,
+    `link set ${BRIDGE} up`,
+    `link set ${BRIDGE} alias "${natMark(net)}"`,
+  ]);
 }
 
 /** Takes the bridge and its NAT rules down; refuses while containers are plugged into it. */
