@@ -15,6 +15,7 @@ const CHAIN = `TSDOCK-${BRIDGE}`;
 
 const { ensureBridge, removeBridge } = await import('../../runner/network.js');
 const { ensureNat, natRulesPresent } = await import('../../runner/nat.js');
+const { tsBin } = await import('./runner-helpers.js');
 
 /** Every rule line of the test bridge's chains and jumps, per table, sorted. */
 function rules(): string[] {
@@ -68,6 +69,28 @@ test('rules without a bridge (crash before it was made) are rebuilt, not doubled
   execFileSync('iptables', ['-w', '-t', 'nat', '-F', CHAIN]);
   ensureBridge();
   assert.deepEqual(rules(), full);
+});
+
+test('tsnetwork ls shows the bridge; rm refuses while something is plugged in', () => {
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, [tsBin('tsnetwork'), ...args], { encoding: 'utf8' });
+  const ls = cli(['ls']);
+  assert.equal(ls.status, 0, ls.stderr);
+  assert.match(
+    ls.stdout,
+    new RegExp(`^${BRIDGE}\\s+10\\.196\\.\\d+\\.0/24\\s+10\\.196\\.\\d+\\.1\\s+up\\s+[1-9]`, 'm'),
+  );
+  const veth = `tsnv${process.pid % 100000}`;
+  execFileSync('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`]);
+  try {
+    execFileSync('ip', ['link', 'set', veth, 'master', BRIDGE]);
+    const rm = cli(['rm']);
+    assert.equal(rm.status, 125);
+    assert.match(rm.stderr, /is in use by 1 container network interface/);
+    assert.ok(existsSync(`/sys/class/net/${BRIDGE}`));
+  } finally {
+    spawnSync('ip', ['link', 'del', veth]);
+  }
 });
 
 test('removal takes doubled jumps too (two setups that raced)', () => {
