@@ -24,7 +24,7 @@ import {
   type ContainerState,
 } from './containers.js';
 import { cgroupDriver } from './cgroups.js';
-import { containerResolvConf, hostsFile } from './resolv-conf.js';
+import { containerResolvConf, hostsFile, parseExtraHost } from './resolv-conf.js';
 import { prepareOverlay, ensureLayers } from './rootfs.js';
 import { nativeBinary } from '../shared/native.js';
 import { InvalidInputError, TsdockError } from '../shared/errors.js';
@@ -122,11 +122,12 @@ export async function createContainer(opts: CreateOptions): Promise<ContainerSta
   return st;
 }
 
-function writeEtcFiles(st: ContainerState): void {
+function writeEtcFiles(st: ContainerState, gateway: () => string): void {
   const dir = runtimeDir(st.id);
   const host = st.spec.hostname;
   const own = host ? { name: host, ip: st.ip ?? '127.0.1.1' } : undefined;
-  writeFileSync(join(dir, 'hosts'), hostsFile(own, []));
+  const extra = (st.spec.extraHosts ?? []).map((h) => parseExtraHost(h, gateway));
+  writeFileSync(join(dir, 'hosts'), hostsFile(own, extra));
   writeFileSync(join(dir, 'hostname'), `${host}\n`);
   const mode = st.spec.network.mode;
   writeFileSync(join(dir, 'resolv.conf'), containerResolvConf(mode === 'host' ? 'host' : 'bridge'));
@@ -221,7 +222,10 @@ export async function startContainer(
       net.ensureBridge(subnet);
       st.ip = net.allocateAddress(st.id, subnet);
     }
-    writeEtcFiles(st);
+    if (!net && st.spec.extraHosts?.some((h) => h.endsWith('host-gateway')))
+      net = await import('./network.js');
+    const gw = net ? net.gatewayOf(net.parseSubnet()) : '';
+    writeEtcFiles(st, () => gw);
     const req = await buildRequest(st, cgroup.dirs, driver.version === 2);
     if (bridge && net) {
       const sub = net.parseSubnet();

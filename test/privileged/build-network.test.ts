@@ -4,8 +4,9 @@
 // outside": a veth pair with no route back to the bridge, so only a masqueraded connection gets
 // an answer, and the answer names the address it came from) and a server on the bridge's own
 // gateway address; nothing from that outside reaches a container (no inbound). RUN
-// --network=none / tsbuild --network none have only lo, --add-host lands in /etc/hosts. The test
-// uses its own bridge and subnet and leaves no bridge, rule, namespace or veth behind.
+// --network=none / tsbuild --network none have only lo, --add-host (tsbuild and tsrun) lands in
+// /etc/hosts. The test uses its own bridge and subnet and leaves no bridge, rule, namespace or
+// veth behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -241,6 +242,34 @@ test('tsrun default bridge: outbound NAT, the gateway reachable, no inbound from
     // the monitor settles the container after tsrm returns: wait for its cgroup to go
     await waitFor(() => leftoverCgroups(id).length === 0, `container ${id} settled`, 30_000);
   }
+});
+
+test('tsrun --add-host lands in /etc/hosts (host-gateway is the bridge address); bad ones refused', () => {
+  const r = tsCommand(br.root, 'tsrun', [
+    '--rm',
+    '--network',
+    'none',
+    '--add-host',
+    'db.internal:10.9.8.7',
+    '--add-host=gw.internal:host-gateway',
+    '--rootfs',
+    rootfs,
+    'cat',
+    '/etc/hosts',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^10\.9\.8\.7\s+db\.internal$/m);
+  assert.match(r.stdout, new RegExp(`^${GATEWAY.replaceAll('.', '\\.')}\\s+gw\\.internal$`, 'm'));
+  const bad = tsCommand(br.root, 'tsrun', [
+    '--rm',
+    '--add-host',
+    'x:y',
+    '--rootfs',
+    rootfs,
+    'true',
+  ]);
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /invalid --add-host "x:y"/);
 });
 
 test('a Debian minbase image apt-get installs a package in RUN on the default network', async () => {
