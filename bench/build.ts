@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     const ts = (ctx: string, extra: string[]) => [
       ...installed,
       '--progress=quiet',
+      '--network=none', // as the peers below: the same work, no bridge plumbing
       '-t',
       'bench:1',
       ...extra,

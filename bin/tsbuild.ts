@@ -7,6 +7,7 @@ import { parseReference } from '../shared/reference.js';
 import { openContext } from '../builder/context/build-context.js';
 import { build } from '../builder/exec/executor.js';
 import type { SecretSource } from '../builder/exec/exec-context.js';
+import type { ExtraHost } from '../runner/resolv-conf.js';
 import { parseOutput } from '../builder/export/exporter.js';
 import { parseCacheRef } from '../builder/cache/cache-transfer.js';
 import { install as installInterruptCleanup } from '../builder/exec/interrupt.js';
@@ -31,6 +32,9 @@ Options:
       --cache-from ref      Import build cache from a registry (type=registry,ref=R or R)
       --cache-to ref        Export the build's cache records to a registry
       --memory string       Memory limit for RUN steps (e.g. 512m)
+      --network string      RUN's network: default (own namespace on the bridge, outbound
+                            NAT), none or host; RUN --network=... overrides it
+      --add-host list       Add a host:ip entry to RUN's /etc/hosts (ip may be host-gateway)
   -q, --quiet               Print only the image id
       --iidfile string      Write the image id to a file
       --compression string  Layer compression in the store: gzip (default) or none
@@ -51,6 +55,8 @@ runCli('tsbuild', async (argv) => {
     output: { type: 'string', short: 'o', multiple: true },
     push: { type: 'boolean' },
     memory: { type: 'string', short: 'm' },
+    network: { type: 'string', default: 'default' },
+    'add-host': { type: 'string', multiple: true },
     quiet: { type: 'boolean', short: 'q' },
     iidfile: { type: 'string' },
     compression: { type: 'string', default: 'gzip' },
@@ -75,6 +81,8 @@ runCli('tsbuild', async (argv) => {
     }
   }
   const mode = v.quiet ? 'quiet' : progressMode(v.progress);
+  const network = networkMode(v.network);
+  const hosts = await extraHosts(v['add-host'] ?? []);
   const context = await openContext({ context: positionals[0]!, file: v.file });
   const result = await build({
     context,
@@ -92,6 +100,8 @@ runCli('tsbuild', async (argv) => {
     outputs: (v.output ?? []).map(parseOutput),
     push: v.push === true,
     limits: v.memory ? { memory: parseSize(v.memory) } : undefined,
+    network,
+    extraHosts: hosts,
     compression: compressionOf(v.compression),
     cacheFrom: (v['cache-from'] ?? []).map(parseCacheRef),
     cacheTo: (v['cache-to'] ?? []).map(parseCacheRef),
@@ -112,6 +122,19 @@ function progressMode(p: string | undefined): ProgressMode {
   if (p === 'plain' || p === 'tty' || p === 'quiet') return p;
   if (p === 'auto' || p === undefined) return 'plain';
   throw new UsageError(`invalid --progress "${p}"`, 'use auto, plain, tty or quiet');
+}
+
+function networkMode(n: string | undefined): 'default' | 'none' | 'host' {
+  if (n === undefined || n === 'default' || n === 'bridge') return 'default';
+  if (n === 'none' || n === 'host') return n;
+  throw new UsageError(`invalid --network "${n}"`, 'use default, none or host');
+}
+
+async function extraHosts(list: string[]): Promise<ExtraHost[]> {
+  if (list.length === 0) return [];
+  const { parseExtraHost } = await import('../runner/resolv-conf.js');
+  const { gatewayOf, parseSubnet } = await import('../runner/network.js');
+  return list.map((h) => parseExtraHost(h, () => gatewayOf(parseSubnet())));
 }
 
 function compressionOf(c: string | undefined): 'gzip' | 'none' {

@@ -40,8 +40,9 @@ const VALUE_FLAGS: Record<string, Key> = {
   '--network': 'network',
   '--net': 'network',
   '--entrypoint': 'entrypoint',
+  '--add-host': 'addHost',
 };
-const LIST_KEYS = new Set<Key>(['env', 'volumes', 'tmpfs', 'publish']);
+const LIST_KEYS = new Set<Key>(['env', 'volumes', 'tmpfs', 'publish', 'addHost']);
 const BOOL_FLAGS: Record<string, string> = {
   '-d': 'detach',
   '--detach': 'detach',
@@ -64,10 +65,11 @@ export const RUN_USAGE = `Usage: tsrun [OPTIONS] IMAGE [COMMAND] [ARG...]
   -p, --publish [IP:]HOST:CTR   --network none|host|bridge|container:NAME
   -m, --memory 32m        --cpus 0.5  --cpu-period N --cpu-quota N  -c, --cpu-shares N
       --pids-limit N      --init      --entrypoint CMD   --read-only
+      --add-host NAME:IP  an /etc/hosts entry (IP may be host-gateway: the bridge's address)
       --rootfs            IMAGE is a root filesystem directory (as podman)`;
 
 export function parseRunArgs(argv: string[]): RunArgs {
-  const flags: RunFlags = { cmd: [], env: [], volumes: [], tmpfs: [], publish: [] };
+  const flags: RunFlags = { cmd: [], env: [], volumes: [], tmpfs: [], publish: [], addHost: [] };
   const bools = new Set<string>();
   const values: Partial<Record<Key, string>> = {};
   let i = 0;

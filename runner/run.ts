@@ -3,19 +3,13 @@
 // finish (exit status, OOM report, cleanup, --rm). Everything on the start path is synchronous
 // file work or a single spawn, to keep start latency low.
 import { spawn, type ChildProcess, type StdioOptions, type IOType } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { buildSpec, type ImageRunConfig, type RunFlags } from './spec.js';
-import { sandboxArgs, type SandboxRequest } from './sandbox.js';
+import { sandboxArgs, waitForPidFile, type SandboxRequest } from './sandbox.js';
+
+export { waitForPidFile };
 import {
   bootId,
   containerDir,
@@ -30,6 +24,7 @@ import {
   type ContainerState,
 } from './containers.js';
 import { cgroupDriver } from './cgroups.js';
+import { containerResolvConf, hostsFile, parseExtraHost } from './resolv-conf.js';
 import { prepareOverlay, ensureLayers } from './rootfs.js';
 import { nativeBinary } from '../shared/native.js';
 import { InvalidInputError, TsdockError } from '../shared/errors.js';
@@ -127,20 +122,15 @@ export async function createContainer(opts: CreateOptions): Promise<ContainerSta
   return st;
 }
 
-function writeEtcFiles(st: ContainerState): void {
+function writeEtcFiles(st: ContainerState, gateway: () => string): void {
   const dir = runtimeDir(st.id);
   const host = st.spec.hostname;
-  let hosts = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
-  if (host) hosts += `${st.ip ?? '127.0.1.1'}\t${host}\n`;
-  writeFileSync(join(dir, 'hosts'), hosts);
+  const own = host ? { name: host, ip: st.ip ?? '127.0.1.1' } : undefined;
+  const extra = (st.spec.extraHosts ?? []).map((h) => parseExtraHost(h, gateway));
+  writeFileSync(join(dir, 'hosts'), hostsFile(own, extra));
   writeFileSync(join(dir, 'hostname'), `${host}\n`);
-  let resolv = '';
-  try {
-    resolv = readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    /* none on the host */
-  }
-  writeFileSync(join(dir, 'resolv.conf'), resolv);
+  const mode = st.spec.network.mode;
+  writeFileSync(join(dir, 'resolv.conf'), containerResolvConf(mode === 'host' ? 'host' : 'bridge'));
 }
 
 /** The helper request for a created container (network joins resolved). */
@@ -207,21 +197,6 @@ export interface Started {
   wait(): Promise<number>;
 }
 
-/** Waits for the helper's pid file (the container's PID 1 exists once it is there). */
-export async function waitForPidFile(file: string, child: ChildProcess): Promise<number> {
-  for (let i = 0; i < 5000; i++) {
-    if (child.exitCode !== null) throw new TsdockError('the container exited during setup');
-    try {
-      const pid = Number(readFileSync(file, 'utf8'));
-      if (pid > 0) return pid;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  throw new TsdockError('the container did not start');
-}
-
 /** Starts a created container; stdio is the helper's (inherit for foreground, pipes for logs). */
 export async function startContainer(
   st: ContainerState,
@@ -247,15 +222,19 @@ export async function startContainer(
       net.ensureBridge(subnet);
       st.ip = net.allocateAddress(st.id, subnet);
     }
-    writeEtcFiles(st);
+    if (!net && st.spec.extraHosts?.some((h) => h.endsWith('host-gateway')))
+      net = await import('./network.js');
+    const gw = net ? net.gatewayOf(net.parseSubnet()) : '';
+    writeEtcFiles(st, () => gw);
     const req = await buildRequest(st, cgroup.dirs, driver.version === 2);
-    const args = sandboxArgs({ ...req, syncFd: bridge ? 3 : undefined });
-    const statusFd = opts.execStatus ? (bridge ? 4 : 3) : undefined;
-    if (statusFd) args.splice(args.indexOf('--'), 0, '--status-fd', String(statusFd));
     if (bridge && net) {
       const sub = net.parseSubnet();
-      args.splice(args.indexOf('--'), 0, '--ip', st.ip!, String(sub.prefix), net.gatewayOf(sub));
+      req.syncFd = 3;
+      req.ip = { address: st.ip!, prefix: sub.prefix, gateway: net.gatewayOf(sub) };
     }
+    const args = sandboxArgs(req);
+    const statusFd = opts.execStatus ? (bridge ? 4 : 3) : undefined;
+    if (statusFd) args.splice(args.indexOf('--'), 0, '--status-fd', String(statusFd));
     const fds = (Array.isArray(stdio) ? stdio : [stdio, stdio, stdio]) as IOType[];
     const child: ChildProcess = spawn(nativeBinary('sandbox'), args, {
       stdio: [...fds, ...(bridge ? ['pipe' as const] : []), ...(statusFd ? ['pipe' as const] : [])],

@@ -15,11 +15,12 @@
 // not have before. Exit codes: the process's own, 128+n on signal n, 126/127 when the command
 // is not executable / not found, 125 when the sandbox could not be set up.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, lstatSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Limits, Mount } from './spec.js';
+import { TsdockError } from '../shared/errors.js';
 
 /** Everything the native helper needs for `sandbox run`. */
 export interface SandboxRequest {
@@ -48,6 +49,8 @@ export interface SandboxRequest {
   pidFile?: string;
   /** fd number (in the helper) to read one byte from before setting up (network plumbing) */
   syncFd?: number;
+  /** eth0's address, prefix length and default gateway (a veth moved in during syncFd's wait) */
+  ip?: { address: string; prefix: number; gateway: string };
   /** drop CAP_MKNOD (when no devices cgroup fences device nodes, e.g. cgroup v2) */
   noMknod?: boolean;
   rlimits?: { name: string; soft: number | 'unlimited'; hard: number | 'unlimited' }[];
@@ -86,6 +89,7 @@ export function sandboxArgs(req: SandboxRequest): string[] {
   if (req.noMknod) a.push('--no-mknod');
   if (req.pidFile) a.push('--pid-file', req.pidFile);
   if (req.syncFd !== undefined) a.push('--sync-fd', String(req.syncFd));
+  if (req.ip) a.push('--ip', req.ip.address, String(req.ip.prefix), req.ip.gateway);
   a.push('--', ...req.argv);
   return a;
 }
@@ -129,6 +133,21 @@ export async function spawnSandbox(
     );
   });
   return { child, wait: () => done };
+}
+
+/** Waits for the helper's pid file (the container's PID 1 exists once it is there). */
+export async function waitForPidFile(file: string, child: ChildProcess): Promise<number> {
+  for (let i = 0; i < 5000; i++) {
+    if (child.exitCode !== null) throw new TsdockError('the container exited during setup');
+    try {
+      const pid = Number(readFileSync(file, 'utf8'));
+      if (pid > 0) return pid;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new TsdockError('the container did not start');
 }
 
 /** The builder's entry point: run one command in a rootfs directory and wait for it. */

@@ -2,6 +2,7 @@
 // entrypoint/cmd, env merge, user, workdir, mounts, limits, hostname, network, ports), with
 // docker's semantics. Pure: no file system, no Linux calls, so unit tests check it anywhere.
 import { InvalidInputError } from '../shared/errors.js';
+import { parseExtraHost } from './resolv-conf.js';
 
 /** The parts of an OCI image config (`config` object) that running uses. */
 export interface ImageRunConfig {
@@ -63,6 +64,8 @@ export interface ContainerSpec {
   limits: Limits;
   network: NetworkMode;
   ports: PortMapping[];
+  /** --add-host entries as given (validated; host-gateway is resolved at start) */
+  extraHosts?: string[];
   init: boolean;
   tty: boolean;
   readOnly: boolean;
@@ -86,6 +89,8 @@ export interface RunFlags {
   cpuShares?: string;
   pidsLimit?: string;
   network?: string;
+  /** --add-host name:ip (ip may be host-gateway) */
+  addHost?: string[];
   init?: boolean;
   tty?: boolean;
   readOnly?: boolean;
@@ -267,6 +272,11 @@ export function resolveArgv(config: ImageRunConfig, flags: RunFlags): string[] {
   return argv;
 }
 
+function validHosts(list: string[]): string[] {
+  for (const h of list) parseExtraHost(h, () => '0.0.0.0'); // throws on a bad entry
+  return list;
+}
+
 /** image config + flags -> the full spec; `id` supplies the default hostname. */
 export function buildSpec(
   config: ImageRunConfig,
@@ -297,6 +307,7 @@ export function buildSpec(
     limits: parseLimits(flags),
     network,
     ports,
+    extraHosts: validHosts(flags.addHost ?? []),
     init: !!flags.init,
     tty: !!flags.tty,
     readOnly: !!flags.readOnly,

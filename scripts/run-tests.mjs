@@ -1,6 +1,10 @@
 // Runs the compiled test files of the named groups (unit, integration, privileged) with node:test.
 // Usage: node scripts/run-tests.mjs GROUP... [-- extra node --test args]
 // Filter by TEST_FILTER=substring to run only matching files.
+// Runs as root (privileged ones above all) use a bridge of their own (TSDOCK_BRIDGE and
+// TSDOCK_SUBNET, unless given) for the containers and RUN steps of every test file, and remove
+// it and its NAT rules at the end when it did not exist before, so a test run leaves no bridge
+// or iptables rule behind.
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -29,10 +33,27 @@ if (files.length === 0) {
   console.error(`no test files for ${groups.join(', ')} (did you run "npm run build"?)`);
   process.exit(1);
 }
+const asRoot = process.getuid?.() === 0;
+if (asRoot && !process.env.TSDOCK_BRIDGE) {
+  process.env.TSDOCK_BRIDGE = `tstest${process.pid % 1000000}`;
+  process.env.TSDOCK_SUBNET ??= `10.${200 + (process.pid % 50)}.${(process.pid >> 6) % 256}.0/24`;
+}
+const bridgeDev = `/sys/class/net/${process.env.TSDOCK_BRIDGE ?? 'tsdock0'}`;
+const bridgeBefore = existsSync(bridgeDev);
 const concurrency = rootOnly ? '1' : '2';
 const res = spawnSync(
   process.execPath,
   ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { stdio: 'inherit' },
 );
+if (asRoot && !bridgeBefore && (rootOnly || existsSync(bridgeDev))) {
+  const removal = spawnSync(
+    process.execPath,
+    [join('dist', 'bin', 'tsnetwork.js'), 'rm', '--force'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  if (removal.status !== 0) console.error('could not remove the test bridge (see above)');
+}
 process.exit(res.status ?? 1);

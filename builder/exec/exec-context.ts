@@ -7,6 +7,7 @@ import type { BuildEnv } from './build-env.js';
 import type { LayerOptions } from './layer-output.js';
 import type { StageResult } from './stage-builder.js';
 import type { CacheRecord } from '../cache/build-cache.js';
+import type { ExtraHost } from '../../runner/resolv-conf.js';
 
 export interface SecretSource {
   file?: string;
@@ -17,6 +18,10 @@ export interface ExecOptions {
   noCache: boolean;
   debugCache: boolean;
   secrets: Map<string, SecretSource>;
+  /** RUN's network unless it says --network=none|host (default: the runner's bridge with NAT). */
+  network?: 'default' | 'none' | 'host';
+  /** --add-host entries, in every RUN's /etc/hosts */
+  extraHosts?: ExtraHost[];
   /** RUN limits (the sandbox's cgroup). */
   limits?: { memory?: number; pids?: number };
 }

@@ -4,7 +4,6 @@
 // directory then becomes the new layer's unpacked directory (it already is one), so the next
 // step does not unpack what was just written.
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mount } from '../../runner/spec.js';
 import type { LayerRef } from '../cache/build-cache.js';
@@ -20,7 +19,7 @@ import type { StepLog } from '../progress.js';
 import { bindSource } from './bind-source.js';
 import { layerFromUpper } from './layer-output.js';
 import { trackTemp } from './interrupt.js';
-import { mountPointFilter, runStep } from './run-step.js';
+import { mountPointFilter, runStep, type RunNetwork } from './run-step.js';
 import type { PreparedStep, StageBuilder } from './stage-builder.js';
 
 type RunStep = Extract<ExpandedStep, { kind: 'run' }>;
@@ -57,7 +56,10 @@ export async function prepareRun(
   const vars = sb.stageVars;
   const { argv, script } = runArgv(ins, cfg.Shell);
   const cwd = cfg.WorkingDir || '/';
-  const network = ins.network === 'host' ? 'host' : 'none';
+  // RUN --network=default (or none given) means the build's --network, as in BuildKit
+  const network: RunNetwork =
+    ins.network && ins.network !== 'default' ? ins.network : (sb.context.opts.network ?? 'default');
+  const extraHosts = sb.context.opts.extraHosts ?? [];
   const keyEnv = [...vars.runArgs(), ...vars.configEnv()];
   const mountIds = await Promise.all(step.mounts.map((m) => mountIdentity(sb, ins, m)));
   const inputs: Record<string, string> = {
@@ -70,6 +72,7 @@ export async function prepareRun(
     mounts: JSON.stringify(mountIds),
   };
   if (script) inputs.script = script.content;
+  if (extraHosts.length > 0) inputs.hosts = JSON.stringify(extraHosts);
   return { inputs, produce: () => execute(sb, ins, step, log, { argv, script, cwd, network }) };
 }
 
@@ -176,7 +179,7 @@ interface RunPlan {
   argv: string[];
   script?: { name: string; content: string };
   cwd: string;
-  network: 'none' | 'host';
+  network: RunNetwork;
 }
 
 async function execute(
@@ -193,11 +196,6 @@ async function execute(
     await Promise.all(temps.map((t) => rm(t, { recursive: true, force: true })));
     throw e;
   });
-  if (p.network === 'host') {
-    // The host's resolver files, read-only, as docker does for --network=host.
-    for (const f of ['/etc/resolv.conf', '/etc/hosts'])
-      if (existsSync(f)) mounts.unshift({ type: 'bind', source: f, target: f, readOnly: true });
-  }
   if (p.script) {
     const dir = trackTemp(await mkdtemp(join(ctx.env.tmpDir, 'script-')));
     temps.push(dir);
@@ -212,6 +210,7 @@ async function execute(
     cwd: p.cwd,
     user: sb.config.config.User || undefined,
     network: p.network,
+    extraHosts: ctx.opts.extraHosts,
     mounts,
     limits: ctx.opts.limits,
     tmpRoot: ctx.env.tmpDir,

@@ -1,16 +1,22 @@
-// RUN: the command executes in the runner's sandbox (new mount/pid/uts/ipc namespaces, network
-// none unless --network=host, cgroup limits) on an overlay of the parent's unpacked layers plus a
-// fresh upper directory. The overlay is mounted by the sandbox helper inside its private mount
+// RUN: the command executes in the runner's sandbox (new mount/pid/uts/ipc namespaces, cgroup
+// limits) on an overlay of the parent's unpacked layers plus a fresh upper directory. Network as
+// docker build: default = its own network namespace on the runner's bridge (outbound NAT, no
+// inbound), none = lo only, host = the host's. /etc/resolv.conf and /etc/hosts are files of the
+// run, bind-mounted read-only (BuildKit's): the host's resolvers (loopback ones replaced, the
+// host's file as is with host), localhost + --add-host entries (the host's hosts with host). The overlay is mounted by the sandbox helper inside its private mount
 // namespace, so nothing is left mounted on the host whatever happens. The new layer is the upper
 // directory turned into an OCI tar (whiteouts, opaque dirs, false copy-ups dropped), leaving out
 // mount points the sandbox had to create (/proc, /sys, /dev, mount targets).
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { StdioOptions } from 'node:child_process';
 import { prepareOverlay } from '../../runner/rootfs.js';
 import { sandboxArgs, spawnSandbox } from '../../runner/sandbox.js';
 import { cgroupDriver } from '../../runner/cgroups.js';
 import type { Mount } from '../../runner/spec.js';
+import { bridgeEndpoint, type BridgeEndpoint } from '../../runner/bridge-endpoint.js';
+import { containerResolvConf, hostsFile, type ExtraHost } from '../../runner/resolv-conf.js';
 import { onInterrupt, sleepSync, trackTemp } from './interrupt.js';
 
 export interface RunRequest {
@@ -20,7 +26,9 @@ export interface RunRequest {
   env: string[];
   cwd: string;
   user?: string;
-  network: 'none' | 'host';
+  network: RunNetwork;
+  /** --add-host entries for /etc/hosts */
+  extraHosts?: ExtraHost[];
   mounts: Mount[];
   limits?: { memory?: number; pids?: number };
   /** Where temp dirs go (same filesystem as the layer cache is best). */
@@ -28,6 +36,8 @@ export interface RunRequest {
   stdout: Writable;
   stderr: Writable;
 }
+
+export type RunNetwork = 'default' | 'none' | 'host';
 
 export interface RunOutcome {
   exitCode: number;
@@ -44,13 +54,15 @@ export async function runStep(req: RunRequest): Promise<RunOutcome> {
   const dir = trackTemp(await mkdtemp(join(req.tmpRoot, 'run-')));
   const cleanup = () => rm(dir, { recursive: true, force: true });
   const driver = cgroupDriver();
+  let endpoint: BridgeEndpoint | undefined;
   const cgroup = driver.create(`tsbuild-${dir.slice(-6)}-${process.pid}`, {
     memory: req.limits?.memory,
     pids: req.limits?.pids ?? 4096,
   } as Parameters<typeof driver.create>[1]);
   try {
     const plan = await prepareOverlay(dir, req.layerDirs);
-    const candidates = [...SANDBOX_POINTS, ...req.mounts.map((m) => m.target.replace(/^\/+/, ''))];
+    const mounts = [...(await etcMounts(dir, req.network, req.extraHosts ?? [])), ...req.mounts];
+    const candidates = [...SANDBOX_POINTS, ...mounts.map((m) => m.target.replace(/^\/+/, ''))];
     const mountPoints = new Set<string>();
     for (const p of candidates) {
       if (!(await existsInLowers(req.layerDirs, p))) {
@@ -61,6 +73,7 @@ export async function runStep(req: RunRequest): Promise<RunOutcome> {
         }
       }
     }
+    if (req.network === 'default') endpoint = bridgeEndpoint(join(dir, 'pid'));
     const args = sandboxArgs({
       rootfs: plan.rootfs,
       overlay: { base: plan.base, lowers: plan.lowers, upper: plan.upper, work: plan.work },
@@ -70,11 +83,13 @@ export async function runStep(req: RunRequest): Promise<RunOutcome> {
       user: req.user,
       hostname: 'tsbuild',
       network: req.network === 'host' ? 'host' : 'new',
-      mounts: req.mounts,
+      mounts,
       cgroups: cgroup.dirs,
       noMknod: driver.version === 2,
+      ...endpoint?.request,
     });
-    const { child, wait } = await spawnSandbox(args, ['ignore', 'pipe', 'pipe']);
+    const stdio = endpoint ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
+    const { child, wait } = await spawnSandbox(args, stdio as StdioOptions);
     const off = onInterrupt(() => {
       child.kill('SIGKILL');
       sleepSync(200);
@@ -82,14 +97,37 @@ export async function runStep(req: RunRequest): Promise<RunOutcome> {
     });
     child.stdout!.pipe(req.stdout, { end: false });
     child.stderr!.pipe(req.stderr, { end: false });
+    if (endpoint)
+      await endpoint.attach(child).catch((e: unknown) => {
+        child.kill('SIGKILL');
+        throw e;
+      });
     const exitCode = await wait().finally(off);
     return { exitCode, upper: join(dir, 'upper'), mountPoints, cleanup };
   } catch (e) {
     await cleanup();
     throw e;
   } finally {
+    endpoint?.release();
     cgroup.remove();
   }
+}
+
+/** The run's /etc/resolv.conf and /etc/hosts, written in its temp dir; read-only binds. */
+async function etcMounts(dir: string, network: RunNetwork, extra: ExtraHost[]): Promise<Mount[]> {
+  const resolv = join(dir, 'resolv.conf');
+  const hosts = join(dir, 'hosts');
+  await writeFile(resolv, containerResolvConf(network === 'host' ? 'host' : 'bridge'));
+  const base =
+    network === 'host'
+      ? await readFile('/etc/hosts', 'utf8').catch(() => hostsFile(undefined, []))
+      : hostsFile({ name: 'tsbuild', ip: '127.0.0.1' }, []);
+  const lines = extra.map((h) => `${h.ip}\t${h.name}\n`).join('');
+  await writeFile(hosts, `${base}${base === '' || base.endsWith('\n') ? '' : '\n'}${lines}`);
+  return [
+    { type: 'bind', source: resolv, target: '/etc/resolv.conf', readOnly: true },
+    { type: 'bind', source: hosts, target: '/etc/hosts', readOnly: true },
+  ];
 }
 
 async function existsInLowers(layerDirs: string[], rel: string): Promise<boolean> {

@@ -35,17 +35,31 @@ export async function ensureBusyboxLayout(): Promise<string> {
     .update(`${bb.size}:${bb.mtimeMs}`)
     .digest('hex')
     .slice(0, 12);
-  const cache = process.env['TSDOCK_TEST_CACHE'] ?? join(root, '.work', 'test-cache');
-  const layout = join(cache, `busybox-${key}`);
-  if (existsSync(join(layout, 'index.json'))) return layout;
-  await fs.mkdir(cache, { recursive: true });
-  const temp = `${layout}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
+  const layout = join(testCache(root), `busybox-${key}`);
+  return cachedLayout(layout, (temp) => {
     const res = spawnSync(script, [temp, 'latest'], {
       encoding: 'utf8',
       env: { ...process.env, BUSYBOX },
     });
     if (res.status !== 0) throw new Error(`make-busybox.sh failed (${res.status}): ${res.stderr}`);
+  });
+}
+
+/** Where built test images are kept between runs. */
+export function testCache(root = repoRoot()): string {
+  return process.env['TSDOCK_TEST_CACHE'] ?? join(root, '.work', 'test-cache');
+}
+
+/**
+ * `layout` as it is when already built; else `make(temp)` builds it in a temp dir that is then
+ * renamed into place, so parallel test files share one build.
+ */
+export async function cachedLayout(layout: string, make: (temp: string) => void): Promise<string> {
+  if (existsSync(join(layout, 'index.json'))) return layout;
+  await fs.mkdir(dirname(layout), { recursive: true });
+  const temp = `${layout}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    make(temp);
     await fs.rename(temp, layout).catch((err: NodeJS.ErrnoException) => {
       // Another test process finished first: use its build.
       if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;

@@ -197,7 +197,7 @@ test('RUN --mount cache persists, secrets stay out of the layer, network is none
     Dockerfile: [
       'FROM busybox',
       'RUN --mount=type=cache,target=/cache echo hit >> /cache/log && wc -l < /cache/log > /count',
-      'RUN --mount=type=secret,id=tok cat /run/secrets/tok > /copied-secret-length && [ ! -e /proc/net/dev ] || [ "$(ls /sys/class/net)" = "lo" ]',
+      'RUN --network=none --mount=type=secret,id=tok cat /run/secrets/tok > /copied-secret-length && [ ! -e /proc/net/dev ] || [ "$(ls /sys/class/net)" = "lo" ]',
       '',
     ].join('\n'),
     'tok.txt': 's3cret',
