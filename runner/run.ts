@@ -18,7 +18,9 @@ import { buildSpec, type ImageRunConfig, type RunFlags } from './spec.js';
 import { sandboxArgs, type SandboxRequest } from './sandbox.js';
 import {
   bootId,
+  claimContainer,
   containerDir,
+  reconcileAtStart,
   containerPid,
   findContainer,
   reserveName,
@@ -26,12 +28,14 @@ import {
   removeContainer,
   removeTree,
   runtimeDir,
+  runtimeRoot,
   tsdockRoot,
   type ContainerState,
 } from './containers.js';
 import { cgroupDriver } from './cgroups.js';
 import { prepareOverlay, ensureLayers } from './rootfs.js';
 import { nativeBinary } from '../shared/native.js';
+import { securePrivateDir, secureStateDirs } from '../shared/state-dirs.js';
 import { InvalidInputError, TsdockError } from '../shared/errors.js';
 
 export interface CreateOptions {
@@ -92,6 +96,7 @@ export async function createContainer(opts: CreateOptions): Promise<ContainerSta
     );
   }
   const id = randomId();
+  await reconcileAtStart();
   const { imageId, config, layers, doc } = await imageInputs(opts);
   // `-e NODE_EXTRA_CA_CERTS` (no value) still sees it when tsrun's shebang set it aside
   const callerEnv = {
@@ -101,7 +106,10 @@ export async function createContainer(opts: CreateOptions): Promise<ContainerSta
   const spec = buildSpec(config, opts.flags, id, callerEnv);
   const name = opts.name ?? randomName(id);
   const dir = containerDir(id);
-  mkdirSync(dir, { recursive: true });
+  secureStateDirs();
+  securePrivateDir(runtimeRoot());
+  claimContainer(id); // before the record dir: a kill from here on leaves it to reconcileAll
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
     reserveName(name, id);
   } catch (err) {

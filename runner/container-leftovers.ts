@@ -1,0 +1,88 @@
+// What a container holds on the host besides its record, and how to let all of it go when its
+// supervisor died without doing so (kill -9 of a foreground tsrun, a crashed monitor): the
+// cgroup directories in every hierarchy (v1 controllers and any v2 tree, whichever driver made
+// them), the runtime dir on tmpfs, the bridge address reservation and the name link.
+//
+// Ownership: the process that creates a container writes `<runtime dir>/owner` ("pid
+// starttime", tmpfs: cheap) before anything else exists; the detached monitor takes it over.
+// The owner is always the container's creator or supervisor, so a dead owner means nobody will
+// ever finish or clean up that container.
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+
+/** "pid starttime" of a live process (starttime tells a reused pid apart), else undefined. */
+export function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+    return `${pid} ${fields[19]}`; // field 22 of proc(5): starttime
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records this process as the owner of container `runDir` (made 0700 if missing). */
+export function claimOwnership(runDir: string): void {
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(runDir, 'owner'), processIdentity(process.pid) ?? String(process.pid));
+}
+
+/** 'alive', 'dead', or 'unknown' (no owner file: made by an older tsdock, or already gone). */
+export function ownerState(runDir: string): 'alive' | 'dead' | 'unknown' {
+  let owner: string;
+  try {
+    owner = readFileSync(join(runDir, 'owner'), 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+  const pid = Number(owner.split(' ')[0]);
+  return Number.isInteger(pid) && pid > 0 && processIdentity(pid) === owner ? 'alive' : 'dead';
+}
+
+/** Symlinks in `dir` pointing at `id` (name and address reservations) are removed. */
+export function unlinkReservations(dir: string, id: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    try {
+      if (readlinkSync(join(dir, n)) === id) unlinkSync(join(dir, n));
+    } catch {
+      /* gone meanwhile, or not a link */
+    }
+  }
+}
+
+/** Every cgroup directory `tsdock/<id>` under any v1 hierarchy or v2 tree on this host. */
+export function cgroupDirsEverywhere(id: string): string[] {
+  const roots = new Set(
+    [process.env.TSDOCK_CGROUP_ROOT, '/sys/fs/cgroup', '/sys/fs/cgroup/unified'].filter(
+      (r): r is string => !!r,
+    ),
+  );
+  const dirs = new Set<string>();
+  for (const root of roots) {
+    dirs.add(join(root, 'tsdock', id)); // a v2 tree
+    if (existsSync(join(root, 'cgroup.controllers'))) continue;
+    let hierarchies: string[] = [];
+    try {
+      hierarchies = readdirSync(root);
+    } catch {
+      continue;
+    }
+    for (const h of hierarchies) dirs.add(join(root, h, 'tsdock', id));
+  }
+  return [...dirs].filter((d) => existsSync(d));
+}
