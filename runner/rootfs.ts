@@ -15,6 +15,7 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { ImageBudget } from '../shared/tar/unpack-limits.js';
 
 /** One layer to unpack: its diffId names the cache entry; open() yields the compressed blob. */
 export interface LayerSource {
@@ -25,11 +26,19 @@ export interface LayerSource {
 }
 
 /** Unpacks a layer blob (gzip or plain) into dest with overlay whiteouts (the tar helper's). */
-export type Extractor = (tar: Readable, dest: string) => Promise<void>;
+export type Extractor = (
+  tar: Readable,
+  dest: string,
+  opts: { label: string; imageBudget: ImageBudget },
+) => Promise<void>;
 
-async function defaultExtractor(blob: Readable, dest: string): Promise<void> {
+async function defaultExtractor(
+  blob: Readable,
+  dest: string,
+  opts: { label: string; imageBudget: ImageBudget },
+): Promise<void> {
   const { extractLayer } = await import('../shared/tar/extract.js');
-  await extractLayer(blob, dest, { whiteouts: 'overlay' });
+  await extractLayer(blob, dest, { whiteouts: 'overlay', ...opts });
 }
 
 /** Unpacks every layer not already cached (in parallel); returns their dirs, bottom first. */
@@ -46,28 +55,46 @@ export async function ensureLayers(
       () => true,
       () => false,
     );
-  await mkdir(layersDir, { recursive: true });
-  return Promise.all(
+  const { secureStateDirs } = await import('../shared/state-dirs.js');
+  secureStateDirs(); // layers/ is 0700: a layer's setuid files and device nodes stay ours
+  await mkdir(layersDir, { recursive: true, mode: 0o700 });
+  const { ImageBudget } = await import('../shared/tar/unpack-limits.js');
+  const imageBudget = new ImageBudget();
+  // all or nothing: every missing layer is unpacked beside the cache, and only when all of them
+  // succeeded (within the per-image limit) are they renamed into place
+  const results = await Promise.allSettled(
     layers.map(async (layer) => {
       const hex = layer.diffId.replace(/^sha256:/, '');
       const dir = join(layersDir, hex);
-      if (await exists(dir)) return dir;
+      if (await exists(dir)) return { dir };
       const tmp = join(layersDir, `.tmp-${hex}-${randomBytes(4).toString('hex')}`);
       await mkdir(tmp, { recursive: true });
       try {
-        await extract(await layer.open(), tmp); // gzip/plain auto-detected by the extractor
-        await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
-          // another process finished the same layer first: theirs is as good as ours
-          if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-          await rm(tmp, { recursive: true, force: true });
-        });
+        // gzip/plain auto-detected by the extractor; the size limits are per layer and per image
+        await extract(await layer.open(), tmp, { label: `layer ${layer.diffId}`, imageBudget });
       } catch (err) {
+        imageBudget.stopped = true; // the other layers of this image stop at their next entry
         await rm(tmp, { recursive: true, force: true });
         throw err;
       }
-      return dir;
+      return { dir, tmp };
     }),
   );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const done = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (failed) {
+    await Promise.all(done.map((d) => d.tmp && rm(d.tmp, { recursive: true, force: true })));
+    throw failed.reason;
+  }
+  for (const { dir, tmp } of done) {
+    if (!tmp) continue;
+    await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
+      // another process finished the same layer first: theirs is as good as ours
+      if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+      await rm(tmp, { recursive: true, force: true });
+    });
+  }
+  return done.map((d) => d.dir);
 }
 
 /** The overlay layout for one container (what the helper's --overlay needs). */
