@@ -3,7 +3,8 @@
 // overlay of those layer directories plus its own upper/work directories.
 //
 //   $TSDOCK_ROOT/layers/<diffId hex>/        unpacked layer (complete once renamed into place)
-//   $TSDOCK_ROOT/layers/.tmp-<hex>-<rand>/   extraction in progress (removed on failure)
+//   $TSDOCK_ROOT/layers/.tmp-<hex>-p<pid>-<rand>/  extraction in progress (removed on failure,
+//                                             or by the next ensureLayers once pid is gone)
 //   <run dir>/l/<n> -> layer dir              short links: the overlay option string stays
 //                                             under the kernel's page-size limit
 //   <run dir>/rootfs/                         the mount point
@@ -58,6 +59,7 @@ export async function ensureLayers(
   const { secureStateDirs } = await import('../shared/state-dirs.js');
   secureStateDirs(); // layers/ is 0700: a layer's setuid files and device nodes stay ours
   await mkdir(layersDir, { recursive: true, mode: 0o700 });
+  await sweepAbandonedExtractions(layersDir);
   const { ImageBudget } = await import('../shared/tar/unpack-limits.js');
   const imageBudget = new ImageBudget();
   // all or nothing: every missing layer is unpacked beside the cache, and only when all of them
@@ -67,7 +69,7 @@ export async function ensureLayers(
       const hex = layer.diffId.replace(/^sha256:/, '');
       const dir = join(layersDir, hex);
       if (await exists(dir)) return { dir };
-      const tmp = join(layersDir, `.tmp-${hex}-${randomBytes(4).toString('hex')}`);
+      const tmp = join(layersDir, `.tmp-${hex}-p${process.pid}-${randomBytes(4).toString('hex')}`);
       await mkdir(tmp, { recursive: true });
       try {
         // gzip/plain auto-detected by the extractor; the size limits are per layer and per image
@@ -95,6 +97,18 @@ export async function ensureLayers(
     });
   }
   return done.map((d) => d.dir);
+}
+
+/** Removes `.tmp-<hex>-p<pid>-<rand>` extractions whose process is gone (a kill -9 mid-way). */
+async function sweepAbandonedExtractions(layersDir: string): Promise<void> {
+  const { readdir, rm } = await import('node:fs/promises');
+  const { processIdentity } = await import('./container-leftovers.js');
+  for (const name of await readdir(layersDir).catch(() => [] as string[])) {
+    const m = /^\.tmp-[0-9a-f]+-p(\d+)-[0-9a-f]+$/.exec(name);
+    if (m && !processIdentity(Number(m[1]))) {
+      await rm(join(layersDir, name), { recursive: true, force: true });
+    }
+  }
 }
 
 /** The overlay layout for one container (what the helper's --overlay needs). */

@@ -1,7 +1,7 @@
 // Unpacking limits and sparse files: runs of zeros land as holes (du far below the size, same
 // bytes read back), a layer past TSDOCK_MAX_LAYER_SIZE / TSDOCK_MAX_LAYER_ENTRIES or an image
 // past TSDOCK_MAX_IMAGE_SIZE is refused with one line naming the variable, and the layer cache
-// keeps nothing of a refused image.
+// keeps nothing of a refused image (nor what an unpacking process killed mid-way left).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { spawnSync } from 'node:child_process';
 import { writeLayerFromDir } from '../../shared/tar/layer-writer.js';
 import { extractLayer } from '../../shared/tar/extract.js';
 import { UnpackLimitError, parseAmount } from '../../shared/tar/unpack-limits.js';
@@ -128,11 +129,15 @@ test('an image past TSDOCK_MAX_IMAGE_SIZE is refused and the layer cache keeps n
       TSDOCK_MAX_IMAGE_SIZE: '15m',
       TSDOCK_MAX_LAYER_SIZE: '12m',
     };
+    // what a kill -9 mid-extraction leaves: a partial tree of a process that is gone
+    const dead = spawnSync('true').pid!;
+    const partial = join(layersDir, `.tmp-${'ab'.repeat(32)}-p${dead}-0a1b2c3d`);
+    await mkdir(join(partial, 'usr'), { recursive: true });
     await assert.rejects(
       withEnv(env, () => ensureLayers(layersDir, sources)),
       /TSDOCK_MAX_IMAGE_SIZE/,
     );
-    assert.deepEqual(await readdir(layersDir), [], 'no layer, no partial extraction');
+    assert.deepEqual(await readdir(layersDir), [], 'no layer, no partial extraction, old or new');
     // within the limits the same image unpacks
     const dirs = await withEnv({ ...env, TSDOCK_MAX_IMAGE_SIZE: '32m' }, () =>
       ensureLayers(layersDir, sources),
