@@ -6,7 +6,8 @@
 // Ownership: the process that creates a container writes `<runtime dir>/owner` ("pid
 // starttime", tmpfs: cheap) before anything else exists; the detached monitor takes it over.
 // The owner is always the container's creator or supervisor, so a dead owner means nobody will
-// ever finish or clean up that container.
+// ever finish or clean up that container. Likewise tscommit writes `frozen-by` while it holds a
+// container frozen: if it dies there, the next command thaws the container.
 import {
   existsSync,
   mkdirSync,
@@ -30,17 +31,20 @@ export function processIdentity(pid: number): string | undefined {
   }
 }
 
-/** Records this process as the owner of container `runDir` (made 0700 if missing). */
-export function claimOwnership(runDir: string): void {
+/**
+ * Records this process as the owner of container `runDir` (made 0700 if missing); `file` is
+ * 'owner', or 'frozen-by' while tscommit holds the container frozen.
+ */
+export function claimOwnership(runDir: string, file = 'owner'): void {
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(runDir, 'owner'), processIdentity(process.pid) ?? String(process.pid));
+  writeFileSync(join(runDir, file), processIdentity(process.pid) ?? String(process.pid));
 }
 
-/** 'alive', 'dead', or 'unknown' (no owner file: made by an older tsdock, or already gone). */
-export function ownerState(runDir: string): 'alive' | 'dead' | 'unknown' {
+/** 'alive', 'dead', or 'unknown' (no such file: made by an older tsdock, or already gone). */
+export function ownerState(runDir: string, file = 'owner'): 'alive' | 'dead' | 'unknown' {
   let owner: string;
   try {
-    owner = readFileSync(join(runDir, 'owner'), 'utf8').trim();
+    owner = readFileSync(join(runDir, file), 'utf8').trim();
   } catch {
     return 'unknown';
   }
@@ -85,4 +89,16 @@ export function cgroupDirsEverywhere(id: string): string[] {
     for (const h of hierarchies) dirs.add(join(root, h, 'tsdock', id));
   }
   return [...dirs].filter((d) => existsSync(d));
+}
+
+/** Thaws container `id` in every freezer (v1 freezer.state, v2 cgroup.freeze). */
+export function thawEverywhere(id: string): void {
+  for (const dir of cgroupDirsEverywhere(id)) {
+    for (const [file, value] of [
+      ['freezer.state', 'THAWED'],
+      ['cgroup.freeze', '0'],
+    ] as const) {
+      if (existsSync(join(dir, file))) writeFileSync(join(dir, file), value);
+    }
+  }
 }

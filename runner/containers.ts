@@ -8,6 +8,7 @@
 //   $TSDOCK_RUNTIME (/run/tsdock for root: tmpfs, gone after a reboot, like /run/runc)
 //     <id>/ctr.pid                 host pid of the container's PID 1 (written by the helper)
 //     <id>/owner                   "pid starttime" of its creator/supervisor (container-leftovers.ts)
+//     <id>/frozen-by               the same, of a tscommit holding it frozen
 //     <id>/{l,rootfs}              lowerdir links and the mount point (runner/rootfs.ts)
 //     <id>/{hosts,hostname,resolv.conf}
 //
@@ -38,6 +39,7 @@ import {
   cgroupDirsEverywhere,
   claimOwnership,
   ownerState,
+  thawEverywhere,
   unlinkReservations,
 } from './container-leftovers.js';
 import { containersRoot } from '../shared/paths.js';
@@ -171,6 +173,17 @@ export function claimContainer(id: string): void {
   claimOwnership(runtimeDir(id));
 }
 
+const FROZEN_BY = 'frozen-by';
+
+/** Records that this process holds container `id` frozen (undone by releaseFrozen). */
+export function claimFrozen(id: string): void {
+  claimOwnership(runtimeDir(id), FROZEN_BY);
+}
+
+export function releaseFrozen(id: string): void {
+  removeTree(join(runtimeDir(id), FROZEN_BY));
+}
+
 /** Whether nobody will finish this record: its supervisor or creator is gone, or a reboot. */
 function abandoned(st: ContainerState): boolean {
   if (st.status === 'exited') return false;
@@ -184,7 +197,13 @@ function abandoned(st: ContainerState): boolean {
  * releases everything it held, and removes it when it was --rm. Undefined when removed.
  */
 export async function reconcile(st: ContainerState): Promise<ContainerState | undefined> {
-  if (!abandoned(st)) return st;
+  if (!abandoned(st)) {
+    if (st.status === 'running' && ownerState(runtimeDir(st.id), FROZEN_BY) === 'dead') {
+      thawEverywhere(st.id); // a tscommit died while it held the container frozen
+      removeTree(join(runtimeDir(st.id), FROZEN_BY));
+    }
+    return st;
+  }
   // the supervisor died: its container must not run on unsupervised (same boot only: after a
   // reboot the pid belongs to someone else)
   const orphan = st.bootId === bootId() ? containerPid(st) : undefined;
