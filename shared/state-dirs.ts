@@ -33,13 +33,18 @@ export function securePrivateDir(dir: string): void {
   done.add(dir);
 }
 
-/** mkdir with `mode` (parents as usual), or chmod an existing one with looser bits. */
+/**
+ * mkdir with `mode` (parents as usual), or chmod an existing one with other bits. A directory
+ * that is not ours or is sticky (TSDOCK_ROOT=/tmp, say) is left as it is: the 0700 directories
+ * below it still fence the trees.
+ */
 function ensureMode(dir: string, mode: number): void {
   try {
     mkdirSync(dir, { recursive: true, mode });
     const st = lstatSync(dir);
     if (!st.isDirectory()) throw new TsdockError(`${dir} is not a directory`, 'move it away');
-    if ((st.mode & 0o7777) !== mode) chmodSync(dir, mode); // umask, or made by an older tsdock
+    const shared = st.mode & 0o1000 || st.uid !== process.getuid?.();
+    if ((st.mode & 0o7777) !== mode && !shared) chmodSync(dir, mode); // umask, or older tsdock
   } catch (err) {
     if (err instanceof TsdockError) throw err;
     throw new TsdockError(
