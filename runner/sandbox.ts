@@ -1,8 +1,9 @@
 // The Sandbox seam: run one process isolated (namespaces, pivot_root, mounts, cgroups, caps).
 //
 // Mechanism: Node cannot call unshare/setns/pivot_root, so a small static C helper
-// (runner/native/sandbox.c) does every Linux call in one exec, with no shell and no util-linux
-// on the hot path; this module only turns a request (plain data) into the helper's argv.
+// (runner/native/sandbox/, several C files) does every Linux call in one exec, with no shell
+// and no util-linux on the hot path; this module only turns a request (plain data) into the
+// helper's argv.
 //
 // The builder's RUN uses the simple entry point:
 //   runInSandbox({ rootfs, argv, env, cwd, user?, network: 'none'|'host', hostname?, mounts?,

@@ -1,0 +1,99 @@
+/*
+ * sandbox: the native half of tsdock's Sandbox (runner/sandbox.ts builds its argv).
+ *
+ * Node cannot unshare/setns/pivot_root, so this small static helper does the Linux calls:
+ *   sandbox run  [options] -- ARGV...   new pid/mnt/uts/ipc(/net) namespaces, overlay or bind
+ *                                       rootfs, volumes, /proc /sys /dev, masked paths,
+ *                                       pivot_root, cgroup join, rlimits, user, caps,
+ *                                       no_new_privs, seccomp, exec.
+ *   sandbox exec --target PID [options] -- ARGV...   join a running container and exec.
+ * The parent stays as a tiny supervisor: forwards signals, relays a TTY if asked (its pty is
+ * opened in the container's own devpts and the master passed back over a socket, so `tty`
+ * inside names an existing /dev/pts entry), reaps the container's PID 1 and exits with its
+ * code (128+n for signal n). Exec failures come back over
+ * a CLOEXEC pipe as 126 (not executable) / 127 (not found); setup failures as 125.
+ *
+ * Options:
+ *   --rootfs DIR                 container root (bind-mounted onto itself unless --overlay)
+ *   --overlay BASE LOWERS UPPER WORK   chdir BASE, mount overlay(LOWERS colon list) on --rootfs
+ *   --hostname H   --cwd DIR   --user SPEC (name|uid[:group|gid], resolved in the container)
+ *   --net new|host|PATH   --ipc new|PATH   --uts new|PATH   (PATH = an nsfs file to join)
+ *   --bind SRC DST ro|rw   --tmpfs DST OPTS   (DST resolved inside the rootfs, never outside)
+ *   --cgroup DIR (repeat; writes 0 to DIR/cgroup.procs before exec)
+ *   --env K=V (repeat)   --rlimit RES SOFT HARD   --init   --tty   --readonly
+ *   --pid-file PATH  (host pid of the container's PID 1)   --sync-fd N (wait for a byte first)
+ *   --status-fd N  (writes "0" once the command was exec'd, or "CODE message" when it failed)
+ *   --ip ADDR PREFIX GATEWAY  configure eth0 (a veth peer moved in while we waited on --sync-fd)
+ *   --no-mknod (drop CAP_MKNOD: used where no devices cgroup can fence device nodes)
+ */
+/*
+ * The helper is split along runc's lines; this header is what the parts share:
+ *   options.c       argv -> struct opts
+ *   rootfs.c        the container's filesystem: overlay/bind root, /proc /sys /dev, volumes,
+ *                   pivot_root, masked and read-only paths
+ *   network.c       lo and eth0 inside the new network namespace
+ *   user.c          --user looked up in the container's /etc/passwd and /etc/group
+ *   capabilities.c  docker's default capability set, bounding set, capset
+ *   seccomp.c       the syscall filter
+ *   tty.c           the container's pty and the supervisor's relay
+ *   main.c          namespaces, clone, supervisor, PID 1 (--init), exec
+ */
+#ifndef TSDOCK_SANDBOX_H
+#define TSDOCK_SANDBOX_H
+
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#define MAXN 256
+
+struct bind { const char *src, *dst, *mode; };
+struct opts {
+  int exec_mode;
+  pid_t target;
+  const char *rootfs, *ov_base, *ov_lowers, *ov_upper, *ov_work;
+  const char *hostname, *cwd, *user, *net, *ipc, *uts, *pid_file;
+  struct bind binds[MAXN]; int nbinds;
+  struct bind tmpfs[MAXN]; int ntmpfs;
+  const char *cgroups[16]; int ncgroups;
+  char *env[MAXN * 4]; int nenv;
+  struct { int res; rlim_t soft, hard; } rl[32]; int nrl;
+  int init, tty, readonly, sync_fd, status_fd, no_mknod;
+  const char *ip, *gateway; int prefix;
+  char **argv;
+};
+
+/* the parsed command line (options.c) */
+extern struct opts o;
+/* the container's PID 1 (or the command under --init), for signal forwarding (main.c) */
+extern volatile pid_t child_pid;
+/* the supervisor's end of the container's pty, -1 without --tty (tty.c) */
+extern int master_fd;
+
+/* Reports "CODE message" to the supervisor (or stderr before the clone) and exits CODE. */
+void fail(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+#define CHECK(expr, ...) do { if ((expr) < 0) fail(125, __VA_ARGS__); } while (0)
+
+/* options.c */
+void parse(int argc, char **argv);
+/* rootfs.c: everything from private mounts to pivot_root and the masked paths */
+void setup_rootfs(void);
+/* network.c */
+void loopback_up(void);
+void configure_eth0(void);
+/* user.c: switches to --user (adds HOME to the environment when unset) */
+void set_user(void);
+/* capabilities.c */
+uint64_t default_caps(void);
+void drop_bounding(uint64_t keep);
+void set_caps(uint64_t keep);
+/* seccomp.c */
+void install_seccomp(void);
+/* tty.c */
+void relay_tty(void);
+int recv_fd(int sock);
+void use_tty(int slave);
+void container_tty(int sock);
+
+#endif
