@@ -14,6 +14,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  renameSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -36,8 +37,23 @@ export function processIdentity(pid: number): string | undefined {
  * 'owner', or 'frozen-by' while tscommit holds the container frozen.
  */
 export function claimOwnership(runDir: string, file = 'owner'): void {
-  mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(runDir, file), processIdentity(process.pid) ?? String(process.pid));
+  const me = processIdentity(process.pid) ?? String(process.pid);
+  if (existsSync(runDir)) {
+    writeFileSync(join(runDir, file), me);
+    return;
+  }
+  // the dir appears with its owner file in it (a kill in between leaves `.new-<id>-<pid>`)
+  const cut = runDir.lastIndexOf('/');
+  const fresh = `${runDir.slice(0, cut)}/.new-${runDir.slice(cut + 1)}-${process.pid}`;
+  mkdirSync(fresh, { recursive: true, mode: 0o700 });
+  writeFileSync(join(fresh, file), me);
+  renameSync(fresh, runDir);
+}
+
+/** For a `.new-<id>-<pid>` entry of the runtime root: whether its creator is gone. */
+export function abandonedClaim(name: string): boolean {
+  const m = /^\.new-[0-9a-f]+-(\d+)$/.exec(name);
+  return !!m && processIdentity(Number(m[1])) === undefined;
 }
 
 /** 'alive', 'dead', or 'unknown' (no such file: made by an older tsdock, or already gone). */

@@ -19,7 +19,8 @@
 // gone, a "created" one whose creator is gone, or one written before the last reboot (boot_id
 // differs), is settled as exited and everything it held is released (container-leftovers.ts);
 // with --rm it is removed. A record directory without state.json whose owner is dead (a
-// foreground --rm run killed before it saved) is removed. reconcileAll() does this for every
+// foreground --rm run killed before it saved) is removed, and so is a runtime dir whose owner
+// is dead (killed before it made the record). reconcileAll() does this for every
 // container; commands that read container state run it first, so a kill -9 leaves nothing.
 import {
   existsSync,
@@ -36,6 +37,7 @@ import {
 import { join } from 'node:path';
 import type { ContainerSpec } from './spec.js';
 import {
+  abandonedClaim,
   cgroupDirsEverywhere,
   claimOwnership,
   ownerState,
@@ -260,7 +262,29 @@ export async function reconcileAll(): Promise<ContainerState[]> {
       await removeContainer({ id, name: '', ip: undefined });
     }
   }
+  await sweepRuntimeDirs();
   return out;
+}
+
+/**
+ * Runtime dirs whose owner is dead, of any state root (ids are unique across roots): a kill
+ * between claiming a container and making its record leaves only this. Dirs without an owner
+ * file (an older tsdock) are left alone.
+ */
+async function sweepRuntimeDirs(): Promise<void> {
+  let ids: string[];
+  try {
+    ids = readdirSync(runtimeRoot());
+  } catch {
+    return;
+  }
+  for (const id of ids) {
+    if (abandonedClaim(id)) removeTree(join(runtimeRoot(), id));
+    if (id.startsWith('.') || ownerState(runtimeDir(id)) !== 'dead') continue;
+    const { removeDirs } = await import('./cgroups.js');
+    removeDirs(cgroupDirsEverywhere(id));
+    removeTree(runtimeDir(id));
+  }
 }
 
 let startup: Promise<ContainerState[]> | undefined;

@@ -4,7 +4,15 @@
 // mount, veth or process of those containers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -84,7 +92,14 @@ test('kill -9 of foreground tsrun --rm at random moments, then one command: noth
   assert.deepEqual(listDir(join(root, 'containers')), [], 'no record directories');
   assert.deepEqual(listDir(join(root, 'containers/.names')), [], 'no names');
   assert.deepEqual(listDir(join(root, 'containers/.ips')), [], 'no address reservations');
-  assert.deepEqual(listDir(runtime), [], 'no runtime dirs');
+  const leftRuntime = (existsSync(runtime) ? readdirSync(runtime) : []).map((id) => {
+    const files = readdirSync(join(runtime, id));
+    const owner = existsSync(join(runtime, id, 'owner'))
+      ? readFileSync(join(runtime, id, 'owner'), 'utf8')
+      : '-';
+    return `${id.slice(0, 12)}: ${files.join(',')} owner=${owner}`;
+  });
+  assert.deepEqual(leftRuntime, [], 'no runtime dirs');
   const cgroups = [...ids].flatMap((id) => leftoverCgroups(id));
   assert.deepEqual(cgroups, [], 'no cgroup dirs in any hierarchy');
   const veths = leftoverVeths().filter((v) => [...ids].some((id) => id.startsWith(v.slice(3))));
@@ -95,4 +110,21 @@ test('kill -9 of foreground tsrun --rm at random moments, then one command: noth
   }
   assert.deepEqual(sandboxProcesses(root), []);
   assert.ok(!existsSync(join(root, 'containers', [...ids][0]!)));
+});
+
+test('runtime dirs of owners that died before making the record are swept; ownerless ones stay', () => {
+  const dead = spawnSync('true').pid!;
+  const orphan = join(runtime, 'ab'.repeat(32));
+  const legacy = join(runtime, 'cd'.repeat(32));
+  mkdirSync(join(orphan, 'l'), { recursive: true });
+  writeFileSync(join(orphan, 'owner'), `${dead} 1`);
+  mkdirSync(legacy, { recursive: true });
+  const unclaimed = join(runtime, `.new-${'ef'.repeat(32)}-${dead}`); // killed mid-claim
+  mkdirSync(unclaimed);
+  const r = tsCommand(root, 'tsps', [], { env: { ...net, TSDOCK_RUNTIME: runtime } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!existsSync(orphan), 'swept');
+  assert.ok(!existsSync(unclaimed), 'half-made claim swept');
+  assert.ok(existsSync(legacy), 'no owner file: made by an older tsdock, left alone');
+  rmSync(legacy, { recursive: true });
 });
