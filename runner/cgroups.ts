@@ -72,7 +72,8 @@ function readPids(dir: string): number[] {
   return readOr(join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
 }
 
-function removeDirs(dirs: string[]): void {
+/** Removes cgroup directories, killing what is left in them first. */
+export function removeDirs(dirs: string[]): void {
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
     for (let attempt = 0; ; attempt++) {

@@ -7,7 +7,13 @@
 // it is left out (reported) instead. Either way files are read only from inside the container's
 // tree, never through a symlink (shared/tar/safe-tree.ts), so nothing of the host's gets in.
 import { join } from 'node:path';
-import { containerDir, containerPid, findContainer } from './containers.js';
+import {
+  claimFrozen,
+  containerDir,
+  containerPid,
+  findContainer,
+  releaseFrozen,
+} from './containers.js';
 import { MediaType } from '../shared/media-types.js';
 import { TsdockError } from '../shared/errors.js';
 import type { ContainerState } from './containers.js';
@@ -39,16 +45,19 @@ export async function commitContainer(
   const cgroup = cgroupDriver().open(st.id);
   const thawOnSignal = (signal: NodeJS.Signals) => {
     cgroup.thaw();
+    releaseFrozen(st.id);
     process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15));
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const sig of signals) process.on(sig, thawOnSignal);
+  claimFrozen(st.id); // if we die while it is frozen, the next command thaws it
   try {
     await cgroup.freeze();
     return await commitFiles(st, ref, target, opts);
   } finally {
     try {
       cgroup.thaw();
+      releaseFrozen(st.id);
     } finally {
       for (const sig of signals) process.off(sig, thawOnSignal);
     }

@@ -7,6 +7,8 @@
 //     <id>/{upper,work}            the container's own overlay layer (tscommit reads upper)
 //   $TSDOCK_RUNTIME (/run/tsdock for root: tmpfs, gone after a reboot, like /run/runc)
 //     <id>/ctr.pid                 host pid of the container's PID 1 (written by the helper)
+//     <id>/owner                   "pid starttime" of its creator/supervisor (container-leftovers.ts)
+//     <id>/frozen-by               the same, of a tscommit holding it frozen
 //     <id>/{l,rootfs}              lowerdir links and the mount point (runner/rootfs.ts)
 //     <id>/{hosts,hostname,resolv.conf}
 //
@@ -14,8 +16,12 @@
 // the start path; on a busy ext4 each costs milliseconds.
 //
 // Liveness is never trusted from the file alone: a "running" record whose supervisor pid is
-// gone, or that was written before the last reboot (boot_id differs), is settled as exited
-// and its cgroup removed, so a crashed monitor or a reboot leaves nothing to trip over.
+// gone, a "created" one whose creator is gone, or one written before the last reboot (boot_id
+// differs), is settled as exited and everything it held is released (container-leftovers.ts);
+// with --rm it is removed. A record directory without state.json whose owner is dead (a
+// foreground --rm run killed before it saved) is removed, and so is a runtime dir whose owner
+// is dead (killed before it made the record). reconcileAll() does this for every
+// container; commands that read container state run it first, so a kill -9 leaves nothing.
 import {
   existsSync,
   mkdirSync,
@@ -30,6 +36,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerSpec } from './spec.js';
+import {
+  abandonedClaim,
+  cgroupDirsEverywhere,
+  claimOwnership,
+  ownerState,
+  thawEverywhere,
+  unlinkReservations,
+} from './container-leftovers.js';
 import { containersRoot } from '../shared/paths.js';
 import { NotFoundError, InvalidInputError, TsdockError } from '../shared/errors.js';
 
@@ -156,10 +170,42 @@ export function containerPid(st: ContainerState): number | undefined {
   }
 }
 
-/** Settles a record whose supervisor died or predates this boot (crash/reboot recovery). */
-export async function reconcile(st: ContainerState): Promise<ContainerState> {
-  if (st.status !== 'running') return st;
-  if (st.bootId === bootId() && pidAlive(st.monitorPid)) return st;
+/** Makes this process the owner of container `id` (its creator or supervisor). */
+export function claimContainer(id: string): void {
+  claimOwnership(runtimeDir(id));
+}
+
+const FROZEN_BY = 'frozen-by';
+
+/** Records that this process holds container `id` frozen (undone by releaseFrozen). */
+export function claimFrozen(id: string): void {
+  claimOwnership(runtimeDir(id), FROZEN_BY);
+}
+
+export function releaseFrozen(id: string): void {
+  removeTree(join(runtimeDir(id), FROZEN_BY));
+}
+
+/** Whether nobody will finish this record: its supervisor or creator is gone, or a reboot. */
+function abandoned(st: ContainerState): boolean {
+  if (st.status === 'exited') return false;
+  if (st.bootId !== bootId()) return true;
+  if (st.status === 'running') return !pidAlive(st.monitorPid);
+  return ownerState(runtimeDir(st.id)) !== 'alive'; // created: its creator still at work?
+}
+
+/**
+ * Settles a record whose supervisor died or predates this boot (crash/reboot recovery):
+ * releases everything it held, and removes it when it was --rm. Undefined when removed.
+ */
+export async function reconcile(st: ContainerState): Promise<ContainerState | undefined> {
+  if (!abandoned(st)) {
+    if (st.status === 'running' && ownerState(runtimeDir(st.id), FROZEN_BY) === 'dead') {
+      thawEverywhere(st.id); // a tscommit died while it held the container frozen
+      removeTree(join(runtimeDir(st.id), FROZEN_BY));
+    }
+    return st;
+  }
   // the supervisor died: its container must not run on unsupervised (same boot only: after a
   // reboot the pid belongs to someone else)
   const orphan = st.bootId === bootId() ? containerPid(st) : undefined;
@@ -170,46 +216,113 @@ export async function reconcile(st: ContainerState): Promise<ContainerState> {
       /* gone */
     }
   }
-  const { cgroupDriver } = await import('./cgroups.js');
-  try {
-    cgroupDriver().open(st.id).remove();
-  } catch {
-    /* best effort */
-  }
   const settled: ContainerState = {
     ...st,
     status: 'exited',
     exitCode: st.exitCode ?? 255,
     finishedAt: st.finishedAt ?? new Date().toISOString(),
   };
+  if (st.autoRemove) {
+    await removeContainer(settled);
+    return undefined;
+  }
+  await releaseHeld(settled.id);
   saveState(settled);
   return settled;
 }
 
-/** Every container, reconciled, newest first. */
-export async function listContainers(): Promise<ContainerState[]> {
+/** Frees what a stopped container holds outside its record: cgroups, runtime dir, address. */
+async function releaseHeld(id: string): Promise<void> {
+  const { removeDirs } = await import('./cgroups.js');
+  removeDirs(cgroupDirsEverywhere(id));
+  removeTree(runtimeDir(id));
+  // the bridge's reservations (runner/network.ts keeps them as containers/.ips/<ip> -> id)
+  unlinkReservations(join(containersRoot(), '.ips'), id);
+}
+
+/**
+ * Settles every abandoned container (see reconcile) and removes record directories that never
+ * got a state.json and whose creator is dead. Commands that read container state call this
+ * first. Returns the remaining records.
+ */
+export async function reconcileAll(): Promise<ContainerState[]> {
   let ids: string[] = [];
   try {
     ids = readdirSync(containersRoot()).filter((n) => !n.startsWith('.'));
   } catch {
     return [];
   }
-  const states = ids.map(loadState).filter((s): s is ContainerState => !!s);
-  const settled = await Promise.all(states.map(reconcile));
-  return settled.sort((a, b) => b.created.localeCompare(a.created));
+  const out: ContainerState[] = [];
+  for (const id of ids) {
+    const st = loadState(id);
+    if (st) {
+      const kept = await reconcile(st);
+      if (kept) out.push(kept);
+    } else if (ownerState(runtimeDir(id)) !== 'alive' && !loadState(id)) {
+      await removeContainer({ id, name: '', ip: undefined });
+    }
+  }
+  await sweepRuntimeDirs();
+  return out;
+}
+
+/**
+ * Runtime dirs whose owner is dead, of any state root (ids are unique across roots): a kill
+ * between claiming a container and making its record leaves only this. Dirs without an owner
+ * file (an older tsdock) are left alone.
+ */
+async function sweepRuntimeDirs(): Promise<void> {
+  let ids: string[];
+  try {
+    ids = readdirSync(runtimeRoot());
+  } catch {
+    return;
+  }
+  for (const id of ids) {
+    if (abandonedClaim(id)) removeTree(join(runtimeRoot(), id));
+    if (id.startsWith('.') || ownerState(runtimeDir(id)) !== 'dead') continue;
+    const { removeDirs } = await import('./cgroups.js');
+    removeDirs(cgroupDirsEverywhere(id));
+    removeTree(runtimeDir(id));
+  }
+}
+
+let startup: Promise<ContainerState[]> | undefined;
+/**
+ * What every command that reads container state does first (once per process): the state
+ * root's permissions (shared/state-dirs.ts) and reconcileAll.
+ */
+export function reconcileAtStart(): Promise<ContainerState[]> {
+  startup ??= (async () => {
+    const { secureStateDirs } = await import('../shared/state-dirs.js');
+    secureStateDirs();
+    return reconcileAll();
+  })();
+  return startup;
+}
+
+/** Every container, reconciled, newest first. */
+export async function listContainers(): Promise<ContainerState[]> {
+  const first = !startup;
+  const atStart = await reconcileAtStart();
+  const states = first ? atStart : await reconcileAll();
+  return states.sort((a, b) => b.created.localeCompare(a.created));
 }
 
 /** By exact name, full id or unique id prefix. */
 export async function findContainer(ref: string): Promise<ContainerState> {
+  await reconcileAtStart();
   const named = join(containersRoot(), '.names', ref);
+  let byName: ContainerState | undefined;
   try {
-    const st = loadState(readlinkSync(named));
-    if (st) return reconcile(st);
+    byName = loadState(readlinkSync(named));
   } catch {
     /* not a name */
   }
-  const direct = loadState(ref);
-  if (direct) return reconcile(direct);
+  const found = byName ?? loadState(ref);
+  const settled = found && (await reconcile(found));
+  if (settled) return settled;
+  if (found) throw new NotFoundError(`no such container: ${ref}`, 'it was started with --rm');
   const all = await listContainers();
   const matches = all.filter((c) => c.id.startsWith(ref));
   if (matches.length === 1) return matches[0]!;
@@ -235,22 +348,35 @@ export function removeTree(path: string): void {
   for (const e of entries) {
     const child = join(path, e.name);
     if (e.isDirectory()) removeTree(child);
-    else unlinkSync(child);
+    else ignoreGone(() => unlinkSync(child));
   }
-  rmdirSync(path);
+  ignoreGone(() => rmdirSync(path));
 }
 
-/** Deletes a stopped container: cgroup, directories, name. */
-export async function removeContainer(st: ContainerState): Promise<void> {
-  const { cgroupDriver } = await import('./cgroups.js');
-  cgroupDriver().open(st.id).remove();
-  releaseName(st.name, st.id);
-  removeTree(runtimeDir(st.id));
-  removeTree(containerDir(st.id));
+/** Two removers of the same tree (a reconcile beside the owner finishing) both succeed. */
+function ignoreGone(op: () => void): void {
+  try {
+    op();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Deletes a stopped container: cgroups, name, runtime dir, address, and last the record
+ * directory, so an interrupted removal is finished by the next reconcileAll.
+ */
+export async function removeContainer(
+  st: Pick<ContainerState, 'id' | 'name' | 'ip'>,
+): Promise<void> {
+  if (st.name) releaseName(st.name, st.id);
+  else unlinkReservations(join(containersRoot(), '.names'), st.id);
+  await releaseHeld(st.id);
   if (st.ip) {
     const { releaseAddress } = await import('./network.js');
     releaseAddress(st.ip, st.id);
   }
+  removeTree(containerDir(st.id));
 }
 
 /** docker-inspect-shaped JSON for one container (for tsinspect and its --format). */

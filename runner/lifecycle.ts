@@ -77,7 +77,7 @@ async function waitExited(id: string, ms: number): Promise<boolean> {
   while (Date.now() < end) {
     const st = loadState(id);
     if (!st || st.status !== 'running') return true;
-    if ((await reconcile(st)).status !== 'running') return true;
+    if ((await reconcile(st))?.status !== 'running') return true;
     await sleep(20);
   }
   return false;
@@ -187,7 +187,7 @@ export async function showLogs(ref: string, follow: boolean): Promise<void> {
   drain();
   while (follow) {
     const now = loadState(st.id);
-    if (!now || (await reconcile(now)).status !== 'running') {
+    if (!now || (await reconcile(now))?.status !== 'running') {
       drain();
       break;
     }

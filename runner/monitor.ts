@@ -7,7 +7,7 @@ import { closeSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { containerDir, loadState, runtimeDir } from './containers.js';
+import { claimContainer, containerDir, loadState, runtimeDir } from './containers.js';
 import { TsdockError } from '../shared/errors.js';
 
 /** Max bytes of container.log before it rotates to container.log.1 (TSDOCK_LOG_MAX). */
@@ -92,6 +92,7 @@ export async function monitorMain(id: string): Promise<void> {
   for (const sig of ['SIGINT', 'SIGHUP', 'SIGPIPE'] as const) process.on(sig, () => undefined);
   const st = loadState(id);
   if (!st) return say(`err no such container ${id}`);
+  claimContainer(id); // the supervisor owns it from here (tsrun -d may go away)
   const logs = new LogWriter(join(containerDir(id), 'container.log'));
   try {
     const { startContainer, waitForPidFile } = await import('./run.js');

@@ -12,7 +12,9 @@ import { sandboxArgs, waitForPidFile, type SandboxRequest } from './sandbox.js';
 export { waitForPidFile };
 import {
   bootId,
+  claimContainer,
   containerDir,
+  reconcileAtStart,
   containerPid,
   findContainer,
   reserveName,
@@ -20,6 +22,7 @@ import {
   removeContainer,
   removeTree,
   runtimeDir,
+  runtimeRoot,
   tsdockRoot,
   type ContainerState,
 } from './containers.js';
@@ -27,6 +30,7 @@ import { cgroupDriver } from './cgroups.js';
 import { containerResolvConf, hostsFile, parseExtraHost } from './resolv-conf.js';
 import { prepareOverlay, ensureLayers } from './rootfs.js';
 import { nativeBinary } from '../shared/native.js';
+import { securePrivateDir, secureStateDirs } from '../shared/state-dirs.js';
 import { InvalidInputError, TsdockError } from '../shared/errors.js';
 
 export interface CreateOptions {
@@ -87,6 +91,7 @@ export async function createContainer(opts: CreateOptions): Promise<ContainerSta
     );
   }
   const id = randomId();
+  await reconcileAtStart();
   const { imageId, config, layers, doc } = await imageInputs(opts);
   // `-e NODE_EXTRA_CA_CERTS` (no value) still sees it when tsrun's shebang set it aside
   const callerEnv = {
@@ -96,7 +101,10 @@ export async function createContainer(opts: CreateOptions): Promise<ContainerSta
   const spec = buildSpec(config, opts.flags, id, callerEnv);
   const name = opts.name ?? randomName(id);
   const dir = containerDir(id);
-  mkdirSync(dir, { recursive: true });
+  secureStateDirs();
+  securePrivateDir(runtimeRoot());
+  claimContainer(id); // before the record dir: a kill from here on leaves it to reconcileAll
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
     reserveName(name, id);
   } catch (err) {

@@ -10,6 +10,7 @@ import { DigestMismatchError, NotFoundError } from '../errors.js';
 import { serializeJson, type Descriptor } from '../manifest.js';
 import { REF_NAME_ANNOTATION } from '../media-types.js';
 import { storeRoot } from '../paths.js';
+import { secureStateDirs } from '../state-dirs.js';
 import {
   createBlobWriter,
   writeBuffer,
@@ -44,6 +45,7 @@ export class ContentStore {
   /** Opens (creating if needed) the layout at `root`, by default $TSDOCK_ROOT/images (paths.ts). */
   static async open(root: string = storeRoot()): Promise<ContentStore> {
     const store = new ContentStore(root);
+    if (root === storeRoot()) secureStateDirs();
     await fs.mkdir(store.paths.algorithmDir('sha256'), { recursive: true });
     await fs.mkdir(store.paths.ingestDir, { recursive: true });
     const layout = JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION });

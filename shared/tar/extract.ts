@@ -6,12 +6,16 @@
 // kept. Whiteouts are applied (flattening) or turned into overlayfs whiteouts (per-layer dirs).
 // extractLayer leaves a partial tree on error; extractLayerAtomic extracts beside the target and
 // renames into place, so a layer directory either is complete or does not exist.
+// Unpacked size and entry count are limited (unpack-limits.ts), and runs of zeros in file bodies
+// are written as holes (sparse files), so a gzip bomb of zeros costs neither time nor disk.
 import {
   constants as C,
   chmodSync,
   closeSync,
   fchmodSync,
   fchownSync,
+  fstatSync,
+  ftruncateSync,
   futimesSync,
   lchownSync,
   linkSync,
@@ -36,6 +40,7 @@ import { decompress } from './decompress.js';
 import { RootResolver, cleanPath, splitParent } from './safe-path.js';
 import { FsOps, FsOpsError, Errno } from './fsops.js';
 import { classifyWhiteout, isPortableXattr } from './whiteout.js';
+import { UnpackMeter, unpackLimits, type ImageBudget, type UnpackLimits } from './unpack-limits.js';
 
 export interface ExtractOptions {
   /** 'apply' (default) deletes what whiteouts name; 'overlay' writes overlayfs whiteouts. */
@@ -45,6 +50,12 @@ export interface ExtractOptions {
   /** Create device nodes (default: when running as root); otherwise they are skipped. */
   allowDevices?: boolean;
   onEntry?: (path: string) => void;
+  /** Size and entry limits (default: unpackLimits(), from the environment). */
+  limits?: UnpackLimits;
+  /** Shared by the layers of one image, for the per-image limit. */
+  imageBudget?: ImageBudget;
+  /** How errors name this layer (e.g. "layer sha256:abc..."). */
+  label?: string;
 }
 
 export interface ExtractResult {
@@ -68,10 +79,12 @@ export async function extractLayer(
   await mkdir(destDir, { recursive: true });
   const x = new Extractor(destDir, opts);
   const hash = createHash('sha256');
+  const meter = new UnpackMeter(opts.limits ?? unpackLimits(), opts.imageBudget, opts.label);
   let entries = 0;
   try {
     for await (const { header, body } of readTar(decompress(source, hash))) {
       entries++;
+      meter.add(header.type === 'file' ? header.size : 0);
       await x.entry(header, body);
     }
     x.finish();
@@ -318,15 +331,19 @@ class Extractor {
   }
 }
 
-/** Writes a body in batches of about 1 MiB (gunzip yields 64 KiB pieces). */
+/**
+ * Writes a body in batches of about 1 MiB (gunzip yields 64 KiB pieces) into a new, empty file,
+ * leaving every all-zero 4 KiB block (file offsets) as a hole; the size is set at the end.
+ */
 async function writeBody(fd: number, body: AsyncIterable<Buffer>): Promise<void> {
   let batch: Buffer[] = [];
   let size = 0;
+  let pos = 0;
   const flush = () => {
-    let data = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
+    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
     batch = [];
     size = 0;
-    while (data.length > 0) data = data.subarray(writeSync(fd, data));
+    pos = writeSparse(fd, data, pos);
   };
   for await (const chunk of body) {
     batch.push(chunk);
@@ -334,6 +351,31 @@ async function writeBody(fd: number, body: AsyncIterable<Buffer>): Promise<void>
     if (size >= 1024 * 1024) flush();
   }
   if (size > 0) flush();
+  if (fstatSync(fd).size !== pos) ftruncateSync(fd, pos); // a trailing hole
+}
+
+const BLOCK = 4096;
+const ZEROS = Buffer.alloc(BLOCK);
+
+/** Writes data at file offset pos, skipping all-zero blocks; returns the offset after it. */
+function writeSparse(fd: number, data: Buffer, pos: number): number {
+  let runStart = -1; // start (in data) of pending non-zero bytes
+  let i = 0;
+  const writeRun = (end: number) => {
+    let off = runStart;
+    while (off < end) off += writeSync(fd, data, off, end - off, pos + off);
+    runStart = -1;
+  };
+  while (i < data.length) {
+    // up to the next block boundary of the file, so holes are whole file-system blocks
+    const end = Math.min(data.length, i + BLOCK - ((pos + i) % BLOCK));
+    const zero = end - i === BLOCK ? data.subarray(i, end).equals(ZEROS) : false;
+    if (zero && runStart >= 0) writeRun(i);
+    else if (!zero && runStart < 0) runStart = i;
+    i = end;
+  }
+  if (runStart >= 0) writeRun(data.length);
+  return pos + data.length;
 }
 
 function meta(h: TarHeader): DirMeta {

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
-import { cgroupV2Root, makeBusyboxRootfs, tsCommand } from './runner-helpers.js';
+import { cgroupV2Root, collect, makeBusyboxRootfs, tsCommand, tsSpawn } from './runner-helpers.js';
 
 const SWAPPER = `
 #define _GNU_SOURCE
@@ -136,5 +136,38 @@ test('cgroup v2: tscommit freezes with cgroup.freeze and thaws after', async () 
     assert.match(readFileSync(join(v2root, 'tsdock', id, 'cgroup.events'), 'utf8'), /^frozen 0$/m);
   } finally {
     ts('tsrm', ['-f', 'racer2'], env);
+  }
+});
+
+test('a tscommit killed -9 while the container is frozen: the next command thaws it', async () => {
+  const id = await startSwapper('frozen');
+  const state = join('/sys/fs/cgroup/freezer/tsdock', id, 'freezer.state');
+  if (!existsSync(state)) {
+    ts('tsrm', ['-f', 'frozen']); // no v1 freezer here: the v2 test covers the freeze
+    return;
+  }
+  try {
+    let killedFrozen = false;
+    for (let attempt = 0; attempt < 10 && !killedFrozen; attempt++) {
+      const child = tsSpawn(root, 'tscommit', ['frozen', `frozen:${attempt}`]);
+      const { exit } = collect(child);
+      let done = false;
+      void exit.then(() => (done = true));
+      while (!done && !killedFrozen) {
+        if (readFileSync(state, 'utf8').trim() === 'FROZEN') {
+          child.kill('SIGKILL');
+          killedFrozen = true;
+        } else await new Promise((r) => setTimeout(r, 1));
+      }
+      await exit;
+    }
+    assert.ok(killedFrozen, 'caught a tscommit while it held the container frozen');
+    assert.equal(readFileSync(state, 'utf8').trim(), 'FROZEN', 'left frozen by the kill');
+    assert.equal(ts('tsps', []).code, 0);
+    assert.equal(readFileSync(state, 'utf8').trim(), 'THAWED');
+    const r = ts('tsexec', ['frozen', 'echo', 'alive']);
+    assert.equal(r.stdout, 'alive\n', r.stderr);
+  } finally {
+    ts('tsrm', ['-f', 'frozen']);
   }
 });
