@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import type { LayerEntry } from '../../shared/tar/layer-writer.js';
 import type { FoundEntry, SourceMatch } from '../context/select.js';
 import type { FileDigester } from './file-digests.js';
+import { FILE_LIST_CAP } from '../cache/build-cache.js';
 
 export interface CopyTarget {
   /** Absolute destination as written (after expansion and WORKDIR resolution). */
@@ -42,6 +43,7 @@ export async function planCopy(
   readlink: (abs: string) => Promise<string>,
 ): Promise<PlannedCopy> {
   const entries: LayerEntry[] = [];
+  const fileStats = new Map<string, FoundEntry['stat']>();
   const destIsDir = t.dest.endsWith('/') || t.multiple || (await t.isDir(t.dest));
   const dest = posix.resolve('/', t.dest);
   const mk = async (
@@ -58,7 +60,7 @@ export async function planCopy(
       gid: keepOwners ? f.stat.gid : t.gid,
       mtime: Math.floor(f.stat.mtimeMs / 1000),
     };
-    if (type === 'file') e.source = f.abs;
+    if (type === 'file') fileStats.set((e.source = f.abs), f.stat);
     if (type === 'symlink') e.linkname = await readlink(f.abs);
     return e;
   };
@@ -94,7 +96,7 @@ export async function planCopy(
     });
   }
   await addParents(entries, t);
-  return { entries, ...(await contentKey(entries, digester)) };
+  return { entries, ...(await contentKey(entries, digester, fileStats)) };
 }
 
 /** Missing parent directories (root-owned 0755, like `mkdir -p`). */
@@ -117,17 +119,20 @@ async function addParents(entries: LayerEntry[], t: CopyTarget): Promise<void> {
 async function contentKey(
   entries: LayerEntry[],
   digester: FileDigester,
+  fileStats: ReadonlyMap<string, FoundEntry['stat']>,
 ): Promise<{ contentKey: string; files: Record<string, string> }> {
   const h = createHash('sha256');
   const files: Record<string, string> = {};
+  let listed = 0;
   const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const e of sorted) {
     let content = '';
     if (Buffer.isBuffer(e.source)) content = createHash('sha256').update(e.source).digest('hex');
-    else if (typeof e.source === 'string') content = await digester.digest(e.source);
+    else if (typeof e.source === 'string')
+      content = await digester.digest(e.source, fileStats.get(e.source));
     const id = `${e.type}\0${e.mode.toString(8)}\0${e.uid}:${e.gid}\0${e.linkname ?? ''}\0${content}`;
     h.update(`${e.path}\0${id}\n`);
-    if (Object.keys(files).length < 5000)
+    if (listed++ < FILE_LIST_CAP)
       files[e.path] = createHash('sha256').update(id).digest('hex').slice(0, 16);
   }
   return { contentKey: `sha256:${h.digest('hex')}`, files };

@@ -2,13 +2,13 @@
 // (path, inode, size, mtime, ctime) so a cache-hit rebuild does not re-read unchanged files
 // (BuildKit keeps a similar content-hash cache). The table is a JSON file in the build cache.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, statSync, type Stats } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export interface FileDigester {
-  /** sha256 hex of the file's content. */
-  digest(abs: string): Promise<string>;
+  /** sha256 hex of the file's content; `known` is its stat when the caller already has it. */
+  digest(abs: string, known?: Stats): Promise<string>;
   /** Persists what was learnt (no-op when nothing changed). */
   save(): Promise<void>;
 }
@@ -29,8 +29,8 @@ export async function openFileDigester(tablePath?: string): Promise<FileDigester
   }
   let dirty = false;
   return {
-    async digest(abs) {
-      const st = await stat(abs);
+    async digest(abs, known) {
+      const st = known ?? statSync(abs); // sync: one cheap call, no thread-pool round trip
       const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
       const row = table.get(abs);
       if (row && row[0] === stamp) return row[1];
