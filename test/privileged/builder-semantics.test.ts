@@ -1,14 +1,22 @@
 // tsbuild semantics checked side by side with docker's BuildKit (a private dockerd) where it can
 // run here: exit codes of failed builds (1) and command-line mistakes (125), a missing base
-// image's error (its Dockerfile line, no retries of a refused connection), and RUN --mount
-// options of cache and secret mounts (owner, mode, id, sharing, from/source, required, env).
+// image's error (its Dockerfile line, no retries of a refused connection), the parsed-Dockerfile
+// cache keyed by the parser, and RUN --mount options of cache and secret mounts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { makeBuildRoot, tsbuild, writeContext, type BuildRoot } from '../helpers/builder-run.js';
+import {
+  fullRef,
+  inspectConfig,
+  makeBuildRoot,
+  tsbuild,
+  writeContext,
+  type BuildRoot,
+} from '../helpers/builder-run.js';
 import { startBuildKit, type BuildKitPeer } from '../helpers/buildkit.js';
 
 let br: BuildRoot;
@@ -84,4 +92,36 @@ test('a missing base image: the error names the FROM line; a refused connection 
   );
   // the step's own log line says it too (plain progress)
   assert.match(res.stderr, /#\d+ ERROR: Dockerfile:4: base image/);
+});
+
+test('the cache of parsed Dockerfiles is keyed by the parser too: an entry of another build is not used', async () => {
+  const text = 'FROM busybox\nLABEL v=real\n';
+  const dir = await writeContext(work, 'parse-cache', { Dockerfile: text });
+  // What an earlier tsbuild stored for the same name and text, parsed differently.
+  const line = (n: number, keyword: string, args: string) => ({
+    file: 'Dockerfile',
+    line: n,
+    endLine: n,
+    keyword,
+    args,
+    heredocs: [],
+    original: `${keyword} ${args}`,
+  });
+  const stale = {
+    directives: { escape: '\\' },
+    instructions: [line(1, 'FROM', 'busybox'), line(2, 'LABEL', 'v=stale')],
+  };
+  const parsedDir = join(br.root, 'build-cache', 'parsed');
+  await mkdir(parsedDir, { recursive: true });
+  const oldKey = createHash('sha256').update(`Dockerfile\0${text}`).digest('hex');
+  await writeFile(join(parsedDir, `${oldKey}.json`), JSON.stringify(stale));
+  const before = new Set(await readdir(parsedDir));
+  const res = tsbuild(br, ['-t', 'parse-cache:1', dir]);
+  assert.equal(res.status, 0, res.stderr);
+  const labels = (inspectConfig(br, fullRef('parse-cache:1')).config as { Labels?: object }).Labels;
+  assert.deepEqual(labels, { v: 'real' });
+  const added = (await readdir(parsedDir)).filter((f) => !before.has(f));
+  assert.equal(added.length, 1, 'this parse is cached under a key of its own');
+  assert.equal(tsbuild(br, ['-t', 'parse-cache:1', dir]).status, 0);
+  assert.equal((await readdir(parsedDir)).length, before.size + 1, 'and reused');
 });
