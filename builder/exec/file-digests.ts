@@ -15,7 +15,14 @@ export interface FileDigester {
 
 type Row = [stamp: string, digest: string];
 
-export async function openFileDigester(tablePath?: string): Promise<FileDigester> {
+/**
+ * `transientDir`: files under it (COPY --from views, ADD downloads: temp dirs of one build) are
+ * remembered for this build only; saved, their rows would pile up in the table at every build.
+ */
+export async function openFileDigester(
+  tablePath?: string,
+  transientDir?: string,
+): Promise<FileDigester> {
   let table = new Map<string, Row>();
   if (tablePath) {
     const text = await readFile(tablePath, 'utf8').catch(() => undefined);
@@ -45,7 +52,9 @@ export async function openFileDigester(tablePath?: string): Promise<FileDigester
       if (!tablePath || !dirty) return;
       await mkdir(dirname(tablePath), { recursive: true });
       const tmp = `${tablePath}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(Object.fromEntries(table)));
+      const prefix = transientDir && `${transientDir.replace(/\/+$/, '')}/`;
+      const kept = prefix ? [...table].filter(([abs]) => !abs.startsWith(prefix)) : table;
+      await writeFile(tmp, JSON.stringify(Object.fromEntries(kept)));
       await rename(tmp, tablePath);
       dirty = false;
     },

@@ -230,3 +230,24 @@ test('cache sharing: locked RUNs take turns and private ones get a directory eac
     'no lock is left behind',
   );
 });
+
+test('the file-digest table keeps no rows for the temp views of COPY --from (they piled up)', async () => {
+  const dir = await writeContext(work, 'digest-rows', {
+    Dockerfile:
+      'FROM busybox AS a\nRUN mkdir /d && echo x > /d/f && echo y > /d/g\n' +
+      'FROM busybox\nCOPY --from=a /d /d\nCOPY ctx.txt /\n',
+    'ctx.txt': 'from the context\n',
+  });
+  for (const extra of [[], ['--no-cache']])
+    assert.equal(tsbuild(br, [...extra, dir]).status, 0, 'build');
+  const table = JSON.parse(
+    readFileSync(join(br.root, 'build-cache', 'file-digests.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  const paths = Object.keys(table);
+  assert.ok(paths.includes(join(dir, 'ctx.txt')), 'context files are remembered');
+  assert.deepEqual(
+    paths.filter((p) => p.startsWith(join(br.root, 'tmp'))),
+    [],
+    'nothing under the temp dir',
+  );
+});
