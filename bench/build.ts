@@ -4,20 +4,20 @@
 // Run as root: node dist/bench/build.js [--runs N] [--big-mib N]
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentStore } from '../shared/store/content-store.js';
 import { ensureBusyboxLayout, importBusybox } from '../test/helpers/busybox-image.js';
-import { TSBUILD } from '../test/helpers/builder-run.js';
-import { startDockerd } from '../test/helpers/dockerd.js';
+import {
+  flag,
+  measureInterleaved,
+  median,
+  startBuildKit,
+  tsbuildCmd,
+  type Cmd,
+} from './build-peers.js';
 
-const argv = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? Number(argv[i + 1]) : dflt;
-};
 const RUNS = flag('--runs', 5);
 const BIG_MIB = flag('--big-mib', 200);
 const TARGET = { cold: 140, cached: 72 };
@@ -30,20 +30,6 @@ ENV NAME=World
 EXPOSE 80
 CMD ["cat", "/app/built.txt"]
 `;
-
-function timeRun(cmd: string, args: string[], env: NodeJS.ProcessEnv, before?: () => void): number {
-  before?.();
-  const t = performance.now();
-  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  const ms = performance.now() - t;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return ms;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root (RUN needs namespaces and overlayfs)');
@@ -97,57 +83,16 @@ async function main(): Promise<void> {
     for (let i = 0; i < BIG_MIB; i++) await fh.write(randomBytes(1 << 20));
     await fh.close();
 
-    // tsbuild as installed (on PATH): the kernel runs its shebang line, `env -S "<rest>" tsbuild`
-    const shebang = readFileSync(TSBUILD, 'utf8').split('\n')[0]!;
-    const installed = ['-S', shebang.replace(/^#!\/usr\/bin\/env -S /, ''), TSBUILD];
-    const ts = (ctx: string, extra: string[]) => [
-      ...installed,
-      '--progress=quiet',
-      '--network=none', // as the peers below: the same work, no bridge plumbing
-      '-t',
-      'bench:1',
-      ...extra,
-      ctx,
-    ];
+    const ts = (ctx: string, extra: string[]): Cmd =>
+      tsbuildCmd(['--progress=quiet', '--network=none', '-t', 'bench:1', ...extra, ctx], env);
     const forgetDigests = () =>
       spawnSync('rm', ['-f', join(root, 'build-cache', 'file-digests.json')]);
-    const dockerd = process.argv.includes('--no-docker') ? undefined : await startDockerd();
-    let dk = dockerd?.ok ? dockerd.dockerd : undefined;
-    if (dockerd && !dockerd.ok) console.error(`docker BuildKit skipped: ${dockerd.reason}`);
-    if (dk) {
-      // docker.io's CLI (20.10) drives the daemon's built-in BuildKit without buildx
-      const probe = spawnSync(dk.cli, ['build', '-q', '--network=none', '-t', 'probe:1', '-'], {
-        env: { ...dk.env, DOCKER_BUILDKIT: '1' },
-        input: 'FROM scratch\nLABEL probe=1\n',
-        encoding: 'utf8',
-      });
-      if (probe.status !== 0) {
-        console.error(`docker BuildKit skipped: ${probe.stderr.trim().split('\n').pop()}`);
-        await dk.close();
-        dk = undefined;
-      }
-    }
+    const bk = process.argv.includes('--no-docker') ? undefined : await startBuildKit();
+    if (bk && 'reason' in bk) console.error(`docker BuildKit skipped: ${bk.reason}`);
+    const dk = bk && !('reason' in bk) ? bk : undefined;
     closeDocker = async () => dk?.close();
-    if (dk) {
-      const tar = join(work, 'busybox-docker.tar');
-      spawnSync(
-        'skopeo',
-        ['copy', '-q', `oci:${layout}:latest`, `docker-archive:${tar}:localhost/busybox:latest`],
-        { stdio: 'inherit' },
-      );
-      dk.docker(['load', '-q', '-i', tar]);
-    }
-    const dkEnv = dk ? { ...dk.env, DOCKER_BUILDKIT: '1' } : env;
-    const dkBuild = (ctx: string, extra: string[]) => [
-      'build',
-      '-q',
-      '--network=none',
-      ...extra,
-      '-t',
-      'bench:1',
-      ctx,
-    ];
-    type Cmd = [string, string[], NodeJS.ProcessEnv];
+    const dkBuild = (ctx: string, extra: string[]): Cmd | undefined =>
+      dk?.buildCmd([...extra, '-t', 'bench:1', ctx]);
     const rows: { label: string; times: number[][]; target?: number }[] = [];
     const measure = (
       label: string,
@@ -157,19 +102,15 @@ async function main(): Promise<void> {
       before?: () => void,
     ) => {
       const live = cmds.filter((c): c is Cmd => c !== undefined);
-      for (const [c, a, e] of live) timeRun(c, a, e, before); // warm-up (and the cache for rebuilds)
-      const times = live.map(() => [] as number[]);
-      for (let i = 0; i < runs; i++)
-        live.forEach(([c, a, e], k) => times[k]!.push(timeRun(c, a, e, before)));
-      rows.push({ label, times, target });
+      rows.push({ label, times: measureInterleaved(live, runs, before), target });
     };
     const bigRuns = Math.max(1, Math.min(RUNS, 3));
     measure(
       '7-instruction busybox, cold (--no-cache)',
       [
-        ['/usr/bin/env', ts(small, ['--no-cache']), env],
+        ts(small, ['--no-cache']),
         ['buildah', [...bh, ...bud, '--no-cache', '-t', 'bench:1', small], env],
-        dk && [dk.cli, dkBuild(small, ['--no-cache']), dkEnv],
+        dkBuild(small, ['--no-cache']),
       ],
       RUNS,
       TARGET.cold,
@@ -177,9 +118,9 @@ async function main(): Promise<void> {
     measure(
       '7-instruction busybox, cache-hit rebuild',
       [
-        ['/usr/bin/env', ts(small, []), env],
+        ts(small, []),
         ['buildah', [...bh, ...bud, '-t', 'bench:1', small], env],
-        dk && [dk.cli, dkBuild(small, []), dkEnv],
+        dkBuild(small, []),
       ],
       RUNS,
       TARGET.cached,
@@ -187,9 +128,9 @@ async function main(): Promise<void> {
     measure(
       `${BIG_MIB} MiB COPY layer, cold (tsbuild default: gzip)`,
       [
-        ['/usr/bin/env', ts(big, ['--no-cache']), env],
+        ts(big, ['--no-cache']),
         ['buildah', [...bh, ...bud, '--no-cache', '-t', 'bench:2', big], env],
-        dk && [dk.cli, dkBuild(big, ['--no-cache']), dkEnv],
+        dkBuild(big, ['--no-cache']),
       ],
       bigRuns,
       undefined,
@@ -198,9 +139,9 @@ async function main(): Promise<void> {
     measure(
       `${BIG_MIB} MiB COPY layer, cold (tsbuild --compression none)`,
       [
-        ['/usr/bin/env', ts(big, ['--no-cache', '--compression', 'none']), env],
+        ts(big, ['--no-cache', '--compression', 'none']),
         ['buildah', [...bh, ...bud, '--no-cache', '-t', 'bench:2', big], env],
-        dk && [dk.cli, dkBuild(big, ['--no-cache']), dkEnv],
+        dkBuild(big, ['--no-cache']),
       ],
       bigRuns,
       undefined,

@@ -33,6 +33,11 @@ const BENCHES: Bench[] = [
     markdown: false,
   },
   { name: 'build', title: 'Builder: tsbuild vs buildah and docker BuildKit', markdown: true },
+  {
+    name: 'build-many-files',
+    title: 'Builder: a 50,000-file context, tsbuild vs docker BuildKit',
+    markdown: true,
+  },
   { name: 'run-start', title: 'Runner: start-to-exit of `true`', markdown: false },
   { name: 'gzip', title: 'Layer compression: block-parallel gzip', markdown: false },
 ];

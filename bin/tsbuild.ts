@@ -6,6 +6,7 @@ import { errorLine } from '../shared/errors.js';
 import { parseReference } from '../shared/reference.js';
 import { openContext } from '../builder/context/build-context.js';
 import { build } from '../builder/exec/executor.js';
+import { asBuildFailure } from '../builder/errors.js';
 import type { SecretSource } from '../builder/exec/exec-context.js';
 import type { ExtraHost } from '../runner/resolv-conf.js';
 import { parseOutput } from '../builder/export/exporter.js';
@@ -83,9 +84,7 @@ runCli('tsbuild', async (argv) => {
   const mode = v.quiet ? 'quiet' : progressMode(v.progress);
   const network = networkMode(v.network);
   const hosts = await extraHosts(v['add-host'] ?? []);
-  const context = await openContext({ context: positionals[0]!, file: v.file });
-  const result = await build({
-    context,
+  const request = {
     tags: v.tag ?? [],
     target: v.target,
     platform: v.platform,
@@ -105,8 +104,14 @@ runCli('tsbuild', async (argv) => {
     compression: compressionOf(v.compression),
     cacheFrom: (v['cache-from'] ?? []).map(parseCacheRef),
     cacheTo: (v['cache-to'] ?? []).map(parseCacheRef),
-    warn: (line) => process.stderr.write(`${line}\n`),
-  });
+    warn: (line: string) => process.stderr.write(`${line}\n`),
+  };
+  // Past the command line, a failure is the build's: exit 1 as docker build (125 = usage).
+  const result = await openContext({ context: positionals[0]!, file: v.file })
+    .then((context) => build({ ...request, context }))
+    .catch((e: unknown) => {
+      throw asBuildFailure(e, (x) => x instanceof UsageError);
+    });
   if (v.iidfile) {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(v.iidfile, result.configDigest);

@@ -6,7 +6,8 @@
 //   <buildCacheRoot>/
 //   ├── keys/<key hex>.json        CacheRecord (written atomically)
 //   ├── last/<step id hex>.json    the CacheRecord a given step position produced last time
-//   ├── parsed/<text hex>.json     parsed Dockerfiles (skips dockerfile-ast on rebuilds)
+//   ├── parsed/<hex>.json          parsed Dockerfiles by parser identity, name and text
+//   │                              (a rebuild skips loading dockerfile-ast)
 //   ├── file-digests.json          context file digests by stat stamp (see exec/file-digests.ts)
 //   └── mounts/<id hex>/           RUN --mount=type=cache directories
 import { createHash } from 'node:crypto';
@@ -63,13 +64,17 @@ export class BuildCache {
     return join(this.root, 'mounts', sha(id));
   }
 
-  /** A Dockerfile parsed earlier (same name and text), or undefined. */
-  async parsed<T>(name: string, text: string): Promise<T | undefined> {
-    return readJson(join(this.root, 'parsed', `${sha(`${name}\0${text}`)}.json`));
+  /** A Dockerfile parsed earlier (same name and text, by the same `parser`), or undefined. */
+  async parsed<T>(parser: string, name: string, text: string): Promise<T | undefined> {
+    return readJson(this.parsedPath(parser, name, text));
   }
 
-  async putParsed(name: string, text: string, value: unknown): Promise<void> {
-    await writeJson(join(this.root, 'parsed', `${sha(`${name}\0${text}`)}.json`), value);
+  async putParsed(parser: string, name: string, text: string, value: unknown): Promise<void> {
+    await writeJson(this.parsedPath(parser, name, text), value);
+  }
+
+  private parsedPath(parser: string, name: string, text: string): string {
+    return join(this.root, 'parsed', `${sha(`${parser}\0${name}\0${text}`)}.json`);
   }
 
   async get(key: string): Promise<CacheRecord | undefined> {

@@ -3,7 +3,7 @@
 // are resolved as if the root were `/`, so a link pointing out of the context finds nothing),
 // wildcards follow Go's filepath.Match per path segment, and .dockerignore'd paths are invisible.
 import { lstat, readdir, readlink } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 
 /** One file-system object found under a source. */
@@ -94,26 +94,30 @@ function escapeRe(c: string): string {
   return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-/** Lists everything below `dir` (relative paths from the root), skipping ignored paths. */
+/**
+ * Lists everything below `dir` (relative paths from the root), skipping ignored paths.
+ * Synchronous system calls on purpose: a node_modules-sized tree is 50k lstat calls, and a
+ * thread-pool round trip for each costs several times the call itself (more on a busy machine).
+ */
 export async function walkBelow(
   dir: FoundEntry,
   ignored: (rel: string) => boolean,
   descendIgnored: boolean,
 ): Promise<FoundEntry[]> {
   const out: FoundEntry[] = [];
-  const visit = async (rel: string, abs: string): Promise<void> => {
-    const names = (await readdir(abs)).sort();
+  const visit = (rel: string, abs: string): void => {
+    const names = readdirSync(abs).sort();
     for (const name of names) {
       const childRel = rel ? `${rel}/${name}` : name;
       const childAbs = join(abs, name);
-      const st = await lstat(childAbs);
+      const st = lstatSync(childAbs);
       const skip = ignored(childRel);
       if (!skip) out.push({ rel: childRel, abs: childAbs, stat: st });
-      if (st.isDirectory() && (!skip || descendIgnored)) await visit(childRel, childAbs);
+      if (st.isDirectory() && (!skip || descendIgnored)) visit(childRel, childAbs);
     }
   };
-  await visit(dir.rel, dir.abs);
-  return out;
+  visit(dir.rel, dir.abs);
+  return Promise.resolve(out);
 }
 
 /** Finds what one source pattern selects under root. Empty when nothing matches. */

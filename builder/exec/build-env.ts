@@ -23,6 +23,6 @@ export async function openBuildEnv(): Promise<BuildEnv> {
     mkdir(layersRoot(), { recursive: true }),
     mkdir(tmpRoot(), { recursive: true }),
   ]);
-  const digester = await openFileDigester(cache.fileDigestTable);
+  const digester = await openFileDigester(cache.fileDigestTable, tmpRoot());
   return { store, cache, layersDir: layersRoot(), tmpDir: tmpRoot(), digester };
 }

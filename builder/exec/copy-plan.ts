@@ -15,6 +15,7 @@ import type { Stats } from 'node:fs';
 import type { FoundEntry, SourceMatch } from '../context/select.js';
 import type { FileDigester } from './file-digests.js';
 import { withParents } from './layer-parents.js';
+import { FILE_LIST_CAP } from '../cache/build-cache.js';
 
 export interface CopyTarget {
   /** Absolute destination as written (after expansion and WORKDIR resolution). */
@@ -62,6 +63,7 @@ export async function planCopy(
     placed.delete(entry.path);
     placed.set(entry.path, { entry, source });
   };
+  const fileStats = new Map<string, FoundEntry['stat']>();
   const destIsDir = t.dest.endsWith('/') || t.multiple || (await t.isDir(t.dest));
   const dest = posix.resolve('/', t.dest);
   const mk = async (
@@ -83,7 +85,7 @@ export async function planCopy(
     };
     if (type === 'file' && f.stat.nlink > 1) e.inode = `${source}:${f.stat.dev}:${f.stat.ino}`;
     if (type === 'symlink') e.linkname = await readlink(f.abs);
-    else if (type === 'file') e.source = f.abs;
+    else if (type === 'file') fileStats.set((e.source = f.abs), f.stat);
     return e;
   };
   for (const [i, m] of matches.entries()) {
@@ -125,7 +127,7 @@ export async function planCopy(
     [...placed.values()].map((p) => p.entry),
     { stat: (p) => t.stat(p), now: t.now, uid: t.uid, gid: t.gid },
   );
-  return { entries, ...(await contentKey(entries, digester)) };
+  return { entries, ...(await contentKey(entries, digester, fileStats)) };
 }
 
 /** A directory COPY makes (its destination): 0755, the --chown owner, the build time (BuildKit). */
@@ -145,16 +147,18 @@ function touchChangedDirs(placed: Map<string, Placed>, now: number): void {
 async function contentKey(
   entries: LayerEntry[],
   digester: FileDigester,
+  fileStats: ReadonlyMap<string, FoundEntry['stat']>,
 ): Promise<{ contentKey: string; files: Record<string, string> }> {
   const h = createHash('sha256');
   const files: Record<string, string> = {};
+  let listed = 0;
   const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const firstOfInode = new Map<string, string>();
   for (const e of sorted) {
-    const content = await contentOf(e, firstOfInode, digester);
+    const content = await contentOf(e, firstOfInode, digester, fileStats);
     const id = `${e.type}\0${e.mode.toString(8)}\0${e.uid}:${e.gid}\0${e.linkname ?? ''}\0${content}`;
     h.update(`${e.path}\0${id}\n`);
-    if (Object.keys(files).length < 5000)
+    if (listed++ < FILE_LIST_CAP)
       files[e.path] = createHash('sha256').update(id).digest('hex').slice(0, 16);
   }
   return { contentKey: `sha256:${h.digest('hex')}`, files };
@@ -165,6 +169,7 @@ async function contentOf(
   e: LayerEntry,
   firstOfInode: Map<string, string>,
   digester: FileDigester,
+  fileStats: ReadonlyMap<string, FoundEntry['stat']>,
 ): Promise<string> {
   if (e.inode) {
     const first = firstOfInode.get(e.inode);
@@ -172,6 +177,6 @@ async function contentOf(
     firstOfInode.set(e.inode, e.path);
   }
   if (Buffer.isBuffer(e.source)) return createHash('sha256').update(e.source).digest('hex');
-  if (typeof e.source === 'string') return digester.digest(e.source);
+  if (typeof e.source === 'string') return digester.digest(e.source, fileStats.get(e.source));
   return '';
 }

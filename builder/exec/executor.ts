@@ -4,7 +4,11 @@
 // live and die with the sandbox).
 import { rm } from 'node:fs/promises';
 import { loadDockerfile } from '../instructions/dockerfile.js';
-import { parseDockerfile, type ParsedDockerfile } from '../parse/dockerfile-parser.js';
+import {
+  parseDockerfile,
+  parserIdentity,
+  type ParsedDockerfile,
+} from '../parse/dockerfile-parser.js';
 import { planBuild, type BaseRef } from '../plan/plan.js';
 import type { BuildContext } from '../context/build-context.js';
 import type { Progress } from '../progress.js';
@@ -43,10 +47,11 @@ export interface BuildResult {
 export async function build(req: BuildRequest): Promise<BuildResult> {
   const env = await openBuildEnv();
   const { dockerfileText: text, dockerfileName: name } = req.context;
-  let parsed = await env.cache.parsed<ParsedDockerfile>(name, text);
+  const parser = parserIdentity();
+  let parsed = await env.cache.parsed<ParsedDockerfile>(parser, name, text);
   if (!parsed) {
     parsed = parseDockerfile(text, name);
-    await env.cache.putParsed(name, text, parsed);
+    await env.cache.putParsed(parser, name, text, parsed);
   }
   const df = loadDockerfile(text, name, parsed);
   const plan = planBuild(df, {

@@ -2,20 +2,27 @@
 // (path, inode, size, mtime, ctime) so a cache-hit rebuild does not re-read unchanged files
 // (BuildKit keeps a similar content-hash cache). The table is a JSON file in the build cache.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, statSync, type Stats } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export interface FileDigester {
-  /** sha256 hex of the file's content. */
-  digest(abs: string): Promise<string>;
+  /** sha256 hex of the file's content; `known` is its stat when the caller already has it. */
+  digest(abs: string, known?: Stats): Promise<string>;
   /** Persists what was learnt (no-op when nothing changed). */
   save(): Promise<void>;
 }
 
 type Row = [stamp: string, digest: string];
 
-export async function openFileDigester(tablePath?: string): Promise<FileDigester> {
+/**
+ * `transientDir`: files under it (COPY --from views, ADD downloads: temp dirs of one build) are
+ * remembered for this build only; saved, their rows would pile up in the table at every build.
+ */
+export async function openFileDigester(
+  tablePath?: string,
+  transientDir?: string,
+): Promise<FileDigester> {
   let table = new Map<string, Row>();
   if (tablePath) {
     const text = await readFile(tablePath, 'utf8').catch(() => undefined);
@@ -29,8 +36,8 @@ export async function openFileDigester(tablePath?: string): Promise<FileDigester
   }
   let dirty = false;
   return {
-    async digest(abs) {
-      const st = await stat(abs);
+    async digest(abs, known) {
+      const st = known ?? statSync(abs); // sync: one cheap call, no thread-pool round trip
       const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
       const row = table.get(abs);
       if (row && row[0] === stamp) return row[1];
@@ -45,7 +52,9 @@ export async function openFileDigester(tablePath?: string): Promise<FileDigester
       if (!tablePath || !dirty) return;
       await mkdir(dirname(tablePath), { recursive: true });
       const tmp = `${tablePath}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(Object.fromEntries(table)));
+      const prefix = transientDir && `${transientDir.replace(/\/+$/, '')}/`;
+      const kept = prefix ? [...table].filter(([abs]) => !abs.startsWith(prefix)) : table;
+      await writeFile(tmp, JSON.stringify(Object.fromEntries(kept)));
       await rename(tmp, tablePath);
       dirty = false;
     },

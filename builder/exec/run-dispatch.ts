@@ -3,7 +3,7 @@
 // cache inputs; on a miss, run in the sandbox and turn the upper dir into the layer. The upper
 // directory then becomes the new layer's unpacked directory (it already is one), so the next
 // step does not unpack what was just written.
-import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Mount } from '../../runner/spec.js';
 import type { LayerRef } from '../cache/build-cache.js';
@@ -18,6 +18,7 @@ import { expandAt } from '../plan/build-args.js';
 import type { StepLog } from '../progress.js';
 import { bindSource } from './bind-source.js';
 import { layerFromUpper } from './layer-output.js';
+import { cacheMount, cacheMountIdentity, secretMount } from './run-mounts.js';
 import { trackTemp } from './interrupt.js';
 import { mountPointFilter, runStep, type RunNetwork } from './run-step.js';
 import type { PreparedStep, StageBuilder } from './stage-builder.js';
@@ -79,8 +80,9 @@ export async function prepareRun(
 async function mountIdentity(sb: StageBuilder, ins: RunInstruction, m: RunMount): Promise<string> {
   const base = `${m.type}:${m.target}:${m.readonly ? 'ro' : 'rw'}`;
   if (m.type === 'bind') return `${base}:${(await bindRoot(sb, ins, m)).id}:${m.source ?? ''}`;
-  if (m.type === 'cache') return `${base}:${m.id}`;
-  if (m.type === 'secret') return `${base}:${m.id}:${m.env ?? ''}`;
+  if (m.type === 'cache') return `${base}:${cacheMountIdentity(m)}`;
+  if (m.type === 'secret')
+    return `${base}:${m.id}:${m.env ?? ''}:${[m.uid, m.gid, m.mode].map((x) => x ?? '').join(':')}`;
   return base;
 }
 
@@ -110,7 +112,7 @@ async function sandboxMounts(
   ins: RunInstruction,
   step: RunStep,
   env: string[],
-  temps: string[],
+  releases: (() => Promise<void>)[],
 ): Promise<Mount[]> {
   const ctx = sb.context;
   const out: Mount[] = [];
@@ -123,36 +125,19 @@ async function sandboxMounts(
         readOnly: false,
         options: m.size ? `size=${m.size}` : 'mode=1777',
       });
-    else if (m.type === 'cache') {
-      const dir = ctx.env.cache.mountDir(m.id!);
-      await mkdir(dir, { recursive: true });
-      if (m.mode !== undefined) await chmod(dir, m.mode);
-      out.push({ type: 'bind', source: dir, target: m.target, readOnly: m.readonly });
-    } else if (m.type === 'secret') {
-      const s = ctx.opts.secrets.get(m.id!);
-      if (!s) {
-        if (m.required)
-          throw new BuildStepError(
-            ins.file,
-            ins.line,
-            `secret ${m.id} not found`,
-            `pass --secret id=${m.id},src=FILE`,
-          );
-        continue;
-      }
-      const value = async () =>
-        s.file ? await readFile(s.file, 'utf8') : (process.env[s.env ?? m.id!] ?? '');
-      if (m.env) env.push(`${m.env}=${await value()}`);
-      if (m.target) {
-        let source = s.file;
-        if (!source) {
-          const dir = trackTemp(await mkdtemp(join(ctx.env.tmpDir, 'secret-')));
-          temps.push(dir);
-          source = join(dir, 'secret');
-          await writeFile(source, await value(), { mode: m.mode ?? 0o400 });
-        }
-        out.push({ type: 'bind', source, target: m.target, readOnly: true });
-      }
+    else if (m.type === 'cache' || m.type === 'secret') {
+      const held =
+        m.type === 'cache'
+          ? await cacheMount(m, {
+              mountDir: (key) => ctx.env.cache.mountDir(key),
+              tmpDir: ctx.env.tmpDir,
+              fromView: async () => bindRoot(sb, ins, m),
+            })
+          : await secretMount(m, ctx.opts.secrets.get(m.id!), ctx.env.tmpDir, ins);
+      if (!held) continue;
+      releases.push(held.release);
+      if (held.env) env.push(held.env);
+      if (held.mount) out.push(held.mount);
     } else {
       const root = await bindRoot(sb, ins, m);
       // The build context as BuildKit sees it: without what .dockerignore excludes.
@@ -163,6 +148,10 @@ async function sandboxMounts(
       const found = hidden(rel) ? undefined : await resolveInRoot(root.dir, rel);
       if (!found || hidden(found.rel))
         throw new BuildStepError(ins.file, ins.line, `--mount source "${m.source}" not found`);
+      const temps: string[] = [];
+      releases.push(async () => {
+        await Promise.all(temps.map((t) => rm(t, { recursive: true, force: true })));
+      });
       const source = await bindSource(found, {
         readOnly: m.readonly,
         ignore,
@@ -192,8 +181,13 @@ async function execute(
   const ctx = sb.context;
   const env = sb.stageVars.runEnv();
   const temps: string[] = [];
-  const mounts = await sandboxMounts(sb, ins, step, env, temps).catch(async (e: unknown) => {
+  const releases: (() => Promise<void>)[] = [];
+  const releaseAll = async () => {
     await Promise.all(temps.map((t) => rm(t, { recursive: true, force: true })));
+    await Promise.all(releases.map((r) => r()));
+  };
+  const mounts = await sandboxMounts(sb, ins, step, env, releases).catch(async (e: unknown) => {
+    await releaseAll();
     throw e;
   });
   if (p.script) {
@@ -216,7 +210,7 @@ async function execute(
     tmpRoot: ctx.env.tmpDir,
     stdout: log.output,
     stderr: log.output,
-  }).finally(() => Promise.all(temps.map((t) => rm(t, { recursive: true, force: true }))));
+  }).finally(releaseAll);
   try {
     if (outcome.exitCode !== 0) {
       const shown = p.argv.join(' ');

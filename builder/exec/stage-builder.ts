@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { LayerRef } from '../cache/build-cache.js';
 import { cacheKey, explainMiss } from '../cache/build-cache.js';
-import { errorAt } from '../errors.js';
+import { atLine, errorAt } from '../errors.js';
 import { toInstruction } from '../instructions/parse-instruction.js';
 import type { Instruction } from '../instructions/types.js';
 import {
@@ -19,7 +19,7 @@ import {
 import { expandInstruction, type ExpandedStep } from '../plan/expand.js';
 import type { PlannedStage } from '../plan/plan.js';
 import { resolveSource } from '../plan/plan.js';
-import { StageVars } from '../plan/stage-vars.js';
+import { StageVars, type DeclaredArgs } from '../plan/stage-vars.js';
 import { expandAt } from '../plan/build-args.js';
 import { ignoreMatcher } from '../context/build-context.js';
 import type { StepLog } from '../progress.js';
@@ -44,6 +44,8 @@ export interface StageResult {
   layers: LayerRef[];
   /** Cache key of the stage's last step (the identity of its filesystem). */
   key: string;
+  /** Its ARGs, for the stages built `FROM` it. */
+  args: DeclaredArgs;
 }
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
@@ -54,6 +56,7 @@ export class StageBuilder {
   private dirs: string[] | undefined;
   private key = '';
   private vars!: StageVars;
+  private inheritedArgs: DeclaredArgs | undefined;
   private ordinal = 0;
   private readonly meta = { cmdSet: false };
   private readonly label: string;
@@ -69,7 +72,12 @@ export class StageBuilder {
     const { stage } = this.ps;
     const total = stage.instructions.length + 1;
     const fromLog = this.ctx.progress.step(`[${this.label} 1/${total}] ${stage.from.original}`);
-    const triggers = await this.initBase();
+    const triggers = await this.initBase().catch((e: unknown) => {
+      const base = this.ps.base.kind === 'image' ? `base image ${this.ps.base.ref}` : undefined;
+      const err = atLine(stage.from, e, base);
+      fromLog.error(err.message);
+      throw err;
+    });
     fromLog.done();
     this.vars = new StageVars({
       globals: this.ctx.plan.globals,
@@ -77,6 +85,7 @@ export class StageBuilder {
       escape: this.ctx.plan.dockerfile.directives.escape,
       imageEnv: this.cfg.config.Env ?? [],
       used: this.ctx.plan.usedArgs,
+      inherited: this.inheritedArgs,
     });
     const all = [...triggers, ...stage.instructions];
     for (let i = 0; i < all.length; i++) {
@@ -91,7 +100,7 @@ export class StageBuilder {
         throw e;
       }
     }
-    return { config: this.cfg, layers: this.layers, key: this.key };
+    return { config: this.cfg, layers: this.layers, key: this.key, args: this.vars.declared() };
   }
 
   private async initBase(): Promise<Instruction[]> {
@@ -106,6 +115,7 @@ export class StageBuilder {
       this.cfg = fromBase(r.config);
       this.layers = [...r.layers];
       this.key = r.key;
+      this.inheritedArgs = r.args;
       return [];
     }
     const img = await loadBaseImage(this.ctx.env.store, base.ref, platform);
@@ -128,7 +138,7 @@ export class StageBuilder {
   }
 
   private history(ins: Instruction, step: ExpandedStep, empty: boolean, created?: string): void {
-    const runArgs = step.kind === 'run' ? this.vars.runArgs() : [];
+    const runArgs = step.kind === 'run' ? this.vars.historyArgs() : [];
     const argv = ins.kind === 'RUN' ? runArgv(ins, this.cfg.config.Shell).argv : [];
     const h = {
       created: created ?? this.ctx.created,
@@ -268,7 +278,9 @@ export class StageBuilder {
       const from = expandAt(ins.from, globals, ins, this.ctx.plan.dockerfile.directives.escape);
       const src = resolveSource(this.ctx.plan.dockerfile, this.ps.stage.index, from, false, ins);
       if (!src || src.kind === 'scratch') throw errorAt(ins, `invalid --from=${from}`);
-      const v = await this.ctx.fromView(src);
+      const v = await this.ctx.fromView(src).catch((e: unknown) => {
+        throw atLine(ins, e, `--from=${from}`);
+      });
       sourceRoot = v.dir;
       fromId = v.id;
       isIgnored = () => false;

@@ -137,7 +137,11 @@ export function createdBy(
     case 'label':
       return `LABEL ${step.pairs.map((p) => `${p.key}=${p.value}`).join(' ')}`;
     case 'expose':
-      return `EXPOSE map[${step.ports.map((p) => `${p}:{}`).join(' ')}]`;
+      // Go prints a map with its keys sorted (BuildKit's `EXPOSE %v` of the port set)
+      return `EXPOSE map[${[...new Set(step.ports)]
+        .sort()
+        .map((p) => `${p}:{}`)
+        .join(' ')}]`;
     case 'workdir':
       return `WORKDIR ${step.path}`;
     case 'user':

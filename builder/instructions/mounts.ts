@@ -1,5 +1,6 @@
 // RUN --mount=type=...: BuildKit's mount options (bind, cache, tmpfs, secret), parsed from the
 // expanded flag value into plain data the executor turns into sandbox mounts.
+import { posix } from 'node:path';
 import { errorAt, type SourceLocation } from '../errors.js';
 
 export interface RunMount {
@@ -68,13 +69,31 @@ export function parseRunMount(value: string, loc: SourceLocation): RunMount {
       throw errorAt(loc, `invalid mode=${mode} in --mount`, 'an octal mode like 0644');
     m.mode = parseInt(mode, 8);
   }
+  checkOptions(m, fields, loc);
   if (type === 'secret') {
-    if (!id && !target) throw errorAt(loc, 'secret mount needs id= or target=');
-    m.id = id ?? target!.split('/').pop();
-    if (!target && !m.env) m.target = `/run/secrets/${m.id}`;
+    // BuildKit: the secret's id is source= (or src=), else id=, else the target's base name
+    if (m.source !== undefined && id !== undefined)
+      throw errorAt(loc, "both source and id can't be set in a secret mount");
+    if (!id && !target && !m.source) throw errorAt(loc, 'secret mount needs id= or target=');
+    m.id = m.source ?? id ?? posix.basename(target!);
+    m.source = undefined;
+    if (!target && !m.env) m.target = `/run/secrets/${posix.basename(m.id)}`;
   } else if (!target) throw errorAt(loc, `--mount=type=${type} needs target=`);
-  if (type === 'cache' && !m.id) m.id = m.target;
+  if (type === 'cache' && !m.id) m.id = posix.normalize(m.target);
   return m;
+}
+
+/** The options BuildKit refuses for a mount type (owner and mode, sharing, required, from). */
+function checkOptions(m: RunMount, fields: Map<string, string>, loc: SourceLocation): void {
+  const fileInfo = m.type === 'secret' || m.type === 'cache';
+  for (const k of ['mode', 'uid', 'gid'])
+    if (!fileInfo && fields.has(k)) throw errorAt(loc, `${k} not allowed for "${m.type}" mounts`);
+  if (m.type !== 'cache' && fields.has('sharing'))
+    throw errorAt(loc, `invalid cache sharing set for ${m.type} mount`);
+  if (m.type !== 'secret' && fields.has('required'))
+    throw errorAt(loc, `unexpected key 'required' for mount type '${m.type}'`);
+  if (m.type === 'secret' && m.from !== undefined)
+    throw errorAt(loc, 'secret mount should not have a from');
 }
 
 function isTrue(v: string | undefined): boolean {

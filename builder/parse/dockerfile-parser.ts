@@ -2,7 +2,9 @@
 // their line ranges and the parser directives; this module adds what BuildKit's parser does on
 // top: validated directives (`syntax`, `escape`), continuation lines joined with comment and
 // empty lines dropped, and heredocs (`<<EOF`, `<<-EOF`, quoted delimiters) cut out of the text.
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { errorAt, type SourceLocation } from '../errors.js';
 import { processWord, processWords, ShellSyntaxError } from './shell-lex.js';
 
@@ -46,6 +48,27 @@ function dockerfileAst(): DockerfileAst {
   ast ??= createRequire(import.meta.url)('dockerfile-ast') as DockerfileAst;
   return ast;
 }
+
+/**
+ * Which parser made a ParsedDockerfile, for the on-disk cache of parsed Dockerfiles: this
+ * module's own file (the command's bundle once installed: any change to the parser changes it)
+ * and dockerfile-ast's version. A parse cached by another build of the tool is never reused.
+ */
+export function parserIdentity(): string {
+  const self = fileURLToPath(import.meta.url);
+  const st = statSync(self, { throwIfNoEntry: false });
+  let astVersion = '?';
+  try {
+    const pkg = createRequire(import.meta.url).resolve('dockerfile-ast/package.json');
+    astVersion = (JSON.parse(readFileSync(pkg, 'utf8')) as { version?: string }).version ?? '?';
+  } catch {
+    // no package.json to read: the file identity still tells builds apart
+  }
+  return `${PARSED_FORMAT} ${self} ${st?.size}:${st?.mtimeMs} dockerfile-ast@${astVersion}`;
+}
+
+/** Bumped when ParsedDockerfile's shape changes (the file identity covers code changes). */
+const PARSED_FORMAT = 'parsed-v2';
 
 const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
 const HEREDOC_RE = /^(\d*)<<(-?)\s*([^<]*)$/;

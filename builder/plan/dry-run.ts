@@ -6,6 +6,7 @@ import type { BuildPlan } from './plan.js';
 import { StageVars } from './stage-vars.js';
 
 export function dryRun(plan: BuildPlan, imageEnv: readonly string[] = []): ExpandedStep[][] {
+  const done = new Map<number, StageVars>();
   return plan.stages.map((ps) => {
     const vars = new StageVars({
       globals: plan.globals,
@@ -13,7 +14,10 @@ export function dryRun(plan: BuildPlan, imageEnv: readonly string[] = []): Expan
       escape: plan.dockerfile.directives.escape,
       imageEnv,
       used: plan.usedArgs,
+      // a stage built from an earlier one starts with its ARGs (stages come in dependency order)
+      inherited: ps.base.kind === 'stage' ? done.get(ps.base.index)?.declared() : undefined,
     });
+    done.set(ps.stage.index, vars);
     let workdir = '/';
     return ps.stage.instructions.map((ins) => {
       const step = expandInstruction(ins, vars, workdir);

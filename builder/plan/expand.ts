@@ -58,7 +58,9 @@ export function expandInstruction(
     case 'EXPOSE':
       return {
         kind: 'expose',
-        ports: ins.ports.flatMap((p) => vars.expandWords(p, ins)).map((p) => normalizePort(p, ins)),
+        ports: ins.ports
+          .flatMap((p) => vars.expandWords(p, ins))
+          .flatMap((p) => exposedPorts(p, ins)),
       };
     case 'USER':
       return { kind: 'user', user: x(ins.user) };
@@ -131,15 +133,21 @@ export function expandHeredoc(
   }
 }
 
-function normalizePort(p: string, loc: { file: string; line: number }): string {
+/** One EXPOSE word as `port/proto` keys; a range `8000-8002[/udp]` is each of its ports (BuildKit). */
+function exposedPorts(p: string, loc: { file: string; line: number }): string[] {
   const m = PORT_RE.exec(p);
-  if (!m || Number(m[1]) > 65535 || (m[2] !== undefined && Number(m[2]) > 65535))
+  const first = Number(m?.[1]);
+  const last = m?.[2] === undefined ? first : Number(m[2]);
+  if (!m || last > 65535)
     throw errorAt(
       loc,
       `invalid port "${p}" in EXPOSE`,
       'expected PORT[/tcp|udp|sctp] or a range like 8000-8010',
     );
-  return `${m[1]}${m[2] ? `-${m[2]}` : ''}/${(m[3] ?? 'tcp').toLowerCase()}`;
+  if (last < first)
+    throw errorAt(loc, `invalid port range "${p}" in EXPOSE`, 'the end is below the start');
+  const proto = (m[3] ?? 'tcp').toLowerCase();
+  return Array.from({ length: last - first + 1 }, (_, i) => `${first + i}/${proto}`);
 }
 
 const SIGNALS = new Set(

@@ -71,10 +71,13 @@ function secureAgent(insecure: boolean | undefined): HttpsAgent {
 export const IDLE_TIMEOUT_MS = 60_000;
 const BACKOFF_BASE_MS = 200;
 
-/** Network-level failure codes worth another attempt. */
+/**
+ * Network-level failure codes worth another attempt: a connection that broke or timed out, a
+ * DNS answer that may come. Not a refused connection: nothing listens there, and waiting 1.5 s
+ * of backoff before saying so helps no one (docker does not retry it either).
+ */
 const RETRYABLE_CODES = new Set([
   'ECONNRESET',
-  'ECONNREFUSED',
   'EPIPE',
   'ETIMEDOUT',
   'ECONNABORTED',

@@ -1,12 +1,24 @@
 // Golden Dockerfile cases: every fixtures/dockerfiles/<case>/ (except negative/) is built with
 // the tsbuild CLI (RUN needs root: namespaces, overlay) and read back with the peer tools:
 // `skopeo inspect --config` for the config, `umoci unpack` for the filesystem, and the layer
-// tars for whiteouts. `expected` (JSON) says what must hold.
+// tars for whiteouts. `expected` (JSON) says what must hold. Cases marked `"buildkit": true` are
+// also built by docker's BuildKit (a private dockerd) and must give the same files and config
+// values there (history only where `buildkitHistory` lists it: docker.io's BuildKit is older).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturesDir } from '../helpers/builder-fixtures.js';
+import { startBuildKit, type BuildKitPeer } from '../helpers/buildkit.js';
 import {
   fullRef,
   inspectConfig,
@@ -30,6 +42,8 @@ interface Expected {
   history?: string[];
   layerEntries?: Record<string, string[]>;
   logExcludes?: string[];
+  buildkit?: boolean;
+  buildkitHistory?: string[];
 }
 
 const dir = join(fixturesDir(), 'dockerfiles');
@@ -38,25 +52,58 @@ const cases = readdirSync(dir).filter(
 );
 let br: BuildRoot;
 let baseLayers = 0;
+let peer: Promise<BuildKitPeer | { reason: string }> | undefined;
 
 before(async () => {
   br = await makeBuildRoot();
   baseLayers = (inspectConfig(br, fullRef('busybox:latest')).rootfs as { diff_ids: string[] })
     .diff_ids.length;
 });
-after(async () => br?.close());
+after(async () => {
+  await br?.close();
+  const p = await peer;
+  if (p && !('reason' in p)) await p.close();
+});
+
+/** BuildKit must agree with the expectations too: same files, same config values. */
+async function compareWithBuildKit(
+  exp: Expected,
+  caseDir: string,
+  args: string[],
+  diag: (msg: string) => void,
+): Promise<void> {
+  peer ??= startBuildKit();
+  const bk = await peer;
+  if ('reason' in bk) return diag(`BuildKit comparison skipped: ${bk.reason}`);
+  const image = bk.image('golden-buildkit:test', args, caseDir);
+  for (const [k, v] of Object.entries(exp.config ?? {}))
+    assert.deepEqual(image.config[k] ?? null, v, `BuildKit config.${k}`);
+  for (const e of exp.buildkitHistory ?? [])
+    assert.ok(
+      image.history.includes(e),
+      `BuildKit history has "${e}": ${image.history.join(' | ')}`,
+    );
+  const tmp = mkdtempSync(join(tmpdir(), 'golden-bk-'));
+  try {
+    const fs = bk.exportFs(args, caseDir, tmp);
+    for (const [path, want] of Object.entries(exp.files ?? {}))
+      if (want !== null && !want.startsWith('->'))
+        assert.equal(readFileSync(join(fs, path), 'utf8'), want, `BuildKit ${path}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
 
 for (const name of cases) {
-  test(`golden ${name}`, async () => {
+  test(`golden ${name}`, async (t) => {
     const exp = JSON.parse(readFileSync(join(dir, name, 'expected'), 'utf8')) as Expected;
     const tag = `golden-${name}:test`;
-    const args = [
-      '-t',
-      tag,
-      ...Object.entries(exp.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
-    ];
-    if (exp.target) args.push('--target', exp.target);
-    const res = tsbuild(br, [...args, join(dir, name)]);
+    const buildArgs = Object.entries(exp.buildArgs ?? {}).flatMap(([k, v]) => [
+      '--build-arg',
+      `${k}=${v}`,
+    ]);
+    if (exp.target) buildArgs.push('--target', exp.target);
+    const res = tsbuild(br, ['-t', tag, ...buildArgs, join(dir, name)]);
     assert.equal(res.status, 0, `build failed:\n${res.stderr}`);
     for (const s of exp.logExcludes ?? [])
       assert.ok(!res.stderr.includes(s), `log must not contain "${s}"`);
@@ -117,5 +164,7 @@ for (const name of cases) {
           `layer ${n} has ${want}:\n${listing}`,
         );
     }
+    if (exp.buildkit)
+      await compareWithBuildKit(exp, join(dir, name), buildArgs, (m) => t.diagnostic(m));
   });
 }

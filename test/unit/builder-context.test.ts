@@ -11,6 +11,7 @@ import { ignoreMatcher, openContext, parseIgnore } from '../../builder/context/b
 import { cleanRel, globRegex, resolveInRoot, selectSource } from '../../builder/context/select.js';
 import { planCopy, type CopyTarget } from '../../builder/exec/copy-plan.js';
 import { openFileDigester } from '../../builder/exec/file-digests.js';
+import { FILE_LIST_CAP } from '../../builder/cache/build-cache.js';
 import { RootfsView, resolveChown } from '../../builder/exec/rootfs-view.js';
 
 let dir: string;
@@ -174,4 +175,38 @@ test('context: -f outside the context, Dockerfile.dockerignore wins, stdin conte
   assert.equal(s.dir, undefined);
   assert.equal(s.dockerfileText, 'FROM busybox\n');
   await assert.rejects(openContext({ context: join(dir, 'nope') }), /cannot read Dockerfile/);
+});
+
+test('COPY of a big tree: one stat per file (the walk one), every file in the key, a capped list', async () => {
+  const big = await mkdtemp(join(tmpdir(), 'builder-big-'));
+  try {
+    const n = FILE_LIST_CAP + 100;
+    for (let d = 0; d < n / 100; d++) {
+      await mkdir(join(big, `pkg-${String(d).padStart(3, '0')}`));
+      for (let f = 0; f < 100; f++)
+        await writeFile(join(big, `pkg-${String(d).padStart(3, '0')}`, `f${f}.js`), `${d}.${f}`);
+    }
+    const inner = await openFileDigester();
+    let withStat = 0;
+    let calls = 0;
+    const counting = {
+      digest: async (abs: string, known?: Stats) => {
+        calls++;
+        if (known?.isFile()) withStat++;
+        return inner.digest(abs, known);
+      },
+      save: () => inner.save(),
+    };
+    const plan = async () =>
+      planCopy(await selectSource(big, '.', none), [], target(), counting, readlink);
+    const first = await plan();
+    assert.equal(calls, n);
+    assert.equal(withStat, n, 'the digester gets the stat the walk already made');
+    assert.equal(Object.keys(first.files).length, FILE_LIST_CAP);
+    // the last file in key order is past the listed cap, and still part of the key
+    await writeFile(join(big, 'pkg-050', 'f99.js'), 'changed');
+    assert.notEqual((await plan()).contentKey, first.contentKey);
+  } finally {
+    await rm(big, { recursive: true, force: true });
+  }
 });

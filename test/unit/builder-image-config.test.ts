@@ -30,21 +30,29 @@ function configOf(text: string, base = emptyConfig('linux', 'amd64')) {
   return { cfg, history };
 }
 
-test('ENV replaces in place-order; EXPOSE normalises; WORKDIR resolves relative paths', () => {
+test('ENV replaces in place-order; EXPOSE normalises and expands ranges; WORKDIR resolves relative paths', () => {
   const { cfg, history } = configOf(
-    'FROM x\nENV A=1 B=2\nENV A=3\nEXPOSE 80 53/UDP 8000-8001\nWORKDIR /a\nWORKDIR b\n',
+    'FROM x\nENV A=1 B=2\nENV A=3\nEXPOSE 80 53/UDP 8000-8001 7000-7001/udp\nWORKDIR /a\nWORKDIR b\n',
   );
   assert.deepEqual(cfg.config.Env, [
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     'A=3',
     'B=2',
   ]);
-  assert.deepEqual(Object.keys(cfg.config.ExposedPorts!), ['80/tcp', '53/udp', '8000-8001/tcp']);
+  assert.deepEqual(Object.keys(cfg.config.ExposedPorts!), [
+    '80/tcp',
+    '53/udp',
+    '8000/tcp',
+    '8001/tcp',
+    '7000/udp',
+    '7001/udp',
+  ]);
   assert.equal(cfg.config.WorkingDir, '/a/b');
   assert.deepEqual(history.slice(0, 3), [
     'ENV A=1 B=2',
     'ENV A=3',
-    'EXPOSE map[80/tcp:{} 53/udp:{} 8000-8001/tcp:{}]',
+    // as BuildKit prints its port set: Go's map order (keys sorted as strings)
+    'EXPOSE map[53/udp:{} 7000/udp:{} 7001/udp:{} 80/tcp:{} 8000/tcp:{} 8001/tcp:{}]',
   ]);
 });
 

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadDockerfile } from '../../builder/instructions/dockerfile.js';
+import { dryRun } from '../../builder/plan/dry-run.js';
 import { planBuild } from '../../builder/plan/plan.js';
 import { StageVars } from '../../builder/plan/stage-vars.js';
 
@@ -114,4 +115,17 @@ test('FROM --platform sets that stage; the build platform stays --platform (for 
   assert.equal(plan.stages[0]!.platform.architecture, 's390x');
   assert.equal(plan.stages[1]!.platform.architecture, planBuild(df).platform.architecture);
   assert.equal(planBuild(df).platform.variant, undefined);
+});
+
+test('dry run: a stage built FROM another starts with its ARGs (as the build does)', () => {
+  const text =
+    'FROM busybox AS base\nARG V=1\nFROM base AS child\n' +
+    'RUN --mount=type=cache,target=/c${V:?unset} true\n' +
+    'FROM busybox\nRUN --mount=type=cache,target=/c${V:?unset} true\n';
+  const plan = planBuild(loadDockerfile(text), { target: 'child' });
+  const steps = dryRun(plan);
+  const run = steps.at(-1)!.at(-1)!;
+  assert.equal(run.kind === 'run' && run.mounts[0]!.target, '/c1');
+  // an unrelated stage does not inherit them
+  assert.throws(() => dryRun(planBuild(loadDockerfile(text))), /Dockerfile:6: .*unset/);
 });

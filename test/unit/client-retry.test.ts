@@ -3,7 +3,9 @@
 // on each attempt, attempts are bounded; and the RegistryClient surfaces a final 429 as an error.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { readBody, send } from '../../shared/client/http.js';
@@ -166,4 +168,48 @@ test('RegistryClient: a rate-limited manifest GET is retried, and a lasting 429 
     return true;
   });
   assert.equal(seen.get('/v2/lib/app/manifests/v2')!.length, 4, 'default attempts: 4');
+});
+
+test('a refused connection fails at once (one connection attempt); a reset one is retried', async () => {
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const sockets: unknown[] = [];
+  const count = (s: unknown) => sockets.push(s);
+  diagnostics.subscribe('net.client.socket', count);
+  try {
+    await assert.rejects(
+      send({ method: 'GET', url: `http://127.0.0.1:${port}/v2/` }),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          new RegExp(`cannot connect to registry 127.0.0.1:${port}: ECONNREFUSED`),
+        );
+        return true;
+      },
+    );
+    assert.equal(sockets.length, 1, 'no second attempt at a port nothing listens on');
+    // A server that drops the first connection: the reset is worth another attempt.
+    let n = 0;
+    const open = new Set<net.Socket>();
+    const flaky = net.createServer((s) => {
+      open.add(s);
+      if (n++ === 0) s.resetAndDestroy();
+      else s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/v2/`;
+      const res = await send({ method: 'GET', url });
+      assert.equal(res.status, 200);
+      assert.equal((await readBody(res)).toString(), 'ok');
+      assert.equal(n, 2);
+    } finally {
+      for (const s of open) s.destroy();
+      await new Promise<void>((r) => flaky.close(() => r()));
+    }
+  } finally {
+    diagnostics.unsubscribe('net.client.socket', count);
+  }
 });
