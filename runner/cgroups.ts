@@ -72,11 +72,17 @@ function readPids(dir: string): number[] {
   return readOr(join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
 }
 
+/** How long removing a cgroup waits for its killed processes to be gone. */
+const REMOVE_TIMEOUT_MS = 10_000;
+
 /** Removes cgroup directories, killing what is left in them first. */
 export function removeDirs(dirs: string[]): void {
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
-    for (let attempt = 0; ; attempt++) {
+    // A killed process leaves its cgroup only once the kernel has reaped it, which on a loaded
+    // machine can take well over a second.
+    const deadline = Date.now() + REMOVE_TIMEOUT_MS;
+    for (;;) {
       for (const pid of readPids(dir)) {
         try {
           process.kill(pid, 'SIGKILL');
@@ -90,7 +96,7 @@ export function removeDirs(dirs: string[]): void {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') break;
-        if (code !== 'EBUSY' || attempt > 200) throw err;
+        if (code !== 'EBUSY' || Date.now() > deadline) throw err;
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
       }
     }
