@@ -17,6 +17,8 @@ import { tagsRouter } from './handlers/tags.js';
 import { referrersRouter } from './handlers/referrers.js';
 import type { Router } from 'express';
 import type { GarbageCollector } from './gc.js';
+import type { ProxyService } from './proxy/service.js';
+import { proxyRouter } from './proxy/handlers.js';
 
 export interface AppOptions extends HandlerContext {
   logger: Logger;
@@ -29,6 +31,8 @@ export interface AppOptions extends HandlerContext {
   adminLoopbackOnly?: boolean;
   /** Serve `/metrics` here (false when a separate `http.debug` listener serves it). */
   metricsRoute?: boolean;
+  /** Pull-through cache of upstream registries (registry/proxy/), when configured. */
+  proxy?: ProxyService;
 }
 
 export function createApp(opts: AppOptions): Express {
@@ -48,6 +52,7 @@ export function createApp(opts: AppOptions): Express {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     next();
   });
+  if (opts.proxy) app.use(proxyRouter(opts, opts.proxy));
   for (const make of [
     baseRouter,
     catalogRouter,

@@ -37,6 +37,8 @@ export interface RegistryClientOptions {
   monolithicLimit?: number;
   /** Chunk size for chunked uploads (default 64 MiB). */
   chunkSize?: number;
+  /** Base URL (`https://registry-1.docker.io`) instead of the one derived from `registry`. */
+  endpoint?: string;
 }
 
 export interface FetchedManifest {
@@ -91,7 +93,13 @@ export class RegistryClient implements Requester {
   async getBlob(
     repo: string,
     digest: string,
-    opts: { start?: number; size?: number; verify?: boolean } = {},
+    opts: {
+      start?: number;
+      size?: number;
+      verify?: boolean;
+      /** Called with each response opened (the first tells the blob's size). */
+      onResponse?: (res: HttpResponse) => void;
+    } = {},
   ): Promise<Readable> {
     return downloadBlob({
       digest,
@@ -111,6 +119,7 @@ export class RegistryClient implements Requester {
         }
         if (res.status !== 200 && res.status !== 206)
           throw await this.error(res, { op: 'pull', repo });
+        opts.onResponse?.(res);
         return res;
       },
     });
@@ -317,6 +326,7 @@ export class RegistryClient implements Requester {
   /** `https://host` or, for insecure registries that do not speak TLS, `http://host`. */
   private baseUrl(): Promise<string> {
     this.base ??= (async () => {
+      if (this.opts.endpoint) return this.opts.endpoint.replace(/\/+$/, '');
       const host = registryApiHost(this.registry);
       if (!this.insecure) return `https://${host}`;
       try {
