@@ -5,6 +5,7 @@
 // no client ever receives a complete wrong blob; a failed or mismatching fetch stores nothing.
 // Verified bytes become visible only by the atomic move into the blob's key, then are linked.
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { uploadDataPath, uploadDir } from '../paths.js';
 import type { Registry } from '../services/registry.js';
@@ -126,11 +127,8 @@ export class BlobFetch {
       if (this.replayBytes <= REPLAY_LIMIT) this.replay.push(chunk);
       else this.replay = undefined;
     }
-    if (!writer.stream.write(chunk))
-      await new Promise<void>((resolve, reject) => {
-        writer.stream.once('drain', resolve);
-        writer.stream.once('error', reject);
-      });
+    // once() rejects on 'error' and removes its listeners either way
+    if (!writer.stream.write(chunk)) await once(writer.stream, 'drain');
   }
 
   /** Moves the verified bytes into the blob's key and links it, safe from a concurrent GC. */
