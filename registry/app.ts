@@ -19,6 +19,7 @@ import type { Router } from 'express';
 import type { GarbageCollector } from './gc.js';
 import type { ProxyService } from './proxy/service.js';
 import { proxyRouter } from './proxy/handlers.js';
+import { proxyAdminRouter } from './proxy/admin.js';
 
 export interface AppOptions extends HandlerContext {
   logger: Logger;
@@ -46,6 +47,15 @@ export function createApp(opts: AppOptions): Express {
   if (opts.gc)
     app.use(
       adminRouter({ auth: opts.auth, gc: opts.gc, loopbackOnly: opts.adminLoopbackOnly ?? true }),
+    );
+  if (opts.proxy)
+    app.use(
+      proxyAdminRouter({
+        auth: opts.auth,
+        proxy: opts.proxy,
+        gc: opts.gc,
+        loopbackOnly: opts.adminLoopbackOnly ?? true,
+      }),
     );
   for (const r of opts.extra ?? []) app.use(r);
   app.use((_req, res, next) => {

@@ -65,7 +65,7 @@ export async function startServer(
     metrics,
   });
   const proxy = config.proxy
-    ? new ProxyService(registry, config.proxy, logger, metrics)
+    ? new ProxyService(registry, config.proxy, logger, metrics, gc)
     : undefined;
   const app = createApp({
     registry,
@@ -121,6 +121,7 @@ export async function startServer(
       });
       bodies.close();
       await purger.stop();
+      await proxy?.idle();
       await gc.idle();
       await auth.close();
       await registry.close();

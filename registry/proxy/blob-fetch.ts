@@ -1,9 +1,10 @@
 // Pull-through of one missing blob: a single upstream fetch per repository and digest, shared
 // by every request that wants it meanwhile. The bytes stream to each waiting client as they
 // arrive, while they are written to a temporary storage key and hashed (the upstream stream
-// errors on a digest mismatch). The last chunk is held back until the digest is verified, so
-// no client ever receives a complete wrong blob; a failed or mismatching fetch stores nothing.
-// Verified bytes become visible only by the atomic move into the blob's key, then are linked.
+// errors on a digest mismatch). The last chunk is held back until the digest is verified and
+// the blob stored, so no client ever receives a complete wrong blob, and a client that has the
+// whole blob finds it cached; a failed or mismatching fetch stores nothing. Verified bytes
+// become visible only by the atomic move into the blob's key, then are linked.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
@@ -89,21 +90,21 @@ export class BlobFetch {
     const removeTemp = (): Promise<void> => driver.delete(uploadDir(id)).catch(() => {});
     const writer = await driver.writer(temp, { append: false });
     let size = 0;
+    let held: Buffer | undefined;
     try {
-      let held: Buffer | undefined;
       for await (const chunk of blob.body as AsyncIterable<Buffer>) {
         this.events.onBytes(chunk.length);
-        if (held) await this.emit(held, writer);
+        if (held) {
+          this.send(held);
+          await this.write(held, writer);
+        }
         held = chunk;
         size += chunk.length;
       }
       // the body ended without error: the digest matched
       if (blob.size !== undefined && size !== blob.size)
         throw new Error(`upstream sent ${size} bytes of ${this.digest}, announced ${blob.size}`);
-      if (held) await this.emit(held, writer);
-      this.verified = true;
-      for (const c of this.clients) c.end();
-      this.clients.clear();
+      if (held) await this.write(held, writer);
       await writer.commit();
     } catch (err) {
       blob.body.destroy();
@@ -116,17 +117,26 @@ export class BlobFetch {
     } finally {
       await removeTemp();
     }
+    // the last bytes go out once the blob is cached: what a client got, its next request finds
+    if (held) this.send(held);
+    this.verified = true;
+    for (const c of this.clients) c.end();
+    this.clients.clear();
     this.replay = undefined;
     this.events.onStored(size);
   }
 
-  private async emit(chunk: Buffer, writer: FileWriter): Promise<void> {
+  /** Passes a chunk to the clients (and keeps it for late ones, within REPLAY_LIMIT). */
+  private send(chunk: Buffer): void {
     for (const c of this.clients) c.write(chunk);
     if (this.replay) {
       this.replayBytes += chunk.length;
       if (this.replayBytes <= REPLAY_LIMIT) this.replay.push(chunk);
       else this.replay = undefined;
     }
+  }
+
+  private async write(chunk: Buffer, writer: FileWriter): Promise<void> {
     // once() rejects on 'error' and removes its listeners either way
     if (!writer.stream.write(chunk)) await once(writer.stream, 'drain');
   }

@@ -50,6 +50,7 @@ export function proxyRouter(ctx: HandlerContext, proxy: ProxyService): Router {
 
   const manifest = async (req: Request, res: Response): Promise<void> => {
     const found = await proxy.manifests.get(target(res), locals(res).reference);
+    proxy.cache.touch(target(res).repo, found.manifest.digest);
     manifestHeaders(res, found.manifest);
     if (found.result === 'stale') {
       res.setHeader('Warning', '110 tsregistry "Response is Stale"');
@@ -64,8 +65,10 @@ export function proxyRouter(ctx: HandlerContext, proxy: ProxyService): Router {
   const blob = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const t = target(res);
     const { digest } = locals(res);
-    const count = (result: 'hit' | 'miss'): void =>
+    const count = (result: 'hit' | 'miss'): void => {
       proxy.metrics.requests.inc({ upstream: t.route.upstream.url, kind: 'blob', result });
+      proxy.cache.touch(t.repo, digest);
+    };
     if (await ensureLinked(proxy, t, digest)) {
       count('hit');
       return next(); // the normal blob route serves it

@@ -1,7 +1,9 @@
 // Blob fetches of tsregistry's proxy mode: 16 concurrent pulls of the same uncached 64 MiB
 // layer cause one upstream fetch (counted at the upstream, a tsregistry with token auth, by
 // its request metrics) and all 16 clients get the right bytes; an upstream that sends bytes not
-// matching the digest gets nothing stored, and no client receives a complete wrong blob.
+// matching the digest gets nothing stored, and no client receives a complete wrong blob; the
+// admin listing shows what is cached, and eviction down to a size removes the least recently
+// used images (GC frees their bytes), which are fetched again when asked for.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -58,6 +60,7 @@ before(async () => {
   const liarUrl = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
   proxy = await startRegistry({
     configure: (c) => {
+      c.storage.maintenance.gc.grace = 0;
       c.proxy = {
         maxsize: 0,
         upstreams: [route('up', upstream.url, true), route('liar', liarUrl, false)],
@@ -72,6 +75,30 @@ after(async () => {
   liar?.closeAllConnections();
   await new Promise<void>((resolve) => (liar ? liar.close(() => resolve()) : resolve()));
 });
+
+async function upstreamToken(repos: string[]): Promise<string> {
+  const scopes = repos.map((r) => `scope=repository:${r}:pull,push`).join('&');
+  const res = await fetch(`${upstream.url}/token?service=tsregistry&${scopes}`, {
+    headers: { authorization: basic('hub', 'hubpw') },
+  });
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** Pulls an image through the proxy: manifest, config and layers; returns the blob digests. */
+async function pullImage(repo: string): Promise<string[]> {
+  const res = await fetch(`${proxy.url}/v2/${repo}/manifests/v1`, {
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const m = (await res.json()) as { config: { digest: string }; layers: { digest: string }[] };
+  const digests = [m.config.digest, ...m.layers.map((l) => l.digest)];
+  for (const d of digests)
+    assert.deepEqual(await pullDigest(`${proxy.url}/v2/${repo}/blobs/${d}`), {
+      status: 200,
+      digest: d,
+    });
+  return digests;
+}
 
 async function pullDigest(url: string): Promise<{ status: number; digest: string }> {
   const res = await fetch(url);
@@ -121,4 +148,46 @@ test('an upstream sending the wrong bytes gets nothing stored and no client a wh
     // no uploads directory: nothing left
   }
   assert.deepEqual(left, [], 'no partial download left behind');
+});
+
+test('admin listing of the cache; LRU eviction to a size, bytes freed by GC, refetched on demand', async () => {
+  const token = await upstreamToken(['library/a', 'library/b']);
+  const a = makeImage([100 * 1024]);
+  const b = makeImage([200 * 1024]);
+  await pushImage(upstream.url, 'library/a', 'v1', a, { authorization: `Bearer ${token}` });
+  await pushImage(upstream.url, 'library/b', 'v1', b, { authorization: `Bearer ${token}` });
+  const aBlobs = await pullImage('up/library/a');
+  const bBlobs = await pullImage('up/library/b');
+  await pullImage('up/library/a'); // a is now the most recently used
+  const listing = (await (await fetch(`${proxy.url}/admin/proxy/cache`)).json()) as {
+    items: {
+      repo: string;
+      digest: string;
+      kind: string;
+      size: number;
+      lastUse: string;
+      tags?: string[];
+    }[];
+  };
+  const find = (repo: string, digest: string) =>
+    listing.items.find((i) => i.repo === repo && i.digest === digest);
+  assert.equal(find('up/library/b', bBlobs[1]!)?.size, 200 * 1024);
+  assert.deepEqual(find('up/library/a', a.digest)?.tags, ['v1']);
+  assert.ok(
+    find('up/library/a', aBlobs[1]!)!.lastUse > find('up/library/b', bBlobs[1]!)!.lastUse,
+    'last use recorded',
+  );
+  const keep = a.config.length + 100 * 1024;
+  const res = await fetch(`${proxy.url}/admin/proxy/evict?maxsize=${keep}`, { method: 'POST' });
+  assert.equal(res.status, 200);
+  const report = (await res.json()) as { evicted: { digest: string }[]; bytesFreed: number };
+  const evicted = report.evicted.map((e) => e.digest);
+  assert.ok(evicted.includes(bBlobs[1]!) && evicted.includes(layerDigest), JSON.stringify(evicted));
+  assert.ok(!evicted.includes(aBlobs[1]!), 'the most recently used image stays');
+  assert.ok(report.bytesFreed >= LAYER + 200 * 1024, `freed ${report.bytesFreed}`);
+  const blobs = proxy.running.registry.blobs;
+  assert.equal(await blobs.size(bBlobs[1]!, { fresh: true }), undefined);
+  assert.equal(await blobs.size(aBlobs[1]!, { fresh: true }), 100 * 1024);
+  await pullImage('up/library/b'); // fetched again from the upstream
+  assert.equal(await blobs.size(bBlobs[1]!, { fresh: true }), 200 * 1024);
 });
