@@ -6,6 +6,7 @@
 // empty prefix serves the root (what dockerd's `registry-mirrors` asks for), except repositories
 // under its `local` prefixes, which stay normal push/pull repositories like every repository
 // outside all prefixes.
+import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../shared/errors.js';
 
 export interface UpstreamConfig {
@@ -17,7 +18,8 @@ export interface UpstreamConfig {
   password?: string;
   /** Seconds a cached tag is served before it is revalidated with the upstream. */
   ttl: number;
-  tls: { insecureskipverify: boolean };
+  /** `ca`: PEM contents of the CA bundle file configured (the upstream's own CA). */
+  tls: { insecureskipverify: boolean; ca?: string };
   /** Root upstream only: repository prefixes that are this registry's own, not proxied. */
   local: string[];
 }
@@ -90,9 +92,27 @@ function upstream(
       ? { username: String(e.username), password: String(e.password) }
       : {}),
     ttl: seconds(e.ttl ?? DEFAULT_TTL),
-    tls: { insecureskipverify: tls.insecureskipverify === true },
+    tls: {
+      insecureskipverify: tls.insecureskipverify === true,
+      ...(tls.ca !== undefined ? { ca: readCa(tls.ca, where) } : {}),
+    },
     local: (local as string[]).map((l) => l.replace(/^\/+|\/+$/g, '')).filter(Boolean),
   };
+}
+
+/** The PEM contents of `tls.ca` (a file path). */
+function readCa(file: unknown, where: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(String(file), 'utf8');
+  } catch (err) {
+    throw new InvalidInputError(
+      `cannot read ${where}.tls.ca ${String(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new InvalidInputError(`${where}.tls.ca ${String(file)} holds no PEM certificate`);
+  return pem;
 }
 
 function lowerKeys(o: Record<string, unknown>): Record<string, unknown> {

@@ -23,6 +23,7 @@ export class RegistryUpstream implements Upstream {
       registry: new URL(config.remoteurl).host,
       endpoint: config.remoteurl,
       insecure: config.tls.insecureskipverify,
+      ...(config.tls.ca ? { ca: config.tls.ca } : {}),
       credentials:
         config.username !== undefined
           ? { username: config.username, password: config.password ?? '' }

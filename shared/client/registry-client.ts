@@ -39,6 +39,8 @@ export interface RegistryClientOptions {
   chunkSize?: number;
   /** Base URL (`https://registry-1.docker.io`) instead of the one derived from `registry`. */
   endpoint?: string;
+  /** PEM certificates of CAs to trust for this registry, besides the built-in roots. */
+  ca?: string;
 }
 
 export interface FetchedManifest {
@@ -293,6 +295,7 @@ export class RegistryClient implements Requester {
         bodyLength: req.bodyLength,
         attempts: req.attempts,
         insecureTls: this.insecure,
+        ca: this.opts.ca,
       });
       if (res.status !== 401) return res;
       if (tries >= 2 || !(await auth.onUnauthorized(res, authorization))) {
@@ -318,6 +321,7 @@ export class RegistryClient implements Requester {
       return new Authenticator(this.registry, creds, {
         insecureTls: this.insecure,
         userAgent: this.userAgent,
+        ca: this.opts.ca,
       });
     })();
     return this.auth;

@@ -92,6 +92,10 @@ test('bad proxy config: one-line errors', () => {
   );
   assert.throws(() => load('proxy:\n  upstreams: []\n'), /invalid proxy.upstreams/);
   assert.throws(
+    () => load('proxy:\n  remoteurl: https://x\n  tls:\n    ca: /nonexistent/ca.pem\n'),
+    /cannot read proxy.upstreams\[0\].tls.ca \/nonexistent\/ca.pem: ENOENT/,
+  );
+  assert.throws(
     () => load('proxy:\n  remoteurl: https://x\n  maxsize: lots\n'),
     /invalid proxy.maxsize/,
   );
