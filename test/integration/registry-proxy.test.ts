@@ -272,6 +272,66 @@ test(
   },
 );
 
+test('podman with a registries.conf mirror pulls busybox through tsregistry', async (t) => {
+  if (skip) return t.skip(skip);
+  if ((await run('sh', ['-c', 'command -v podman'])).status !== 0)
+    return t.skip('podman not installed (apt-get install podman)');
+  const home = join(dir, 'podman');
+  mkdirSync(home, { recursive: true });
+  const conf = join(home, 'registries.conf');
+  writeFileSync(
+    conf,
+    `[[registry]]\nlocation = "docker.io"\n[[registry.mirror]]\nlocation = "${proxy!.host}"\ninsecure = true\n`,
+  );
+  const env = {
+    ...process.env,
+    CONTAINERS_REGISTRIES_CONF: conf,
+    // a failing mirror must not fall back to the internet: every other address goes nowhere
+    HTTP_PROXY: 'http://127.0.0.1:9',
+    HTTPS_PROXY: 'http://127.0.0.1:9',
+    NO_PROXY: '127.0.0.1',
+  };
+  const podman = (args: string[]) =>
+    run(
+      'podman',
+      [
+        '--root',
+        join(home, 'root'),
+        '--runroot',
+        join(home, 'run'),
+        '--storage-driver',
+        'vfs',
+        '--cgroup-manager',
+        'cgroupfs',
+        ...args,
+      ],
+      { env, timeoutMs: 120_000 },
+    );
+  try {
+    const r = await podman(['pull', 'docker.io/library/busybox:latest']);
+    assert.equal(r.status, 0, r.stderr);
+    const id = await podman([
+      'image',
+      'inspect',
+      '--format',
+      '{{.Id}}',
+      'docker.io/library/busybox:latest',
+    ]);
+    assert.equal(id.status, 0, id.stderr);
+    const config = JSON.parse(
+      await rawManifest(upstream!.host, 'library/busybox:latest', true),
+    ) as { config: { digest: string } };
+    assert.equal(
+      `sha256:${id.stdout.trim()}`,
+      config.config.digest,
+      'the image the upstream holds',
+    );
+  } finally {
+    await podman(['rmi', '-a', '-f']);
+    await run('sh', ['-c', `umount -R ${join(home, 'root')} 2>/dev/null; true`]);
+  }
+});
+
 test('with the upstream stopped, cached tags and digests still pull; a never-seen image fails clearly', async (t) => {
   if (skip) return t.skip(skip);
   const digest = sha256(await rawManifest(proxy!.host, 'library/busybox:latest'));
