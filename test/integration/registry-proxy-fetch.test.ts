@@ -191,3 +191,34 @@ test('admin listing of the cache; LRU eviction to a size, bytes freed by GC, ref
   await pullImage('up/library/b'); // fetched again from the upstream
   assert.equal(await blobs.size(bBlobs[1]!, { fresh: true }), 200 * 1024);
 });
+
+test('proxy.maxsize: caching past the size evicts the least recently used by itself', async () => {
+  const small = await startRegistry({
+    configure: (c) => {
+      c.storage.maintenance.gc.grace = 0;
+      c.proxy = { maxsize: 250 * 1024, upstreams: [route('up', upstream.url, true)] };
+    },
+  });
+  try {
+    const get = async (repo: string): Promise<string[]> => {
+      const res = await fetch(`${small.url}/v2/${repo}/manifests/v1`, {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
+      assert.equal(res.status, 200);
+      const m = (await res.json()) as { config: { digest: string }; layers: { digest: string }[] };
+      const digests = [m.config.digest, ...m.layers.map((l) => l.digest)];
+      for (const d of digests)
+        assert.equal((await pullDigest(`${small.url}/v2/${repo}/blobs/${d}`)).digest, d);
+      return digests;
+    };
+    const a = await get('up/library/a'); // 100 KiB layer
+    const b = await get('up/library/b'); // 200 KiB layer: past 250 KiB, a goes
+    const blobs = small.running.registry.blobs;
+    for (let i = 0; i < 400 && (await blobs.size(a[1]!, { fresh: true })) !== undefined; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await blobs.size(a[1]!, { fresh: true }), undefined, 'evicted and freed');
+    assert.equal(await blobs.size(b[1]!, { fresh: true }), 200 * 1024, 'the newest stays');
+  } finally {
+    await small.close();
+  }
+});
