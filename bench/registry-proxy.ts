@@ -33,10 +33,7 @@ async function startProxy(kind: Kind, upstream: string, work: string): Promise<P
     return { url: r.url, host: r.host, close: () => r.close() };
   }
   const root = mkdtempSync(join(work, 'tsreg-'));
-  const r = await spawnRegistry(
-    root,
-    `proxy:\n  remoteurl: ${upstream}\n  ttl: 1h\n`,
-  );
+  const r = await spawnRegistry(root, `proxy:\n  remoteurl: ${upstream}\n  ttl: 1h\n`);
   return {
     url: r.url,
     host: r.host,
