@@ -28,6 +28,11 @@ const BENCHES: Bench[] = [
     markdown: true,
   },
   {
+    name: 'registry-proxy',
+    title: 'Pull-through cache: tsregistry proxy vs the reference registry proxy',
+    markdown: true,
+  },
+  {
     name: 'push-pull',
     title: 'Client: tspush/tspull vs skopeo (reference registry)',
     markdown: false,

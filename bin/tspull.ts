@@ -46,6 +46,8 @@ runCli('tspull', async (argv) => {
   }).finally(() => progress.end());
   const full = formatReference(r);
   if (!quiet) {
+    if (result.servedBy && result.servedBy !== r.registry)
+      process.stdout.write(`Pulled through mirror ${result.servedBy}\n`);
     process.stdout.write(`Digest: ${result.digest}\n`);
     const status = result.downloaded > 0 ? 'Downloaded newer image for' : 'Image is up to date for';
     process.stdout.write(`Status: ${status} ${full}\n`);

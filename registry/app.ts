@@ -17,6 +17,9 @@ import { tagsRouter } from './handlers/tags.js';
 import { referrersRouter } from './handlers/referrers.js';
 import type { Router } from 'express';
 import type { GarbageCollector } from './gc.js';
+import type { ProxyService } from './proxy/service.js';
+import { proxyRouter } from './proxy/handlers.js';
+import { proxyAdminRouter } from './proxy/admin.js';
 
 export interface AppOptions extends HandlerContext {
   logger: Logger;
@@ -29,6 +32,8 @@ export interface AppOptions extends HandlerContext {
   adminLoopbackOnly?: boolean;
   /** Serve `/metrics` here (false when a separate `http.debug` listener serves it). */
   metricsRoute?: boolean;
+  /** Pull-through cache of upstream registries (registry/proxy/), when configured. */
+  proxy?: ProxyService;
 }
 
 export function createApp(opts: AppOptions): Express {
@@ -43,11 +48,21 @@ export function createApp(opts: AppOptions): Express {
     app.use(
       adminRouter({ auth: opts.auth, gc: opts.gc, loopbackOnly: opts.adminLoopbackOnly ?? true }),
     );
+  if (opts.proxy)
+    app.use(
+      proxyAdminRouter({
+        auth: opts.auth,
+        proxy: opts.proxy,
+        gc: opts.gc,
+        loopbackOnly: opts.adminLoopbackOnly ?? true,
+      }),
+    );
   for (const r of opts.extra ?? []) app.use(r);
   app.use((_req, res, next) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     next();
   });
+  if (opts.proxy) app.use(proxyRouter(opts, opts.proxy));
   for (const make of [
     baseRouter,
     catalogRouter,

@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { InvalidInputError } from '../shared/errors.js';
 import { registryRoot } from '../shared/paths.js';
 import type { LoginLimitConfig } from './auth/login-limiter.js';
+import { normalizeProxy, type ProxyConfig } from './proxy/config.js';
 
 export interface TokenAuthConfig {
   /** Where clients get tokens; default: `<scheme>://<request host>/token` (the built-in service). */
@@ -68,6 +69,8 @@ export interface RegistryConfig {
   auth?: { token: TokenAuthConfig };
   /** Where metadata lives: embedded LevelDB under the root directory (default), or PostgreSQL. */
   metadata?: { postgres?: PostgresMetadataConfig };
+  /** Pull-through cache of other registries (registry/proxy/config.ts). */
+  proxy?: ProxyConfig;
 }
 
 /** `metadata.postgres`: a PostgreSQL database shared by every replica. */
@@ -186,6 +189,7 @@ function applyEnv(config: Obj, env: NodeJS.ProcessEnv): void {
 
 function normalize(config: RegistryConfig): void {
   normalizePostgres(config);
+  if (config.proxy !== undefined) config.proxy = normalizeProxy(config.proxy, seconds);
   const gc = config.storage.maintenance.gc;
   gc.interval = seconds(gc.interval);
   gc.grace = seconds(gc.grace);

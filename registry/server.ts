@@ -22,6 +22,7 @@ import { buildAuth } from './auth/build.js';
 import { GarbageCollector } from './gc.js';
 import { UploadPurger } from './upload-purger.js';
 import { BodyWatcher } from './body-timeout.js';
+import { ProxyService } from './proxy/service.js';
 
 export interface RunningRegistry {
   url: string;
@@ -63,6 +64,9 @@ export async function startServer(
     logger,
     metrics,
   });
+  const proxy = config.proxy
+    ? new ProxyService(registry, config.proxy, logger, metrics, gc)
+    : undefined;
   const app = createApp({
     registry,
     auth: auth.controller,
@@ -72,6 +76,7 @@ export async function startServer(
     gc,
     adminLoopbackOnly: config.storage.maintenance.gc.loopbackonly,
     metricsRoute: !config.http.debug,
+    proxy,
   });
   const fast = fastPath(registry, auth.fast, metrics);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -116,6 +121,7 @@ export async function startServer(
       });
       bodies.close();
       await purger.stop();
+      await proxy?.idle();
       await gc.idle();
       await auth.close();
       await registry.close();

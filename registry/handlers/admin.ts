@@ -55,6 +55,6 @@ export function visibleReport(report: GcReport, grant: Grant): VisibleGcReport {
   };
 }
 
-function isLoopback(address: string): boolean {
+export function isLoopback(address: string): boolean {
   return /^(?:::ffff:)?127\./.test(address) || address === '::1';
 }

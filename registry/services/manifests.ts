@@ -179,7 +179,8 @@ export class ManifestService {
   }
 }
 
-function recordOf(parsed: ParsedManifest, size: number): ManifestRecord {
+/** The metadata record of a parsed manifest (also used by the proxy to cache upstream manifests). */
+export function recordOf(parsed: ParsedManifest, size: number): ManifestRecord {
   const m = parsed.manifest;
   const record: ManifestRecord = {
     mediaType: parsed.mediaType,

@@ -69,7 +69,7 @@ export class Authenticator {
   constructor(
     readonly registry: string,
     private readonly credentials: Credentials | undefined,
-    private readonly opts: { insecureTls?: boolean; userAgent: string },
+    private readonly opts: { insecureTls?: boolean; userAgent: string; ca?: string },
   ) {}
 
   get hasCredentials(): boolean {
@@ -157,6 +157,7 @@ export class Authenticator {
       url: url.toString(),
       headers,
       insecureTls: this.opts.insecureTls,
+      ca: this.opts.ca,
     });
     if ((res.status === 404 || res.status === 405) && c && 'username' in c) {
       await drain(res);
@@ -187,6 +188,7 @@ export class Authenticator {
       },
       body: Buffer.from(form.toString()),
       insecureTls: this.opts.insecureTls,
+      ca: this.opts.ca,
     });
     return this.tokenFrom(res);
   }

@@ -20,6 +20,8 @@ export interface HttpRequest {
   bodyLength?: number;
   /** Skip TLS certificate verification (`--insecure`). */
   insecureTls?: boolean;
+  /** PEM certificates of CAs to trust besides the built-in roots (a registry's own CA). */
+  ca?: string;
   /** Attempts in all for retryable failures (default 4). */
   attempts?: number;
   /** Redirects to follow (default 5); Authorization is dropped when the host changes. */
@@ -46,14 +48,25 @@ const httpsModule = () =>
   (lazy.https ??= requireBuiltin('node:https') as typeof import('node:https'));
 
 const agents: { http?: HttpAgent; https?: HttpsAgent; httpsInsecure?: HttpsAgent } = {};
+/** One agent per extra CA bundle (few: one per configured upstream). */
+const caAgents = new Map<string, HttpsAgent>();
 
 function plainAgent(): HttpAgent {
   agents.http ??= new (httpModule().Agent)({ keepAlive: true, maxSockets: 32 });
   return agents.http;
 }
 
-function secureAgent(insecure: boolean | undefined): HttpsAgent {
+function secureAgent(insecure: boolean | undefined, ca?: string): HttpsAgent {
   const { Agent } = httpsModule();
+  if (ca && !insecure) {
+    let agent = caAgents.get(ca);
+    if (!agent) {
+      const { rootCertificates } = requireBuiltin('node:tls') as typeof import('node:tls');
+      agent = new Agent({ keepAlive: true, maxSockets: 32, ca: [...rootCertificates, ca] });
+      caAgents.set(ca, agent);
+    }
+    return agent;
+  }
   if (insecure) {
     agents.httpsInsecure ??= new Agent({
       keepAlive: true,
@@ -154,7 +167,7 @@ function sendOnce(req: HttpRequest): Promise<HttpResponse> {
     const u = new URL(req.url);
     const secure = u.protocol === 'https:';
     const mod = secure ? httpsModule() : httpModule();
-    const agent = secure ? secureAgent(req.insecureTls) : plainAgent();
+    const agent = secure ? secureAgent(req.insecureTls, req.ca) : plainAgent();
     const headers: Record<string, string> = { ...req.headers };
     if (Buffer.isBuffer(req.body)) headers['content-length'] = String(req.body.length);
     else if (req.body && req.bodyLength !== undefined)

@@ -10,6 +10,7 @@ import { formatReference, parseReference } from '../reference.js';
 import type { ContentStore } from '../store/content-store.js';
 import { BlobSources } from './blob-sources.js';
 import { RegistryClient } from './registry-client.js';
+import { mirrorsFor } from './mirrors.js';
 import {
   counter,
   DEFAULT_CONCURRENCY,
@@ -37,6 +38,8 @@ export interface PullResult {
   name?: string;
   /** Blobs downloaded (not already in the store). */
   downloaded: number;
+  /** The mirror URL or registry that served the pull. */
+  servedBy?: string;
 }
 
 /** Pulls `ref` into `store`; returns the stored image manifest's descriptor. */
@@ -48,14 +51,36 @@ export async function pullImage(
   return (await pull(store, ref, opts)).descriptor;
 }
 
+/**
+ * Pulls `ref` into `store`: from each configured mirror of its registry in order (mirrors.ts),
+ * then from the registry itself, as dockerd does; `servedBy` in the result says which answered.
+ */
 export async function pull(
   store: ContentStore,
   ref: string,
   opts: PullOptions = {},
 ): Promise<PullResult> {
   const r = parseReference(ref);
-  const client =
-    opts.client ?? new RegistryClient({ registry: r.registry, insecure: opts.insecure });
+  if (opts.client) return await pullFrom(store, ref, opts.client, opts);
+  for (const mirror of mirrorsFor(r.registry)) {
+    const client = new RegistryClient({ registry: mirror.host, endpoint: mirror.url });
+    try {
+      return { ...(await pullFrom(store, ref, client, opts)), servedBy: mirror.url };
+    } catch {
+      // as dockerd: a mirror that fails (down, missing the image) is skipped
+    }
+  }
+  const client = new RegistryClient({ registry: r.registry, insecure: opts.insecure });
+  return { ...(await pullFrom(store, ref, client, opts)), servedBy: r.registry };
+}
+
+async function pullFrom(
+  store: ContentStore,
+  ref: string,
+  client: RegistryClient,
+  opts: PullOptions,
+): Promise<PullResult> {
+  const r = parseReference(ref);
   const repo = r.repository;
   const top = await client.getManifest(repo, r.digest ?? r.tag ?? 'latest');
   if (r.digest && top.digest !== r.digest) {

@@ -37,6 +37,10 @@ export interface RegistryClientOptions {
   monolithicLimit?: number;
   /** Chunk size for chunked uploads (default 64 MiB). */
   chunkSize?: number;
+  /** Base URL (`https://registry-1.docker.io`) instead of the one derived from `registry`. */
+  endpoint?: string;
+  /** PEM certificates of CAs to trust for this registry, besides the built-in roots. */
+  ca?: string;
 }
 
 export interface FetchedManifest {
@@ -91,7 +95,13 @@ export class RegistryClient implements Requester {
   async getBlob(
     repo: string,
     digest: string,
-    opts: { start?: number; size?: number; verify?: boolean } = {},
+    opts: {
+      start?: number;
+      size?: number;
+      verify?: boolean;
+      /** Called with each response opened (the first tells the blob's size). */
+      onResponse?: (res: HttpResponse) => void;
+    } = {},
   ): Promise<Readable> {
     return downloadBlob({
       digest,
@@ -111,6 +121,7 @@ export class RegistryClient implements Requester {
         }
         if (res.status !== 200 && res.status !== 206)
           throw await this.error(res, { op: 'pull', repo });
+        opts.onResponse?.(res);
         return res;
       },
     });
@@ -284,6 +295,7 @@ export class RegistryClient implements Requester {
         bodyLength: req.bodyLength,
         attempts: req.attempts,
         insecureTls: this.insecure,
+        ca: this.opts.ca,
       });
       if (res.status !== 401) return res;
       if (tries >= 2 || !(await auth.onUnauthorized(res, authorization))) {
@@ -309,6 +321,7 @@ export class RegistryClient implements Requester {
       return new Authenticator(this.registry, creds, {
         insecureTls: this.insecure,
         userAgent: this.userAgent,
+        ca: this.opts.ca,
       });
     })();
     return this.auth;
@@ -317,6 +330,7 @@ export class RegistryClient implements Requester {
   /** `https://host` or, for insecure registries that do not speak TLS, `http://host`. */
   private baseUrl(): Promise<string> {
     this.base ??= (async () => {
+      if (this.opts.endpoint) return this.opts.endpoint.replace(/\/+$/, '');
       const host = registryApiHost(this.registry);
       if (!this.insecure) return `https://${host}`;
       try {

@@ -33,7 +33,13 @@ function dockerCli(): string | undefined {
 }
 
 export async function startDockerd(
-  opts: { insecureRegistries?: string[] } = {},
+  opts: {
+    insecureRegistries?: string[];
+    /** daemon.json `registry-mirrors` (`http://127.0.0.1:PORT`). */
+    registryMirrors?: string[];
+    /** Send every non-loopback request to a dead loopback proxy (no fallback to the internet). */
+    offline?: boolean;
+  } = {},
 ): Promise<DockerdResult> {
   if (process.getuid?.() !== 0) return { ok: false, reason: 'dockerd needs root' };
   const which = spawnSync('sh', ['-c', 'command -v dockerd'], { encoding: 'utf8' });
@@ -49,7 +55,10 @@ export async function startDockerd(
   const daemonJson = join(dir, 'daemon.json');
   writeFileSync(
     daemonJson,
-    JSON.stringify({ 'insecure-registries': opts.insecureRegistries ?? [] }),
+    JSON.stringify({
+      'insecure-registries': opts.insecureRegistries ?? [],
+      ...(opts.registryMirrors ? { 'registry-mirrors': opts.registryMirrors } : {}),
+    }),
   );
   const log = join(dir, 'dockerd.log');
   const logFd = openSync(log, 'w');
@@ -73,7 +82,19 @@ export async function startDockerd(
       '--storage-driver',
       'overlay2',
     ],
-    { stdio: ['ignore', logFd, logFd], env: { ...process.env } },
+    {
+      stdio: ['ignore', logFd, logFd],
+      env: {
+        ...process.env,
+        ...(opts.offline
+          ? {
+              HTTP_PROXY: 'http://127.0.0.1:9',
+              HTTPS_PROXY: 'http://127.0.0.1:9',
+              NO_PROXY: '127.0.0.1,localhost',
+            }
+          : {}),
+      },
+    },
   );
   closeSync(logFd);
   const env: NodeJS.ProcessEnv = {

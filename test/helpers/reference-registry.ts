@@ -30,7 +30,11 @@ export function referenceRegistryAvailable(): boolean {
 }
 
 export async function startReferenceRegistry(
-  opts: { auth?: RegistryAuth } = {},
+  opts: {
+    auth?: RegistryAuth;
+    /** More top-level config (e.g. `proxy:\n  remoteurl: http://...`). */
+    extraYaml?: string;
+  } = {},
 ): Promise<ReferenceRegistry> {
   const auth = opts.auth ?? { kind: 'none' };
   const dir = mkdtempSync(join(tmpdir(), 'tsdock-refreg-'));
@@ -70,7 +74,7 @@ storage:
 http:
   addr: 127.0.0.1:${port}
   secret: tsdock-test-secret
-${authYaml}`,
+${authYaml}${opts.extraYaml ?? ''}`,
   );
   const child = spawn('docker-registry', ['serve', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
