@@ -92,6 +92,11 @@ export interface MetadataStore {
   pardon(digests?: string[]): Promise<void>;
   /** Which of `digests` are condemned. */
   condemned(digests: string[]): Promise<string[]>;
+  /**
+   * Waits until no other collection runs on this store (in any process sharing it), then holds
+   * that lock until the returned function is called.
+   */
+  lockCollection(): Promise<() => Promise<void>>;
 }
 
 /**

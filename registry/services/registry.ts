@@ -3,6 +3,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import { GcGuard } from '../gc-guard.js';
+import { touchReferences } from '../gc-holds.js';
 import type { RegistryConfig } from '../config.js';
 import { openMetadataStore } from '../metadata/open.js';
 import type { MetadataStore } from '../metadata/store.js';
@@ -87,6 +88,9 @@ export class Registry {
 
   /** Cross-repository mount; false when the source does not hold the blob. */
   async mount(repo: string, from: string, digest: string): Promise<boolean> {
+    // Held in the store first (every process's GC sees it), outside the guard's shared side,
+    // which a collector waiting for its pardon could otherwise block.
+    await touchReferences(this.meta, [digest]);
     return await this.guard.shared(async () => {
       if (!(await this.meta.hasLink(from, digest)) || (await this.blobs.size(digest)) === undefined)
         return false;

@@ -15,6 +15,7 @@ import type { MetadataStore, UploadSession } from '../metadata/store.js';
 import { KeyedMutex } from '../sync.js';
 import type { BlobStore } from './blob-store.js';
 import type { GcGuard } from '../gc-guard.js';
+import { touchReferences } from '../gc-holds.js';
 
 interface HashState {
   hash: Hash;
@@ -141,6 +142,7 @@ export class UploadService {
           },
         );
       }
+      await touchReferences(this.meta, [digest]);
       await this.guard.shared(async () => {
         this.guard.touch(digest);
         await this.blobs.commitFrom(uploadDataPath(uuid), digest, size);

@@ -18,6 +18,7 @@ import {
 import { Database, describeStartError, type Query } from './connection.js';
 import { migrate, SchemaTooNewError } from './migrations.js';
 import { PAGE, sql } from './queries.js';
+import { lockCollection } from './gc-lock.js';
 
 /**
  * A condemnation older than this is left by a collector that died mid-run (a run condemns one
@@ -209,6 +210,10 @@ export class PostgresMetadataStore implements MetadataStore {
     if (digests.length === 0) return [];
     const rows = await this.db.query<{ digest: string }>(sql.condemned([digests, CONDEMNED_TTL_S]));
     return rows.map((r) => r.digest);
+  }
+
+  async lockCollection(): Promise<() => Promise<void>> {
+    return await lockCollection(this.config);
   }
 
   private async one<R extends QueryResultRow>(q: Query): Promise<R | undefined> {
