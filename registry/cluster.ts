@@ -48,6 +48,11 @@ export function runsMaintenance(): boolean {
 
 /** The primary: forks `count` workers, restarts crashed ones, drains all on SIGTERM. */
 export async function runPrimary(count: number): Promise<number> {
+  // Workers accept on the shared socket themselves (the kernel spreads connections). With the
+  // default round-robin the primary accepts and hands each connection over: one more hop, and
+  // a connection handed to a worker that dies before taking it stays open with nobody serving
+  // it (clients hung until their own timeout, 300 s for fetch, in the kill -9 test).
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   let startedUp = 0;
   let failed: number | undefined;

@@ -46,6 +46,14 @@ export interface ReferenceHold {
   at: number;
 }
 
+/** A write another process made that can leave a cached entry stale (see `watch`). */
+export type StoreChange =
+  | { kind: 'tag'; repo: string; tag: string }
+  | { kind: 'manifest'; repo: string; digest: string }
+  | { kind: 'link'; repo: string; digest: string }
+  /** Some notices may have been missed: forget everything cached. */
+  | { kind: 'all' };
+
 export interface Page {
   last?: string;
   n?: number;
@@ -97,6 +105,11 @@ export interface MetadataStore {
    * that lock until the returned function is called.
    */
   lockCollection(): Promise<() => Promise<void>>;
+  /**
+   * Stores shared between processes tell each one what the others changed (resolves once it
+   * listens); the embedded store, one process only, has nothing to tell and lacks it.
+   */
+  watch?(listener: (change: StoreChange) => void): Promise<void>;
 }
 
 /**

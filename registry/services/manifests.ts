@@ -137,6 +137,19 @@ export class ManifestService {
     this.tags.deleteWhere((k) => k.startsWith(`${repo}:`));
   }
 
+  /** Forgets where a tag points (another process moved or deleted it). */
+  forgetTag(repo: string, tag: string): void {
+    this.epoch++;
+    this.tags.delete(`${repo}:${tag}`);
+  }
+
+  /** Forgets everything cached. */
+  forgetAll(): void {
+    this.epoch++;
+    this.tags.clear();
+    this.manifests.clear();
+  }
+
   /** Forgets every cached manifest that is, or references, a blob GC deleted. */
   forgetBlob(digest: string): void {
     this.epoch++;

@@ -6,7 +6,7 @@ import { GcGuard } from '../gc-guard.js';
 import { touchReferences } from '../gc-holds.js';
 import type { RegistryConfig } from '../config.js';
 import { openMetadataStore } from '../metadata/open.js';
-import type { MetadataStore } from '../metadata/store.js';
+import type { MetadataStore, StoreChange } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { FilesystemDriver } from '../storage/drivers/filesystem/filesystem-driver.js';
 import { BlobStore } from './blob-store.js';
@@ -51,7 +51,26 @@ export class Registry {
   ): Promise<Registry> {
     const { metadata, ...rest } = opts;
     const meta = await openMetadataStore(root, metadata);
-    return new Registry({ driver: new FilesystemDriver(root), meta, ...rest });
+    const registry = new Registry({ driver: new FilesystemDriver(root), meta, ...rest });
+    try {
+      await meta.watch?.((change) => registry.forgetChange(change));
+    } catch (err) {
+      await meta.close();
+      throw err;
+    }
+    return registry;
+  }
+
+  /** Drops what another process's write made stale in this one's caches. */
+  forgetChange(change: StoreChange): void {
+    if (change.kind === 'tag') return this.manifests.forgetTag(change.repo, change.tag);
+    if (change.kind === 'manifest') return this.manifests.forget(change.repo, change.digest);
+    this.linksEpoch++;
+    if (change.kind === 'link') this.links.delete(`${change.repo}@${change.digest}`);
+    else {
+      this.links.clear();
+      this.manifests.forgetAll();
+    }
   }
 
   async close(): Promise<void> {

@@ -176,3 +176,40 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+test('two processes on one database: what one changes, the other serves at once (no stale cache)', async () => {
+  const root = tempDir('tsreg-wcache-');
+  const dsn = await server.createDatabase('caches');
+  const yaml = `metadata:\n  postgres:\n    dsn: ${dsn}\n    poolsize: 4\n`;
+  const a = await spawnRegistry(root, yaml, ['--workers', '1']);
+  procs.push(a);
+  const b = await spawnRegistry(root, yaml, ['--workers', '1']);
+  procs.push(b);
+  // Two processes on one storage root and one database, as two replicas (or workers) are.
+  const digestOf = async (url: string, ref: string) => {
+    const res = await fetch(`${url}/v2/c/app/manifests/${ref}`);
+    await res.arrayBuffer();
+    return res.status === 200 ? res.headers.get('docker-content-digest') : String(res.status);
+  };
+  const [one, two] = [makeImage([1000]), makeImage([2000])];
+  await pushRetrying(a.url, 'c/app', 'v1', one);
+  await pushRetrying(a.url, 'c/app', 'pinned', two);
+  for (let i = 0; i < 3; i++) assert.equal(await digestOf(b.url, 'v1'), one.digest, 'b caches v1');
+  assert.equal(await digestOf(b.url, two.digest), two.digest);
+  await pushRetrying(a.url, 'c/app', 'v1', two);
+  assert.equal(await digestOf(b.url, 'v1'), two.digest, 'the tag moved through a is seen by b');
+  let res = await fetch(`${a.url}/v2/c/app/manifests/v1`, { method: 'DELETE' });
+  assert.equal(res.status, 202);
+  assert.equal(await digestOf(b.url, 'v1'), '404', 'the tag deleted through a is gone on b');
+  res = await fetch(`${a.url}/v2/c/app/manifests/${two.digest}`, { method: 'DELETE' });
+  assert.equal(res.status, 202);
+  assert.equal(await digestOf(b.url, two.digest), '404', 'the manifest deleted through a');
+  assert.equal(await digestOf(b.url, 'pinned'), '404', 'with its tags');
+  const layer = sha256(one.layers[0]!);
+  assert.equal((await fetch(`${b.url}/v2/c/app/blobs/${layer}`, { method: 'HEAD' })).status, 200);
+  res = await fetch(`${a.url}/v2/c/app/blobs/${layer}`, { method: 'DELETE' });
+  assert.equal(res.status, 202);
+  const head = await fetch(`${b.url}/v2/c/app/blobs/${layer}`, { method: 'HEAD' });
+  assert.equal(head.status, 404, 'the blob unlinked through a');
+  await Promise.all([a.stop(), b.stop()]);
+});

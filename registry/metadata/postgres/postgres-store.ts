@@ -13,12 +13,14 @@ import {
   type MetadataStore,
   type Page,
   type ReferenceHold,
+  type StoreChange,
   type UploadSession,
 } from '../store.js';
 import { Database, describeStartError, type Query } from './connection.js';
 import { migrate, SchemaTooNewError } from './migrations.js';
 import { PAGE, sql } from './queries.js';
 import { lockCollection } from './gc-lock.js';
+import { ChangeFeed, CHANNEL, noticeOf } from './change-feed.js';
 
 /**
  * A condemnation older than this is left by a collector that died mid-run (a run condemns one
@@ -32,6 +34,7 @@ const FOREIGN_KEY_VIOLATION = '23503';
 
 export class PostgresMetadataStore implements MetadataStore {
   private readonly db: Database;
+  private feed: ChangeFeed | undefined;
   constructor(private readonly config: PostgresMetadataConfig) {
     this.db = new Database(config);
   }
@@ -55,7 +58,21 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    await this.feed?.close();
     await this.db.close();
+  }
+
+  async watch(listener: (change: StoreChange) => void): Promise<void> {
+    this.feed = new ChangeFeed(this.config, listener);
+    await this.feed.start().catch((err: unknown) => {
+      const { message, hint } = describeStartError(this.config.dsn, err);
+      throw new TsdockError(message, hint, START_FAILURE, { cause: err });
+    });
+  }
+
+  /** Tells the other processes (after the write committed, before the caller answers). */
+  private async announce(change: StoreChange): Promise<void> {
+    await this.db.execute(sql.notify([CHANNEL, noticeOf(change)]));
   }
 
   async getTag(repo: string, tag: string): Promise<string | undefined> {
@@ -71,7 +88,9 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async deleteTag(repo: string, tag: string): Promise<boolean> {
-    return await this.changed(sql.deleteTag([repo, tag]));
+    const found = await this.changed(sql.deleteTag([repo, tag]));
+    if (found) await this.announce({ kind: 'tag', repo, tag });
+    return found;
   }
 
   async getManifest(repo: string, digest: string): Promise<ManifestRecord | undefined> {
@@ -89,7 +108,9 @@ export class PostgresMetadataStore implements MetadataStore {
       this.db.execute(sql.putManifest([repo, digest, record.subject ?? null, json, tag ?? null]));
     for (let attempt = 1; ; attempt++) {
       try {
-        return void (await write());
+        await write();
+        if (tag !== undefined) await this.announce({ kind: 'tag', repo, tag });
+        return;
       } catch (err) {
         // The manifest row was there, then deleted by a concurrent deleteManifest before the
         // tag could point at it (foreign key violation): written again, it is inserted anew.
@@ -100,7 +121,9 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async deleteManifest(repo: string, digest: string): Promise<boolean> {
     // One statement: the manifest, its tags (cascade) and its referrer entry (same row).
-    return await this.changed(sql.deleteManifest([repo, digest]));
+    const found = await this.changed(sql.deleteManifest([repo, digest]));
+    if (found) await this.announce({ kind: 'manifest', repo, digest });
+    return found;
   }
 
   async *allManifests(): AsyncIterable<{ repo: string; digest: string; record: ManifestRecord }> {
@@ -135,7 +158,9 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async deleteLink(repo: string, digest: string): Promise<boolean> {
-    return await this.changed(sql.deleteLink([repo, digest]));
+    const found = await this.changed(sql.deleteLink([repo, digest]));
+    if (found) await this.announce({ kind: 'link', repo, digest });
+    return found;
   }
 
   async *allLinks(): AsyncIterable<{ repo: string; digest: string }> {
