@@ -3,6 +3,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import { GcGuard } from '../gc-guard.js';
+import { LinkCache } from '../link-cache.js';
 import { touchReferences } from '../gc-holds.js';
 import type { RegistryConfig } from '../config.js';
 import { openMetadataStore } from '../metadata/open.js';
@@ -28,7 +29,7 @@ export class Registry {
   readonly meta: MetadataStore;
   readonly deleteEnabled: boolean;
   /** `${repo}@${digest}` known to be linked (immutable until a delete or GC). */
-  private readonly links = new Set<string>();
+  private readonly links = new LinkCache();
   /** Bumped when GC deletes a blob: a lookup that raced it does not fill the link cache. */
   private linksEpoch = 0;
 
@@ -66,7 +67,7 @@ export class Registry {
     if (change.kind === 'tag') return this.manifests.forgetTag(change.repo, change.tag);
     if (change.kind === 'manifest') return this.manifests.forget(change.repo, change.digest);
     this.linksEpoch++;
-    if (change.kind === 'link') this.links.delete(`${change.repo}@${change.digest}`);
+    if (change.kind === 'link') this.links.delete(change.repo, change.digest);
     else {
       this.links.clear();
       this.manifests.forgetAll();
@@ -79,21 +80,19 @@ export class Registry {
 
   /** Size of a blob linked into the repository; BLOB_UNKNOWN otherwise. */
   async blobSize(repo: string, digest: string): Promise<number> {
-    const key = `${repo}@${digest}`;
     const epoch = this.linksEpoch;
-    if (!this.links.has(key) && !(await this.meta.hasLink(repo, digest)))
+    if (!this.links.has(repo, digest) && !(await this.meta.hasLink(repo, digest)))
       throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     const size = await this.blobs.size(digest);
     if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
-    if (this.links.size > 100_000) this.links.clear();
-    if (epoch === this.linksEpoch) this.links.add(key);
+    if (epoch === this.linksEpoch) this.links.add(repo, digest);
     this.guard.touch(digest);
     return size;
   }
 
   /** Cached linked blob size without I/O (fast path). */
   cachedBlobSize(repo: string, digest: string): number | undefined {
-    return this.links.has(`${repo}@${digest}`) ? this.blobs.cachedSize(digest) : undefined;
+    return this.links.has(repo, digest) ? this.blobs.cachedSize(digest) : undefined;
   }
 
   async openBlob(digest: string, start?: number, end?: number): Promise<Readable> {
@@ -121,7 +120,7 @@ export class Registry {
 
   /** Unlinks a blob from a repository (the bytes go at the next GC if nothing else uses them). */
   async deleteBlob(repo: string, digest: string): Promise<void> {
-    this.links.delete(`${repo}@${digest}`);
+    this.links.delete(repo, digest);
     if (!(await this.meta.deleteLink(repo, digest)))
       throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
   }
@@ -129,7 +128,7 @@ export class Registry {
   /** Forgets cached links of a digest and cached manifests that need it (GC deleted it). */
   forgetBlob(digest: string): void {
     this.linksEpoch++;
-    for (const k of [...this.links]) if (k.endsWith(`@${digest}`)) this.links.delete(k);
+    this.links.forgetDigest(digest);
     this.manifests.forgetBlob(digest);
   }
 }

@@ -5,6 +5,7 @@
 // embedded LevelDB, more than one worker is refused with one line.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,4 +213,64 @@ test('two processes on one database: what one changes, the other serves at once 
   const head = await fetch(`${b.url}/v2/c/app/blobs/${layer}`, { method: 'HEAD' });
   assert.equal(head.status, 404, 'the blob unlinked through a');
   await Promise.all([a.stop(), b.stop()]);
+});
+
+test('GC in one process while another pushes: no acknowledged push loses a blob', async (t) => {
+  const root = tempDir('tsreg-wgc-');
+  const dsn = await server.createDatabase('gc_two');
+  const yaml = `metadata:\n  postgres:\n    dsn: ${dsn}\n    poolsize: 4\n`;
+  const pusher = await spawnRegistry(root, yaml, ['--workers', '1']);
+  procs.push(pusher);
+  const collector = await spawnRegistry(root, yaml, ['--workers', '1']);
+  procs.push(collector);
+  const gc = async () => {
+    const res = await fetch(`${collector.url}/admin/gc?dryRun=false&grace=0`, { method: 'POST' });
+    assert.equal(res.status, 200, await res.text());
+  };
+  const base = randomBytes(3000);
+  const acked = new Map<string, TestImage>();
+  let previous: string | undefined;
+  for (let round = 0; round < 40; round++) {
+    const img = makeImage([base, 500 + round]);
+    for (const blob of [img.config, ...img.layers]) {
+      const res = await fetch(`${pusher.url}/v2/two/app/blobs/uploads/?digest=${sha256(blob)}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: blob,
+      });
+      assert.equal(res.status, 201, await res.text());
+    }
+    const tag = `r${round}`;
+    // Every other round the previous image (sharing `base`) is deleted by digest meanwhile.
+    const doomed = round % 2 === 0 && previous ? acked.get(previous)!.digest : undefined;
+    if (doomed) {
+      acked.delete(previous!);
+      previous = undefined;
+    }
+    const [put] = await Promise.all([
+      fetch(`${pusher.url}/v2/two/app/manifests/${tag}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+        body: img.manifest,
+      }),
+      gc(),
+      doomed &&
+        fetch(`${pusher.url}/v2/two/app/manifests/${doomed}`, { method: 'DELETE' }).then((r) =>
+          assert.equal(r.status, 202),
+        ),
+    ]);
+    const text = await put.text();
+    if (put.status === 201) {
+      acked.set(tag, img);
+      previous = tag;
+    } else assert.match(text, /MANIFEST_BLOB_UNKNOWN/, `${put.status} ${text}`);
+  }
+  await gc();
+  t.diagnostic(`${acked.size} acknowledged pushes kept`);
+  assert.ok(acked.size > 0);
+  for (const [tag, img] of acked) {
+    await expectIntact(pusher.url, 'two/app', tag, img);
+    await expectIntact(collector.url, 'two/app', tag, img);
+  }
+  await Promise.all([pusher.stop(), collector.stop()]);
 });
