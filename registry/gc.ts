@@ -147,8 +147,12 @@ export class GarbageCollector {
       const links = await this.linksByDigest(new Set(digests));
       const gone = batch.filter((c) => !held.has(c.digest) && !marked.has(c.digest));
       const deleted: Candidate[] = [];
-      for (const c of gone)
-        if (await this.deleteBlob(c.digest, links.get(c.digest) ?? [])) deleted.push(c);
+      try {
+        for (const c of gone)
+          if (await this.deleteBlob(c.digest, links.get(c.digest) ?? [])) deleted.push(c);
+      } finally {
+        this.registry.manifests.forgetBlobs(new Set(deleted.map((c) => c.digest)));
+      }
       this.reportBlobs(deleted, report);
     } finally {
       await meta.pardon(digests);

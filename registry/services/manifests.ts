@@ -150,10 +150,16 @@ export class ManifestService {
     this.manifests.clear();
   }
 
-  /** Forgets every cached manifest that is, or references, a blob GC deleted. */
-  forgetBlob(digest: string): void {
+  /**
+   * Forgets every cached manifest that is, or references, a blob GC deleted. One scan for a
+   * whole batch: a scan per blob blocked the event loop for 1 s per 1000 blobs (5000 cached).
+   */
+  forgetBlobs(digests: ReadonlySet<string>): void {
+    if (digests.size === 0) return;
     this.epoch++;
-    this.manifests.deleteWhere((_k, m) => m.digest === digest || m.refs.includes(digest));
+    this.manifests.deleteWhere(
+      (_k, m) => digests.has(m.digest) || m.refs.some((r) => digests.has(r)),
+    );
   }
 
   private digestFor(reference: string, bytes: Buffer): string {

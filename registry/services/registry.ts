@@ -125,10 +125,12 @@ export class Registry {
       throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
   }
 
-  /** Forgets cached links of a digest and cached manifests that need it (GC deleted it). */
+  /**
+   * Forgets cached links of a blob GC deleted (at once: the fast path serves by them). GC drops
+   * the cached manifests that needed its blobs once per batch (manifests.forgetBlobs).
+   */
   forgetBlob(digest: string): void {
     this.linksEpoch++;
     this.links.forgetDigest(digest);
-    this.manifests.forgetBlob(digest);
   }
 }
