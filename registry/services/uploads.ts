@@ -99,7 +99,10 @@ export class UploadService {
   /** The session and the bytes received so far; BLOB_UPLOAD_UNKNOWN when unknown or for another repo. */
   async status(repo: string, uuid: string): Promise<{ session: UploadSession; size: number }> {
     const session = await this.session(repo, uuid);
-    // The file, not this process's memory: another worker or replica may have appended.
+    // While this process appends, the file holds bytes the session may yet drop: report what it
+    // had. Otherwise the file, not this process's memory: another worker may have appended.
+    const mem = this.hashes.get(uuid);
+    if (mem && this.locks.busy(uuid)) return { session, size: mem.size };
     const info = await this.driver.stat(uploadDataPath(uuid)).catch(() => undefined);
     if (!info) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
     return { session, size: info.size };
