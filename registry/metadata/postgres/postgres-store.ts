@@ -20,7 +20,7 @@ import { Database, describeStartError, type Query } from './connection.js';
 import { migrate, SchemaTooNewError } from './migrations.js';
 import { PAGE, sql } from './queries.js';
 import { lockCollection } from './gc-lock.js';
-import { ChangeFeed, CHANNEL, noticeOf } from './change-feed.js';
+import { ChangeFeed, CHANNEL } from './change-feed.js';
 
 /**
  * A condemnation older than this is left by a collector that died mid-run (a run condemns one
@@ -72,7 +72,10 @@ export class PostgresMetadataStore implements MetadataStore {
 
   /** Tells the other processes (after the write committed, before the caller answers). */
   private async announce(change: StoreChange): Promise<void> {
-    await this.db.execute(sql.notify([CHANNEL, noticeOf(change)]));
+    const send = async (payload: string) =>
+      void (await this.db.execute(sql.notify([CHANNEL, payload])));
+    if (this.feed) await this.feed.announce(change, send);
+    else await send(JSON.stringify(change));
   }
 
   async getTag(repo: string, tag: string): Promise<string | undefined> {
