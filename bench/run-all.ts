@@ -33,6 +33,11 @@ const BENCHES: Bench[] = [
     markdown: true,
   },
   {
+    name: 'registry-workers',
+    title: 'Registry under concurrency: workers on PostgreSQL vs the reference registry',
+    markdown: true,
+  },
+  {
     name: 'push-pull',
     title: 'Client: tspush/tspull vs skopeo (reference registry)',
     markdown: false,

@@ -3,10 +3,13 @@
 // Thin: parse flags, load the config, call registry/.
 import { randomBytes } from 'node:crypto';
 import { parseFlags, readPasswordFromStdin, runCli, UsageError } from '../shared/cli.js';
-import { loadConfig, usersFile, type RegistryConfig } from '../registry/config.js';
+import { loadConfig, signingKeyFile, usersFile, type RegistryConfig } from '../registry/config.js';
 
 const USAGE = `Usage:
-  tsregistry [serve] [--config FILE]      run the registry (default 127.0.0.1:5000)
+  tsregistry [serve] [--config FILE] [--workers N]
+                                          run the registry (default 127.0.0.1:5000); N worker
+                                          processes share the socket (default: one per CPU with
+                                          metadata.postgres, 1 with the embedded LevelDB)
   tsregistry gc [--dry-run] [--untagged] [--grace SECONDS] [--config FILE]
                                           delete unreferenced blobs; when the registry runs,
                                           it collects online (POST /admin/gc on loopback; with
@@ -23,6 +26,7 @@ Environment: REGISTRY_HTTP_ADDR, REGISTRY_LOG_LEVEL, REGISTRY_STORAGE_FILESYSTEM
 
 const FLAGS = {
   config: { type: 'string' },
+  workers: { type: 'string' },
   'dry-run': { type: 'boolean' },
   untagged: { type: 'boolean' },
   'password-stdin': { type: 'boolean' },
@@ -39,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig(values.config);
   const [cmd = 'serve', ...rest] = positionals;
-  if (cmd === 'serve') return await serve(config, values.config === undefined);
+  if (cmd === 'serve') return await serve(config, values.config === undefined, values.workers);
   if (cmd === 'gc') {
     const grace = values.grace === undefined ? undefined : Number(values.grace);
     if (grace !== undefined && !(grace >= 0)) throw new UsageError('--grace takes seconds');
@@ -49,8 +53,31 @@ async function main(argv: string[]): Promise<number> {
   throw new UsageError(`unknown command "${cmd}"`, "see 'tsregistry --help'");
 }
 
-async function serve(config: RegistryConfig, embeddedDefault: boolean): Promise<number> {
-  if (embeddedDefault && config.auth) await firstAdmin(config);
+async function serve(
+  config: RegistryConfig,
+  embeddedDefault: boolean,
+  workersFlag: string | undefined,
+): Promise<number> {
+  const cluster = await import('../registry/cluster.js');
+  if (!cluster.isWorker()) {
+    const workers = cluster.workerCount(config, workersFlag);
+    if (embeddedDefault && config.auth) await firstAdmin(config);
+    if (workers > 1) {
+      // Made once here, so that workers starting together do not race to create it.
+      if (config.auth?.token && !config.auth.token.rootcertbundle) {
+        const { loadOrCreateSigningKey } = await import('../registry/auth/keys.js');
+        loadOrCreateSigningKey(signingKeyFile(config));
+      }
+      // The database is checked (and migrated) once here: a wrong DSN is one line, not N.
+      const { openMetadataStore } = await import('../registry/metadata/open.js');
+      const store = await openMetadataStore(
+        config.storage.filesystem.rootdirectory,
+        config.metadata,
+      );
+      await store.close();
+      return await cluster.runPrimary(workers);
+    }
+  }
   const { startServer } = await import('../registry/server.js');
   const running = await startServer(config);
   await new Promise<void>((resolve) => {

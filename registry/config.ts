@@ -53,6 +53,8 @@ export interface RegistryConfig {
   };
   http: {
     addr: string;
+    /** Worker processes sharing the socket (registry/cluster.ts); default: CPUs with PostgreSQL, else 1. */
+    workers?: number;
     tls?: { certificate: string; key: string };
     draintimeout: number;
     timeouts: {

@@ -9,6 +9,7 @@
 // either sees the hold or (the hold being gone) the manifest it guarded. If the writer saw one,
 // it waits for the pardon and then checks existence afresh: the blob is there, or it is gone and
 // the write is refused (MANIFEST_BLOB_UNKNOWN). An acknowledged manifest never loses a blob.
+// Blob uploads and mounts take the same kind of hold (touchReferences) and leave it to expire.
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from './errors.js';
 import type { MetadataStore } from './metadata/store.js';
@@ -33,14 +34,7 @@ export async function withReferencesHeld<T>(
   const hold = { id: randomUUID(), digests, at: Date.now() };
   await meta.putHold(hold);
   try {
-    const deadline = hold.at + CONDEMNED_WAIT_MS;
-    while ((await meta.condemned(digests)).length > 0) {
-      if (Date.now() > deadline)
-        throw new RegistryError('UNAVAILABLE', 'garbage collection holds a referenced blob', {
-          retry: 'later',
-        });
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
+    await whileCondemned(meta, digests, hold.at + CONDEMNED_WAIT_MS);
     return await write(() => {
       if (Date.now() - hold.at > HOLD_USE_MS)
         throw new RegistryError('UNAVAILABLE', 'the write took too long to be safe from GC');
@@ -50,13 +44,42 @@ export async function withReferencesHeld<T>(
   }
 }
 
-/** Digests held by live writers; holds of crashed writers (older than HOLD_TTL_MS) are removed. */
-export async function heldDigests(meta: MetadataStore): Promise<Set<string>> {
+/** Id prefix of the holds touchReferences leaves behind. */
+const TOUCH = 'touch:';
+
+/**
+ * Marks `digests` as just put to use by a blob upload or a mount, for every process sharing the
+ * store: the hold is left to expire, and keeps them from a collection that began before it (as
+ * gc-guard.ts's touches do within one process; clocks of replicas must agree). Waits while GC has any of them condemned, so that what the caller checks or
+ * writes next is either seen by the collector (the hold came first) or comes after its batch.
+ */
+export async function touchReferences(meta: MetadataStore, digests: string[]): Promise<void> {
+  const at = Date.now();
+  await meta.putHold({ id: `${TOUCH}${randomUUID()}`, digests, at });
+  await whileCondemned(meta, digests, at + CONDEMNED_WAIT_MS);
+}
+
+async function whileCondemned(meta: MetadataStore, digests: string[], deadline: number) {
+  while ((await meta.condemned(digests)).length > 0) {
+    if (Date.now() > deadline)
+      throw new RegistryError('UNAVAILABLE', 'garbage collection holds a referenced blob', {
+        retry: 'later',
+      });
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/**
+ * Digests held by live writers, and by uploads and mounts since `runStarted`; holds of crashed
+ * writers (older than HOLD_TTL_MS) and expired touches are removed.
+ */
+export async function heldDigests(meta: MetadataStore, runStarted = 0): Promise<Set<string>> {
   const held = new Set<string>();
   const stale: string[] = [];
   const now = Date.now();
   for await (const h of meta.allHolds()) {
     if (now - h.at > HOLD_TTL_MS) stale.push(h.id);
+    else if (h.id.startsWith(TOUCH) && h.at < runStarted) continue;
     else for (const d of h.digests) held.add(d);
   }
   for (const id of stale) await meta.deleteHold(id);

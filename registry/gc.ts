@@ -3,8 +3,8 @@
 // index or subject keeps. Sweep: blob files not marked and older than the grace period, in
 // batches: each batch is condemned, the writers' holds are read and every manifest re-marked
 // (gc-holds.ts: a manifest write in flight is either seen or waits), and what is still unused,
-// and not touched by an upload, mount or HEAD since the run began (gc-guard.ts, this process),
-// is deleted under the guard's exclusive side together with its repository links.
+// and not touched by an upload or mount since the run began (a hold in the store, every process)
+// or a HEAD (gc-guard.ts, this process only), is deleted under the guard's exclusive side together with its repository links.
 import type { Logger } from 'pino';
 import { BLOBS_ROOT, digestFromBlobPath } from './paths.js';
 import type { Registry } from './services/registry.js';
@@ -45,6 +45,8 @@ export interface GcOptions {
 
 export class GarbageCollector {
   private current: Promise<GcReport> | undefined;
+  /** When the running collection began (uploads and mounts since are kept). */
+  private started = 0;
   constructor(
     private readonly registry: Registry,
     private readonly opts: GcOptions,
@@ -74,7 +76,11 @@ export class GarbageCollector {
       uploadsPurged: 0,
       manifestsDeleted: [],
     };
+    // One collection at a time on the store, across every process sharing it: a second run's
+    // pardon() below would withdraw the first run's condemnations.
+    const unlock = await registry.meta.lockCollection();
     const started = Date.now();
+    this.started = started;
     registry.guard.begin();
     try {
       // Condemnations a crashed run left behind (one collection runs at a time).
@@ -112,6 +118,7 @@ export class GarbageCollector {
       throw err;
     } finally {
       registry.guard.end();
+      await unlock();
     }
   }
 
@@ -135,13 +142,17 @@ export class GarbageCollector {
     const digests = batch.map((c) => c.digest);
     await meta.condemn(digests);
     try {
-      const held = await heldDigests(meta);
+      const held = await heldDigests(meta, this.started);
       const marked = await this.mark(new Set());
       const links = await this.linksByDigest(new Set(digests));
       const gone = batch.filter((c) => !held.has(c.digest) && !marked.has(c.digest));
       const deleted: Candidate[] = [];
-      for (const c of gone)
-        if (await this.deleteBlob(c.digest, links.get(c.digest) ?? [])) deleted.push(c);
+      try {
+        for (const c of gone)
+          if (await this.deleteBlob(c.digest, links.get(c.digest) ?? [])) deleted.push(c);
+      } finally {
+        this.registry.manifests.forgetBlobs(new Set(deleted.map((c) => c.digest)));
+      }
       this.reportBlobs(deleted, report);
     } finally {
       await meta.pardon(digests);
@@ -192,7 +203,7 @@ export class GarbageCollector {
     const digests = [...keys].map((k) => splitKey(k).digest);
     await registry.meta.condemn(digests);
     try {
-      const held = await heldDigests(registry.meta);
+      const held = await heldDigests(registry.meta, this.started);
       const stillRemovable = await this.untaggedManifests();
       for (const key of keys) {
         const { repo, digest } = splitKey(key);

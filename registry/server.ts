@@ -23,6 +23,7 @@ import { GarbageCollector } from './gc.js';
 import { UploadPurger } from './upload-purger.js';
 import { BodyWatcher } from './body-timeout.js';
 import { ProxyService } from './proxy/service.js';
+import { runsMaintenance } from './cluster.js';
 
 export interface RunningRegistry {
   url: string;
@@ -99,13 +100,16 @@ export async function startServer(
   await listen(server, port, host);
   const bound = (server.address() as AddressInfo).port;
   const debug = config.http.debug ? await debugServer(config, metrics) : undefined;
-  purger.start();
-  const timer = config.storage.maintenance.gc.enabled
-    ? setInterval(
-        () => void gc.run({ dryRun: false }).catch((err) => logger.error({ err }, 'gc failed')),
-        config.storage.maintenance.gc.interval * 1000,
-      )
-    : undefined;
+  // With several workers, one of them (slot 0) runs the background maintenance.
+  const maintenance = runsMaintenance();
+  if (maintenance) purger.start();
+  const timer =
+    config.storage.maintenance.gc.enabled && maintenance
+      ? setInterval(
+          () => void gc.run({ dryRun: false }).catch((err) => logger.error({ err }, 'gc failed')),
+          config.storage.maintenance.gc.interval * 1000,
+        )
+      : undefined;
   timer?.unref();
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>

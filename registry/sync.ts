@@ -2,6 +2,11 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
+  /** True while a holder of `key` runs or waits. */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   /** Runs fn once every earlier holder of `key` has finished. */
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve();

@@ -1,8 +1,10 @@
 // Background expiry of abandoned upload sessions, like the reference registry's
 // `storage.maintenance.uploadpurging` (age 168h, interval 24h by default): every interval,
-// sessions started longer than `age` ago are cancelled (their data and record removed).
+// sessions started longer than `age` ago are cancelled (their data and record removed), and
+// expired GC holds are removed.
 import type { Logger } from 'pino';
 import type { Registry } from './services/registry.js';
+import { heldDigests } from './gc-holds.js';
 
 export interface UploadPurgingConfig {
   enabled: boolean;
@@ -59,9 +61,12 @@ export class UploadPurger {
     const stale: Array<{ repo: string; uuid: string }> = [];
     for await (const s of this.registry.meta.allSessions())
       if (Date.parse(s.startedAt) <= cutoff) stale.push(s);
-    if (!this.config.dryrun)
+    if (!this.config.dryrun) {
       for (const s of stale)
         await this.registry.uploads.cancel(s.repo, s.uuid).catch(() => undefined);
+      // Expired GC holds (uploads and mounts leave theirs to expire: gc-holds.ts) go too.
+      await heldDigests(this.registry.meta);
+    }
     if (stale.length)
       this.logger?.info(
         { sessions: stale.length, dryRun: this.config.dryrun },

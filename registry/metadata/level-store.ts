@@ -15,6 +15,7 @@ type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: stri
 
 export class LevelMetadataStore implements MetadataStore {
   private readonly db: Level<string, string>;
+  private collection = Promise.resolve();
   constructor(readonly location: string) {
     this.db = new Level<string, string>(location, { valueEncoding: 'utf8' });
   }
@@ -189,6 +190,15 @@ export class LevelMetadataStore implements MetadataStore {
   async condemned(digests: string[]): Promise<string[]> {
     const values = await this.db.getMany(digests.map(keys.condemned));
     return digests.filter((_, i) => values[i] !== undefined);
+  }
+
+  /** One process opens the store, so the collection lock is in-process: a queue of runs. */
+  async lockCollection(): Promise<() => Promise<void>> {
+    const before = this.collection;
+    let release!: () => void;
+    this.collection = new Promise<void>((r) => (release = r));
+    await before;
+    return async () => release();
   }
 
   private async clearPrefix(prefix: string): Promise<void> {

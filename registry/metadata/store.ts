@@ -46,6 +46,14 @@ export interface ReferenceHold {
   at: number;
 }
 
+/** A write another process made that can leave a cached entry stale (see `watch`). */
+export type StoreChange =
+  | { kind: 'tag'; repo: string; tag: string }
+  | { kind: 'manifest'; repo: string; digest: string }
+  | { kind: 'link'; repo: string; digest: string }
+  /** Some notices may have been missed: forget everything cached. */
+  | { kind: 'all' };
+
 export interface Page {
   last?: string;
   n?: number;
@@ -92,6 +100,16 @@ export interface MetadataStore {
   pardon(digests?: string[]): Promise<void>;
   /** Which of `digests` are condemned. */
   condemned(digests: string[]): Promise<string[]>;
+  /**
+   * Waits until no other collection runs on this store (in any process sharing it), then holds
+   * that lock until the returned function is called.
+   */
+  lockCollection(): Promise<() => Promise<void>>;
+  /**
+   * Stores shared between processes tell each one what the others changed (resolves once it
+   * listens); the embedded store, one process only, has nothing to tell and lacks it.
+   */
+  watch?(listener: (change: StoreChange) => void): Promise<void>;
 }
 
 /**

@@ -137,10 +137,29 @@ export class ManifestService {
     this.tags.deleteWhere((k) => k.startsWith(`${repo}:`));
   }
 
-  /** Forgets every cached manifest that is, or references, a blob GC deleted. */
-  forgetBlob(digest: string): void {
+  /** Forgets where a tag points (another process moved or deleted it). */
+  forgetTag(repo: string, tag: string): void {
     this.epoch++;
-    this.manifests.deleteWhere((_k, m) => m.digest === digest || m.refs.includes(digest));
+    this.tags.delete(`${repo}:${tag}`);
+  }
+
+  /** Forgets everything cached. */
+  forgetAll(): void {
+    this.epoch++;
+    this.tags.clear();
+    this.manifests.clear();
+  }
+
+  /**
+   * Forgets every cached manifest that is, or references, a blob GC deleted. One scan for a
+   * whole batch: a scan per blob blocked the event loop for 1 s per 1000 blobs (5000 cached).
+   */
+  forgetBlobs(digests: ReadonlySet<string>): void {
+    if (digests.size === 0) return;
+    this.epoch++;
+    this.manifests.deleteWhere(
+      (_k, m) => digests.has(m.digest) || m.refs.some((r) => digests.has(r)),
+    );
   }
 
   private digestFor(reference: string, bytes: Buffer): string {

@@ -3,9 +3,11 @@
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import { GcGuard } from '../gc-guard.js';
+import { LinkCache } from '../link-cache.js';
+import { touchReferences } from '../gc-holds.js';
 import type { RegistryConfig } from '../config.js';
 import { openMetadataStore } from '../metadata/open.js';
-import type { MetadataStore } from '../metadata/store.js';
+import type { MetadataStore, StoreChange } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { FilesystemDriver } from '../storage/drivers/filesystem/filesystem-driver.js';
 import { BlobStore } from './blob-store.js';
@@ -27,7 +29,7 @@ export class Registry {
   readonly meta: MetadataStore;
   readonly deleteEnabled: boolean;
   /** `${repo}@${digest}` known to be linked (immutable until a delete or GC). */
-  private readonly links = new Set<string>();
+  private readonly links = new LinkCache();
   /** Bumped when GC deletes a blob: a lookup that raced it does not fill the link cache. */
   private linksEpoch = 0;
 
@@ -50,7 +52,26 @@ export class Registry {
   ): Promise<Registry> {
     const { metadata, ...rest } = opts;
     const meta = await openMetadataStore(root, metadata);
-    return new Registry({ driver: new FilesystemDriver(root), meta, ...rest });
+    const registry = new Registry({ driver: new FilesystemDriver(root), meta, ...rest });
+    try {
+      await meta.watch?.((change) => registry.forgetChange(change));
+    } catch (err) {
+      await meta.close();
+      throw err;
+    }
+    return registry;
+  }
+
+  /** Drops what another process's write made stale in this one's caches. */
+  forgetChange(change: StoreChange): void {
+    if (change.kind === 'tag') return this.manifests.forgetTag(change.repo, change.tag);
+    if (change.kind === 'manifest') return this.manifests.forget(change.repo, change.digest);
+    this.linksEpoch++;
+    if (change.kind === 'link') this.links.delete(change.repo, change.digest);
+    else {
+      this.links.clear();
+      this.manifests.forgetAll();
+    }
   }
 
   async close(): Promise<void> {
@@ -59,21 +80,19 @@ export class Registry {
 
   /** Size of a blob linked into the repository; BLOB_UNKNOWN otherwise. */
   async blobSize(repo: string, digest: string): Promise<number> {
-    const key = `${repo}@${digest}`;
     const epoch = this.linksEpoch;
-    if (!this.links.has(key) && !(await this.meta.hasLink(repo, digest)))
+    if (!this.links.has(repo, digest) && !(await this.meta.hasLink(repo, digest)))
       throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     const size = await this.blobs.size(digest);
     if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
-    if (this.links.size > 100_000) this.links.clear();
-    if (epoch === this.linksEpoch) this.links.add(key);
+    if (epoch === this.linksEpoch) this.links.add(repo, digest);
     this.guard.touch(digest);
     return size;
   }
 
   /** Cached linked blob size without I/O (fast path). */
   cachedBlobSize(repo: string, digest: string): number | undefined {
-    return this.links.has(`${repo}@${digest}`) ? this.blobs.cachedSize(digest) : undefined;
+    return this.links.has(repo, digest) ? this.blobs.cachedSize(digest) : undefined;
   }
 
   async openBlob(digest: string, start?: number, end?: number): Promise<Readable> {
@@ -87,6 +106,9 @@ export class Registry {
 
   /** Cross-repository mount; false when the source does not hold the blob. */
   async mount(repo: string, from: string, digest: string): Promise<boolean> {
+    // Held in the store first (every process's GC sees it), outside the guard's shared side,
+    // which a collector waiting for its pardon could otherwise block.
+    await touchReferences(this.meta, [digest]);
     return await this.guard.shared(async () => {
       if (!(await this.meta.hasLink(from, digest)) || (await this.blobs.size(digest)) === undefined)
         return false;
@@ -98,15 +120,17 @@ export class Registry {
 
   /** Unlinks a blob from a repository (the bytes go at the next GC if nothing else uses them). */
   async deleteBlob(repo: string, digest: string): Promise<void> {
-    this.links.delete(`${repo}@${digest}`);
+    this.links.delete(repo, digest);
     if (!(await this.meta.deleteLink(repo, digest)))
       throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
   }
 
-  /** Forgets cached links of a digest and cached manifests that need it (GC deleted it). */
+  /**
+   * Forgets cached links of a blob GC deleted (at once: the fast path serves by them). GC drops
+   * the cached manifests that needed its blobs once per batch (manifests.forgetBlobs).
+   */
   forgetBlob(digest: string): void {
     this.linksEpoch++;
-    for (const k of [...this.links]) if (k.endsWith(`@${digest}`)) this.links.delete(k);
-    this.manifests.forgetBlob(digest);
+    this.links.forgetDigest(digest);
   }
 }

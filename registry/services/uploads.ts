@@ -1,7 +1,7 @@
 // Blob upload sessions (spec "Pushing blobs"): monolithic, chunked (Content-Range, in order)
 // and streamed. Bytes are hashed while they are written (no second read); the running hash
 // lives in memory per session, and a session resumed after a restart is re-hashed once from
-// its file. Completing verifies the digest before the atomic move into the blob store.
+// its file (or when another process appended to it meanwhile). Completing verifies the digest before the atomic move into the blob store.
 // Open sessions are counted in memory (per client too, for the cap on open sessions), so
 // `/metrics` and the cap cost O(1); the counts are loaded once at start (loadCounts).
 import { randomUUID, createHash, type Hash } from 'node:crypto';
@@ -15,6 +15,7 @@ import type { MetadataStore, UploadSession } from '../metadata/store.js';
 import { KeyedMutex } from '../sync.js';
 import type { BlobStore } from './blob-store.js';
 import type { GcGuard } from '../gc-guard.js';
+import { touchReferences } from '../gc-holds.js';
 
 interface HashState {
   hash: Hash;
@@ -98,8 +99,10 @@ export class UploadService {
   /** The session and the bytes received so far; BLOB_UPLOAD_UNKNOWN when unknown or for another repo. */
   async status(repo: string, uuid: string): Promise<{ session: UploadSession; size: number }> {
     const session = await this.session(repo, uuid);
+    // While this process appends, the file holds bytes the session may yet drop: report what it
+    // had. Otherwise the file, not this process's memory: another worker may have appended.
     const mem = this.hashes.get(uuid);
-    if (mem) return { session, size: mem.size };
+    if (mem && this.locks.busy(uuid)) return { session, size: mem.size };
     const info = await this.driver.stat(uploadDataPath(uuid)).catch(() => undefined);
     if (!info) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
     return { session, size: info.size };
@@ -142,6 +145,7 @@ export class UploadService {
           },
         );
       }
+      await touchReferences(this.meta, [digest]);
       await this.guard.shared(async () => {
         this.guard.touch(digest);
         await this.blobs.commitFrom(uploadDataPath(uuid), digest, size);
@@ -212,10 +216,17 @@ export class UploadService {
     return session;
   }
 
-  /** In-memory hash state, rebuilt from the file after a restart. */
+  /**
+   * In-memory hash state, rebuilt from the file after a restart or when another process sharing
+   * the store appended to the session since (chunks only append, so equal sizes mean equal bytes).
+   */
   private async hashState(uuid: string): Promise<HashState | undefined> {
     const mem = this.hashes.get(uuid);
-    if (mem) return mem;
+    if (mem) {
+      const info = await this.driver.stat(uploadDataPath(uuid)).catch(() => undefined);
+      if (info?.size === mem.size) return mem;
+      this.hashes.delete(uuid);
+    }
     const rebuilt = await this.rehash(uuid, 'sha256').catch(() => undefined);
     if (!rebuilt) return undefined;
     this.hashes.set(uuid, { hash: rebuilt.hash, size: rebuilt.size });

@@ -101,7 +101,11 @@ export function tsregistryBin(): string {
 }
 
 /** Runs `tsregistry --config` as a child process on a free port (for kill -9 tests). */
-export async function spawnRegistry(root: string, extraYaml = ''): Promise<RegistryProcess> {
+export async function spawnRegistry(
+  root: string,
+  extraYaml = '',
+  args: string[] = [],
+): Promise<RegistryProcess> {
   const port = await freePort();
   const configFile = join(root, 'config.yml');
   mkdirSync(root, { recursive: true });
@@ -109,7 +113,7 @@ export async function spawnRegistry(root: string, extraYaml = ''): Promise<Regis
     configFile,
     `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${root}\nhttp:\n  addr: 127.0.0.1:${port}\n${extraYaml}`,
   );
-  const child = spawn(process.execPath, [tsregistryBin(), '--config', configFile], {
+  const child = spawn(process.execPath, [tsregistryBin(), '--config', configFile, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -305,4 +309,16 @@ export function writeOciLayout(dir: string, tag: string, image: TestImage): void
       ],
     }),
   );
+}
+
+/** Asserts that `repo:tag` serves `img`'s manifest and that each of its blobs is whole. */
+export async function expectIntact(url: string, repo: string, tag: string, img: TestImage) {
+  const m = await fetch(`${url}/v2/${repo}/manifests/${tag}`);
+  assert.equal(m.status, 200, `${repo}:${tag} lost`);
+  assert.equal(sha256(Buffer.from(await m.arrayBuffer())), img.digest);
+  for (const b of [img.config, ...img.layers]) {
+    const res = await fetch(`${url}/v2/${repo}/blobs/${sha256(b)}`);
+    assert.equal(res.status, 200);
+    assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(b));
+  }
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import {
+  expectIntact,
   makeImage,
   pushImage,
   run,
@@ -47,17 +48,6 @@ async function replica(root: string, dsn: string): Promise<RegistryProcess> {
   const p = await spawnRegistry(root, `metadata:\n  postgres:\n    dsn: ${dsn}\n    poolsize: 4\n`);
   procs.push(p);
   return p;
-}
-
-async function expectIntact(url: string, repo: string, tag: string, img: TestImage) {
-  const m = await fetch(`${url}/v2/${repo}/manifests/${tag}`);
-  assert.equal(m.status, 200, `${repo}:${tag} lost`);
-  assert.equal(sha256(Buffer.from(await m.arrayBuffer())), img.digest);
-  for (const b of [img.config, ...img.layers]) {
-    const res = await fetch(`${url}/v2/${repo}/blobs/${sha256(b)}`);
-    assert.equal(res.status, 200);
-    assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(b));
-  }
 }
 
 const skopeo = (...args: string[]) => run('skopeo', args, { timeoutMs: 60_000 });

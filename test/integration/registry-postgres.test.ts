@@ -160,3 +160,36 @@ test('postgres metadata: a wrong or unreachable database at start is one line an
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('postgres metadata: one collection at a time across processes (advisory lock), freed when its session dies', async () => {
+  const { store, dsn } = await freshStore();
+  const other = new PostgresMetadataStore(pgConfig(dsn));
+  await other.open();
+  try {
+    const first = await store.lockCollection();
+    let second = false;
+    const waiting = other.lockCollection().then((release) => {
+      second = true;
+      return release;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(second, false, 'the other store waits');
+    await first();
+    const release = await waiting;
+    assert.equal(second, true);
+    // A collector whose connection dies (its process killed) frees the lock with its session.
+    const admin = new pg.Client({ connectionString: dsn });
+    await admin.connect();
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tsregistry gc'",
+    );
+    await admin.end();
+    await (
+      await store.lockCollection()
+    )();
+    await release();
+  } finally {
+    await other.close();
+    await store.close();
+  }
+});

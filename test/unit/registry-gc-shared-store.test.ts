@@ -84,3 +84,71 @@ test('GC in one instance never deletes what a manifest PUT in another references
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('GC in another instance never takes a blob a mount or an upload acknowledged during its run', async (t) => {
+  const root = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'tsreg-3p-'));
+  const meta = new LevelMetadataStore(join(root, 'meta'));
+  await meta.open();
+  const pusher = new Registry({ driver: new FilesystemDriver(root), meta });
+  const collector = new Registry({ driver: new FilesystemDriver(root), meta });
+  const gc = new GarbageCollector(collector, { untagged: false, grace: 0 });
+  const upload = async (repo: string, b: Buffer) => {
+    const s = await pusher.uploads.start(repo);
+    await pusher.uploads.complete(repo, s.uuid, sha256(b), Readable.from([b]));
+  };
+  const lost: string[] = [];
+  let acknowledged = 0;
+  try {
+    for (let round = 0; round < 60; round++) {
+      // Two unreferenced blobs, candidates for the collector: once its run has begun, one is
+      // mounted into another repository and the other uploaded again.
+      const [mounted, reuploaded] = [randomBytes(1000), randomBytes(1000)];
+      await upload('src/app', mounted);
+      await upload('src/app', reuploaded);
+      const run = gc.run({ dryRun: false });
+      while (!collector.guard.running) await new Promise((r) => setImmediate(r));
+      const [mountOk] = await Promise.all([
+        pusher.mount('dst/app', 'src/app', sha256(mounted)),
+        upload('dst/app', reuploaded),
+        new Promise((r) => setTimeout(r, round % 3)).then(() => run),
+      ]);
+      const check = async (b: Buffer, what: string) => {
+        acknowledged++;
+        const linked = await meta.hasLink('dst/app', sha256(b));
+        const got = await pusher.blobs.get(sha256(b)).catch(() => undefined);
+        if (!linked || !got || sha256(got) !== sha256(b)) lost.push(`round ${round}: ${what}`);
+      };
+      if (mountOk) await check(mounted, 'mounted blob');
+      await check(reuploaded, 'uploaded blob');
+    }
+    t.diagnostic(`${acknowledged} mounts and uploads acknowledged`);
+    assert.deepEqual(lost, [], `${lost.length} acknowledged mounts or uploads lost their blob`);
+  } finally {
+    await meta.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('one collection at a time on a store: lockCollection queues the second taker', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'tsreg-gclock-'));
+  const meta = new LevelMetadataStore(join(root, 'meta'));
+  await meta.open();
+  try {
+    const first = await meta.lockCollection();
+    let second = false;
+    const waiting = meta.lockCollection().then((release) => {
+      second = true;
+      return release;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(second, false, 'the second waits');
+    await first();
+    await (
+      await waiting
+    )();
+    assert.equal(second, true);
+  } finally {
+    await meta.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -109,7 +109,7 @@ export class Database {
   }
 }
 
-function unavailable(cause: unknown): MetadataUnavailableError {
+export function unavailable(cause: unknown): MetadataUnavailableError {
   return new MetadataUnavailableError('metadata database unavailable', RETRY_AFTER, { cause });
 }
 

@@ -13,11 +13,14 @@ import {
   type MetadataStore,
   type Page,
   type ReferenceHold,
+  type StoreChange,
   type UploadSession,
 } from '../store.js';
 import { Database, describeStartError, type Query } from './connection.js';
 import { migrate, SchemaTooNewError } from './migrations.js';
 import { PAGE, sql } from './queries.js';
+import { lockCollection } from './gc-lock.js';
+import { ChangeFeed, CHANNEL } from './change-feed.js';
 
 /**
  * A condemnation older than this is left by a collector that died mid-run (a run condemns one
@@ -31,6 +34,7 @@ const FOREIGN_KEY_VIOLATION = '23503';
 
 export class PostgresMetadataStore implements MetadataStore {
   private readonly db: Database;
+  private feed: ChangeFeed | undefined;
   constructor(private readonly config: PostgresMetadataConfig) {
     this.db = new Database(config);
   }
@@ -54,7 +58,24 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    await this.feed?.close();
     await this.db.close();
+  }
+
+  async watch(listener: (change: StoreChange) => void): Promise<void> {
+    this.feed = new ChangeFeed(this.config, listener);
+    await this.feed.start().catch((err: unknown) => {
+      const { message, hint } = describeStartError(this.config.dsn, err);
+      throw new TsdockError(message, hint, START_FAILURE, { cause: err });
+    });
+  }
+
+  /** Tells the other processes (after the write committed, before the caller answers). */
+  private async announce(change: StoreChange): Promise<void> {
+    const send = async (payload: string) =>
+      void (await this.db.execute(sql.notify([CHANNEL, payload])));
+    if (this.feed) await this.feed.announce(change, send);
+    else await send(JSON.stringify(change));
   }
 
   async getTag(repo: string, tag: string): Promise<string | undefined> {
@@ -70,7 +91,9 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async deleteTag(repo: string, tag: string): Promise<boolean> {
-    return await this.changed(sql.deleteTag([repo, tag]));
+    const found = await this.changed(sql.deleteTag([repo, tag]));
+    if (found) await this.announce({ kind: 'tag', repo, tag });
+    return found;
   }
 
   async getManifest(repo: string, digest: string): Promise<ManifestRecord | undefined> {
@@ -88,7 +111,9 @@ export class PostgresMetadataStore implements MetadataStore {
       this.db.execute(sql.putManifest([repo, digest, record.subject ?? null, json, tag ?? null]));
     for (let attempt = 1; ; attempt++) {
       try {
-        return void (await write());
+        await write();
+        if (tag !== undefined) await this.announce({ kind: 'tag', repo, tag });
+        return;
       } catch (err) {
         // The manifest row was there, then deleted by a concurrent deleteManifest before the
         // tag could point at it (foreign key violation): written again, it is inserted anew.
@@ -99,7 +124,9 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async deleteManifest(repo: string, digest: string): Promise<boolean> {
     // One statement: the manifest, its tags (cascade) and its referrer entry (same row).
-    return await this.changed(sql.deleteManifest([repo, digest]));
+    const found = await this.changed(sql.deleteManifest([repo, digest]));
+    if (found) await this.announce({ kind: 'manifest', repo, digest });
+    return found;
   }
 
   async *allManifests(): AsyncIterable<{ repo: string; digest: string; record: ManifestRecord }> {
@@ -134,7 +161,9 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async deleteLink(repo: string, digest: string): Promise<boolean> {
-    return await this.changed(sql.deleteLink([repo, digest]));
+    const found = await this.changed(sql.deleteLink([repo, digest]));
+    if (found) await this.announce({ kind: 'link', repo, digest });
+    return found;
   }
 
   async *allLinks(): AsyncIterable<{ repo: string; digest: string }> {
@@ -209,6 +238,10 @@ export class PostgresMetadataStore implements MetadataStore {
     if (digests.length === 0) return [];
     const rows = await this.db.query<{ digest: string }>(sql.condemned([digests, CONDEMNED_TTL_S]));
     return rows.map((r) => r.digest);
+  }
+
+  async lockCollection(): Promise<() => Promise<void>> {
+    return await lockCollection(this.config);
   }
 
   private async one<R extends QueryResultRow>(q: Query): Promise<R | undefined> {

@@ -82,6 +82,8 @@ export const sql = {
     'sessions_page',
     `SELECT uuid, data FROM upload_sessions WHERE uuid > $1 ORDER BY uuid LIMIT ${PAGE}`,
   ),
+  /** A notice to every listening process (change-feed.ts), sent when it commits. */
+  notify: q('notify', 'SELECT pg_notify($1, $2)'),
   putHold: q('put_hold', 'INSERT INTO gc_holds (id, digests, at) VALUES ($1, $2, $3)'),
   deleteHold: q('delete_hold', 'DELETE FROM gc_holds WHERE id = $1'),
   holdsPage: q(
