@@ -3,6 +3,7 @@
 // sessions started longer than `age` ago are cancelled (their data and record removed).
 import type { Logger } from 'pino';
 import type { Registry } from './services/registry.js';
+import { UPLOADS_ROOT } from './paths.js';
 
 export interface UploadPurgingConfig {
   enabled: boolean;
@@ -59,9 +60,16 @@ export class UploadPurger {
     const stale: Array<{ repo: string; uuid: string }> = [];
     for await (const s of this.registry.meta.allSessions())
       if (Date.parse(s.startedAt) <= cutoff) stale.push(s);
-    if (!this.config.dryrun)
+    if (!this.config.dryrun) {
       for (const s of stale)
         await this.registry.uploads.cancel(s.repo, s.uuid).catch(() => undefined);
+      // Writes a crashed process left half-done (S3 multipart uploads) expire at the same age.
+      const incomplete = await this.registry.driver.purgeIncomplete?.(
+        UPLOADS_ROOT,
+        new Date(cutoff),
+      );
+      if (incomplete) this.logger?.info({ incomplete }, 'incomplete multipart uploads aborted');
+    }
     if (stale.length)
       this.logger?.info(
         { sessions: stale.length, dryRun: this.config.dryrun },
