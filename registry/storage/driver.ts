@@ -69,6 +69,19 @@ export class PathNotFoundError extends Error {
   }
 }
 
+/** The storage backend cannot be reached (object store down, 5xx): requests answer 503. */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError';
+  constructor(
+    message: string,
+    /** Seconds a client should wait before retrying. */
+    readonly retryAfter = 10,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export function isPathNotFound(err: unknown): err is PathNotFoundError {
   return err instanceof PathNotFoundError;
 }

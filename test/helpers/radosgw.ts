@@ -2,7 +2,7 @@
 // started by scripts/radosgw-cluster.sh in a temp dir and stopped by PID. `bucket()` creates a
 // fresh bucket; `config()` gives the S3 driver's settings for it (path-style, us-east-1).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -76,6 +76,7 @@ export async function startRadosgw(): Promise<TestRadosgw> {
       });
     },
     async close() {
+      if (!existsSync(dir)) return;
       client.destroy();
       await run('bash', [script, 'stop', dir]);
       rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import {
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+} from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { startServer } from '../../registry/server.js';
 import {
@@ -193,4 +197,49 @@ test('a bucket that does not exist stops the start with a one-line error', async
     assert.doesNotMatch(err.message, /\n/);
     return true;
   });
+});
+
+test('the upload purger aborts multipart uploads a crashed writer left open', async () => {
+  const reg = await onS3(join(dir, 'purge'));
+  try {
+    const Key = 'reg/uploads/00000000-0000-4000-8000-000000000000/data';
+    await rgw.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
+    const open = async () =>
+      (
+        (await rgw.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: Key })))
+          .Uploads ?? []
+      ).length;
+    assert.equal(await open(), 1);
+    await reg.running.purger.purge(Date.now()); // younger than the purge age: kept
+    assert.equal(await open(), 1);
+    await reg.running.purger.purge(Date.now() + 8 * 24 * 3600 * 1000);
+    assert.equal(await open(), 0);
+  } finally {
+    await reg.close();
+  }
+});
+
+// Last: stops the cluster.
+test('object storage down: blob requests answer 503 UNAVAILABLE with Retry-After', async () => {
+  const reg = await onS3(join(dir, 'down'));
+  try {
+    const blob = randomBytes(1000);
+    const digest = sha256(blob);
+    let res = await fetch(`${reg.url}/v2/s3/down/blobs/uploads/?digest=${digest}`, {
+      method: 'POST',
+      body: blob,
+    });
+    assert.equal(res.status, 201, await res.text());
+    await rgw.close();
+    res = await fetch(`${reg.url}/v2/s3/down/blobs/${digest}`);
+    assert.equal(res.status, 503, await res.clone().text());
+    assert.equal(res.headers.get('retry-after'), '10');
+    const body = (await res.json()) as { errors: Array<{ code: string; message: string }> };
+    assert.equal(body.errors[0]!.code, 'UNAVAILABLE');
+    assert.match(body.errors[0]!.message, /object storage unavailable/);
+    res = await fetch(`${reg.url}/v2/s3/down/blobs/uploads/`, { method: 'POST' });
+    assert.equal(res.status, 503);
+  } finally {
+    await reg.close();
+  }
 });

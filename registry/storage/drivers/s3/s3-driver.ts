@@ -22,6 +22,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   PathNotFoundError,
+  StorageUnavailableError,
   type FileInfo,
   type FileWriter,
   type StorageDriver,
@@ -46,6 +47,18 @@ export class S3Driver implements StorageDriver {
     if (config.accesskey && config.secretkey)
       options.credentials = { accessKeyId: config.accesskey, secretAccessKey: config.secretkey };
     this.client = new S3Client(options);
+    // Outermost middleware: what still fails after the SDK's retries because the store is
+    // down or overloaded becomes StorageUnavailableError (503 with Retry-After).
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          throw unavailable(err, config) ?? err;
+        }
+      },
+      { step: 'initialize', name: 'tsdockStorageUnavailable' },
+    );
     this.prefix = config.rootdirectory ? `${config.rootdirectory}/` : '';
   }
 
@@ -309,6 +322,20 @@ export class S3Driver implements StorageDriver {
       throw err;
     }
   }
+}
+
+/** A StorageUnavailableError for network failures and 5xx answers; undefined otherwise. */
+function unavailable(err: unknown, config: S3StorageConfig): StorageUnavailableError | undefined {
+  const code = status(err);
+  if (code !== undefined && code < 500) return undefined;
+  const where = `${config.regionendpoint ?? 'AWS S3'} bucket ${config.bucket}`;
+  return new StorageUnavailableError(
+    `object storage unavailable (${where}): ${errorText(err)}`,
+    10,
+    {
+      cause: err,
+    },
+  );
 }
 
 function status(err: unknown): number | undefined {
