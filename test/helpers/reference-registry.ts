@@ -30,7 +30,11 @@ export function referenceRegistryAvailable(): boolean {
 }
 
 export async function startReferenceRegistry(
-  opts: { auth?: RegistryAuth } = {},
+  opts: {
+    auth?: RegistryAuth;
+    /** YAML of the `storage` driver block (indented 2), instead of filesystem under the temp dir. */
+    storageYaml?: string;
+  } = {},
 ): Promise<ReferenceRegistry> {
   const auth = opts.auth ?? { kind: 'none' };
   const dir = mkdtempSync(join(tmpdir(), 'tsdock-refreg-'));
@@ -60,8 +64,7 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: ${join(dir, 'data')}
+${opts.storageYaml ?? `  filesystem:\n    rootdirectory: ${join(dir, 'data')}`}
   delete:
     enabled: true
   maintenance:
@@ -72,8 +75,11 @@ http:
   secret: tsdock-test-secret
 ${authYaml}`,
   );
+  // An AWS_CA_BUNDLE in the environment makes its S3 driver panic at start (distribution 2.8).
+  const { AWS_CA_BUNDLE: _caBundle, ...env } = process.env;
   const child = spawn('docker-registry', ['serve', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env,
   });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => {
