@@ -38,6 +38,11 @@ const BENCHES: Bench[] = [
     markdown: true,
   },
   {
+    name: 'registry-s3',
+    title: 'Registry on S3 storage (radosgw): tsregistry vs the reference registry',
+    markdown: true,
+  },
+  {
     name: 'push-pull',
     title: 'Client: tspush/tspull vs skopeo (reference registry)',
     markdown: false,

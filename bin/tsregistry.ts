@@ -122,7 +122,9 @@ async function gc(config: RegistryConfig, flags: GcFlags): Promise<number> {
   // replicas, so collection always goes through a server (its GC guard sees its pushes).
   const registry = config.metadata?.postgres
     ? undefined
-    : await Registry.openFilesystem(config.storage.filesystem.rootdirectory).catch(() => undefined);
+    : await Registry.openFilesystem(config.storage.filesystem.rootdirectory, {
+        s3: config.storage.s3,
+      }).catch(() => undefined);
   if (registry) {
     try {
       report = await new GarbageCollector(registry, {

@@ -10,6 +10,7 @@ import { InvalidInputError } from '../shared/errors.js';
 import { registryRoot } from '../shared/paths.js';
 import type { LoginLimitConfig } from './auth/login-limiter.js';
 import { normalizeProxy, type ProxyConfig } from './proxy/config.js';
+import { normalizeS3Config, type S3StorageConfig } from './storage/drivers/s3/s3-config.js';
 
 export interface TokenAuthConfig {
   /** Where clients get tokens; default: `<scheme>://<request host>/token` (the built-in service). */
@@ -34,7 +35,10 @@ export interface RegistryConfig {
   version: string;
   log: { level: string; formatter: 'json' | 'text' };
   storage: {
+    /** Local data: metadata (LevelDB), auth files, and the blobs unless `s3` is set. */
     filesystem: { rootdirectory: string };
+    /** Blobs and upload sessions in an S3 bucket instead of under rootdirectory. */
+    s3?: S3StorageConfig;
     delete: { enabled: boolean };
     maintenance: {
       gc: {
@@ -192,6 +196,8 @@ function applyEnv(config: Obj, env: NodeJS.ProcessEnv): void {
 function normalize(config: RegistryConfig): void {
   normalizePostgres(config);
   if (config.proxy !== undefined) config.proxy = normalizeProxy(config.proxy, seconds);
+  if (config.storage.s3 !== undefined)
+    config.storage.s3 = normalizeS3Config(config.storage.s3 as unknown as Obj);
   const gc = config.storage.maintenance.gc;
   gc.interval = seconds(gc.interval);
   gc.grace = seconds(gc.grace);

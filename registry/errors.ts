@@ -13,7 +13,7 @@ import {
   InvalidTagError,
   NotFoundError,
 } from '../shared/errors.js';
-import { PathNotFoundError } from './storage/driver.js';
+import { PathNotFoundError, StorageUnavailableError } from './storage/driver.js';
 import { MetadataUnavailableError } from './metadata/store.js';
 
 export const ErrorCodes = {
@@ -86,7 +86,7 @@ const DOMAIN_ERRORS: ReadonlyArray<{
 /** Maps anything thrown to a RegistryError; unknown failures become UNKNOWN (500). */
 export function toRegistryError(err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
-  if (err instanceof MetadataUnavailableError)
+  if (err instanceof MetadataUnavailableError || err instanceof StorageUnavailableError)
     return new RegistryError(
       'UNAVAILABLE',
       `${err.message}; retry in ${err.retryAfter}s`,

@@ -47,6 +47,7 @@ export async function startServer(
   const registry = await Registry.openFilesystem(config.storage.filesystem.rootdirectory, {
     deleteEnabled: config.storage.delete.enabled,
     metadata: config.metadata,
+    s3: config.storage.s3,
   });
   registry.uploads.maxPerClient = config.storage.uploads.maxperclient;
   await registry.uploads.loadCounts();

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from './services/registry.js';
 import { heldDigests } from './gc-holds.js';
+import { UPLOADS_ROOT } from './paths.js';
 
 export interface UploadPurgingConfig {
   enabled: boolean;
@@ -66,6 +67,12 @@ export class UploadPurger {
         await this.registry.uploads.cancel(s.repo, s.uuid).catch(() => undefined);
       // Expired GC holds (uploads and mounts leave theirs to expire: gc-holds.ts) go too.
       await heldDigests(this.registry.meta);
+      // Writes a crashed process left half-done (S3 multipart uploads) expire at the same age.
+      const incomplete = await this.registry.driver.purgeIncomplete?.(
+        UPLOADS_ROOT,
+        new Date(cutoff),
+      );
+      if (incomplete) this.logger?.info({ incomplete }, 'incomplete multipart uploads aborted');
     }
     if (stale.length)
       this.logger?.info(

@@ -16,6 +16,8 @@ export function blobsRouter(ctx: HandlerContext): Router {
   router.get(path, requireAccess(ctx, onRepo('pull')), async (req, res) => {
     const { repo, digest } = locals(res);
     const size = await ctx.registry.blobSize(repo, digest);
+    const redirect = await ctx.registry.blobRedirect(digest);
+    if (redirect) return void res.redirect(307, redirect);
     const range = parseRange(req, size);
     blobHeaders(res, digest, range ? range.end - range.start + 1 : size);
     if (range) {

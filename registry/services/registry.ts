@@ -10,9 +10,25 @@ import { openMetadataStore } from '../metadata/open.js';
 import type { MetadataStore, StoreChange } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { FilesystemDriver } from '../storage/drivers/filesystem/filesystem-driver.js';
+import type { S3StorageConfig } from '../storage/drivers/s3/s3-config.js';
+import { InvalidInputError } from '../../shared/errors.js';
+import { blobDataPath } from '../paths.js';
 import { BlobStore } from './blob-store.js';
 import { ManifestService } from './manifests.js';
 import { UploadService } from './uploads.js';
+
+/** The S3 driver, once its bucket answers (else a one-line error, exit 1). */
+async function openS3Driver(config: S3StorageConfig): Promise<StorageDriver> {
+  const { S3Driver } = await import('../storage/drivers/s3/s3-driver.js');
+  const driver = new S3Driver(config);
+  try {
+    await driver.check();
+  } catch (err) {
+    driver.client.destroy();
+    throw new InvalidInputError((err as Error).message, 'check storage.s3', 1);
+  }
+  return driver;
+}
 
 export interface RegistryOptions {
   driver: StorageDriver;
@@ -43,16 +59,22 @@ export class Registry {
   }
 
   /**
-   * A registry on the filesystem driver under `root`, with the metadata store `metadata` asks
-   * for (default: LevelDB under `root`).
+   * A registry on the filesystem driver under `root` (or on S3 when `s3` is given, after
+   * checking the bucket), with the metadata store `metadata` asks for (default: LevelDB
+   * under `root`).
    */
   static async openFilesystem(
     root: string,
-    opts: { deleteEnabled?: boolean; metadata?: RegistryConfig['metadata'] } = {},
+    opts: {
+      deleteEnabled?: boolean;
+      metadata?: RegistryConfig['metadata'];
+      s3?: RegistryConfig['storage']['s3'];
+    } = {},
   ): Promise<Registry> {
-    const { metadata, ...rest } = opts;
+    const { metadata, s3, ...rest } = opts;
+    const driver = s3 ? await openS3Driver(s3) : new FilesystemDriver(root);
     const meta = await openMetadataStore(root, metadata);
-    const registry = new Registry({ driver: new FilesystemDriver(root), meta, ...rest });
+    const registry = new Registry({ driver, meta, ...rest });
     try {
       await meta.watch?.((change) => registry.forgetChange(change));
     } catch (err) {
@@ -97,6 +119,11 @@ export class Registry {
 
   async openBlob(digest: string, start?: number, end?: number): Promise<Readable> {
     return await this.blobs.open(digest, start, end);
+  }
+
+  /** Where clients may fetch a blob directly (S3 `redirect`: a presigned URL), else undefined. */
+  async blobRedirect(digest: string): Promise<string | undefined> {
+    return await this.driver.redirectURL?.(blobDataPath(digest));
   }
 
   /** Writes bytes `start..end` (inclusive) of a blob to `dest`, which is left open. */

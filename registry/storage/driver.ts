@@ -1,7 +1,8 @@
 // StorageDriver: where the registry's bytes live (blobs and upload sessions). Keys are
 // slash-separated paths built only by ../paths.ts. The filesystem driver is the embedded default
 // (drivers/filesystem); an in-memory driver (drivers/inmemory) serves tests; object stores fit
-// the same contract. Every implementation must pass test/unit/registry-driver-suite.
+// the same contract. Every implementation must pass the contract in test/helpers/driver-contract.ts
+// (drivers/s3 runs it on radosgw).
 import type { Readable, Writable } from 'node:stream';
 
 export interface FileInfo {
@@ -51,6 +52,13 @@ export interface StorageDriver {
   delete(path: string): Promise<void>;
   /** Calls `fn` for every file (not directory) under path, depth first. */
   walk(path: string, fn: (info: FileInfo) => Promise<void> | void): Promise<void>;
+  /**
+   * Optional, for drivers whose writes can be left half-done by a crash (S3 multipart
+   * uploads): discards those under path started before `before`; returns how many.
+   */
+  purgeIncomplete?(path: string, before: Date): Promise<number>;
+  /** Optional: a URL clients may GET the file from directly, or undefined to stream it. */
+  redirectURL?(path: string): Promise<string | undefined>;
 }
 
 /** The one error drivers throw for a missing key. */
@@ -58,6 +66,19 @@ export class PathNotFoundError extends Error {
   override readonly name = 'PathNotFoundError';
   constructor(readonly path: string) {
     super(`path not found: ${path}`);
+  }
+}
+
+/** The storage backend cannot be reached (object store down, 5xx): requests answer 503. */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError';
+  constructor(
+    message: string,
+    /** Seconds a client should wait before retrying. */
+    readonly retryAfter = 10,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
   }
 }
 

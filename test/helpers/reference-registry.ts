@@ -34,6 +34,8 @@ export async function startReferenceRegistry(
     auth?: RegistryAuth;
     /** More top-level config (e.g. `proxy:\n  remoteurl: http://...`). */
     extraYaml?: string;
+    /** YAML of the `storage` driver block (indented 2), instead of filesystem under the temp dir. */
+    storageYaml?: string;
   } = {},
 ): Promise<ReferenceRegistry> {
   const auth = opts.auth ?? { kind: 'none' };
@@ -64,8 +66,7 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: ${join(dir, 'data')}
+${opts.storageYaml ?? `  filesystem:\n    rootdirectory: ${join(dir, 'data')}`}
   delete:
     enabled: true
   maintenance:
@@ -76,8 +77,11 @@ http:
   secret: tsdock-test-secret
 ${authYaml}${opts.extraYaml ?? ''}`,
   );
+  // An AWS_CA_BUNDLE in the environment makes its S3 driver panic at start (distribution 2.8).
+  const { AWS_CA_BUNDLE: _caBundle, ...env } = process.env;
   const child = spawn('docker-registry', ['serve', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env,
   });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => {

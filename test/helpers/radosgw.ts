@@ -1,0 +1,85 @@
+// A throwaway one-node Ceph cluster with radosgw (memstore OSD, auth none) for S3 tests,
+// started by scripts/radosgw-cluster.sh in a temp dir and stopped by PID. `bucket()` creates a
+// fresh bucket; `config()` gives the S3 driver's settings for it (path-style, us-east-1).
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  normalizeS3Config,
+  type S3StorageConfig,
+} from '../../registry/storage/drivers/s3/s3-config.js';
+
+const run = promisify(execFile);
+const script = join(import.meta.dirname, '..', '..', '..', 'scripts', 'radosgw-cluster.sh');
+
+export interface TestRadosgw {
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  client: S3Client;
+  /** Creates a bucket with a fresh name and returns the name. */
+  bucket(): Promise<string>;
+  /** S3 driver settings for `bucket` (extra fields override). */
+  config(bucket: string, extra?: Record<string, unknown>): S3StorageConfig;
+  close(): Promise<void>;
+}
+
+export async function startRadosgw(): Promise<TestRadosgw> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsdock-rgw-'));
+  let out: string;
+  try {
+    out = (await run('bash', [script, 'start', dir], { timeout: 180_000 })).stdout;
+  } catch (err) {
+    await run('bash', [script, 'stop', dir]).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const field = (name: string): string => {
+    const m = new RegExp(`^${name}=(.*)$`, 'm').exec(out);
+    if (!m) throw new Error(`radosgw-cluster.sh printed no ${name}: ${out}`);
+    return m[1]!;
+  };
+  const endpoint = field('endpoint');
+  const accessKey = field('accesskey');
+  const secretKey = field('secretkey');
+  const client = new S3Client({
+    region: 'us-east-1',
+    endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  return {
+    endpoint,
+    accessKey,
+    secretKey,
+    client,
+    async bucket() {
+      const name = `tsdock-${randomBytes(6).toString('hex')}`;
+      await client.send(new CreateBucketCommand({ Bucket: name }));
+      return name;
+    },
+    config(bucket, extra = {}) {
+      return normalizeS3Config({
+        region: 'us-east-1',
+        regionendpoint: endpoint,
+        bucket,
+        accesskey: accessKey,
+        secretkey: secretKey,
+        forcepathstyle: true,
+        ...extra,
+      });
+    },
+    async close() {
+      if (!existsSync(dir)) return;
+      client.destroy();
+      await run('bash', [script, 'stop', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
