@@ -1,7 +1,7 @@
 // Blob upload sessions (spec "Pushing blobs"): monolithic, chunked (Content-Range, in order)
 // and streamed. Bytes are hashed while they are written (no second read); the running hash
-// lives in memory per session, and a session resumed after a restart is re-hashed once from
-// its file. Completing verifies the digest before the atomic move into the blob store.
+// lives in memory per session, and a session resumed after a restart, or continued by another
+// replica (the stored size differs), is re-hashed once from its file. Completing verifies the digest before the atomic move into the blob store.
 // Open sessions are counted in memory (per client too, for the cap on open sessions), so
 // `/metrics` and the cap cost O(1); the counts are loaded once at start (loadCounts).
 import { randomUUID, createHash, type Hash } from 'node:crypto';
@@ -98,8 +98,7 @@ export class UploadService {
   /** The session and the bytes received so far; BLOB_UPLOAD_UNKNOWN when unknown or for another repo. */
   async status(repo: string, uuid: string): Promise<{ session: UploadSession; size: number }> {
     const session = await this.session(repo, uuid);
-    const mem = this.hashes.get(uuid);
-    if (mem) return { session, size: mem.size };
+    // The stored size, not this process's: another replica may have appended since.
     const info = await this.driver.stat(uploadDataPath(uuid)).catch(() => undefined);
     if (!info) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
     return { session, size: info.size };
@@ -212,10 +211,17 @@ export class UploadService {
     return session;
   }
 
-  /** In-memory hash state, rebuilt from the file after a restart. */
+  /**
+   * In-memory hash state, rebuilt from the file after a restart or when the stored size
+   * differs from it (another replica sharing the storage appended a chunk).
+   */
   private async hashState(uuid: string): Promise<HashState | undefined> {
     const mem = this.hashes.get(uuid);
-    if (mem) return mem;
+    if (mem) {
+      const stored = await this.driver.stat(uploadDataPath(uuid)).catch(() => undefined);
+      if (stored?.size === mem.size) return mem;
+      this.hashes.delete(uuid);
+    }
     const rebuilt = await this.rehash(uuid, 'sha256').catch(() => undefined);
     if (!rebuilt) return undefined;
     this.hashes.set(uuid, { hash: rebuilt.hash, size: rebuilt.size });
