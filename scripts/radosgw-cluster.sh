@@ -72,6 +72,9 @@ cat >"$conf" <<EOF
 fsid = $fsid
 mon host = v1:127.0.0.1:$mon_port
 ms bind msgr2 = false
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+public network = 127.0.0.0/8
 auth cluster required = none
 auth service required = none
 auth client required = none
