@@ -37,7 +37,8 @@ free_port() {
 wait_for() { # seconds description command...
   local limit=$1 what=$2
   shift 2
-  for _ in $(seq $((limit * 10))); do
+  local deadline=$((SECONDS + limit))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done
@@ -71,6 +72,9 @@ cat >"$conf" <<EOF
 fsid = $fsid
 mon host = v1:127.0.0.1:$mon_port
 ms bind msgr2 = false
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+public network = 127.0.0.0/8
 auth cluster required = none
 auth service required = none
 auth client required = none
@@ -108,18 +112,18 @@ monmaptool --create --addv a "[v1:127.0.0.1:$mon_port]" --fsid "$fsid" "$dir/mon
 ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >/dev/null
 ceph-mon -c "$conf" -i a -f >"$dir/log/mon.out" 2>&1 &
 echo $! >"$dir/pids"
-wait_for 20 "the monitor" timeout 5 ceph -c "$conf" --connect-timeout 3 mon stat
+wait_for 60 "the monitor" timeout 20 ceph -c "$conf" --connect-timeout 15 mon stat
 
 osd_uuid=$(cat /proc/sys/kernel/random/uuid)
 osd_id=$(ceph -c "$conf" osd new "$osd_uuid")
 ceph-osd -c "$conf" -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" >"$dir/log/osd-mkfs.out" 2>&1
 ceph-osd -c "$conf" -i "$osd_id" -f >"$dir/log/osd.out" 2>&1 &
 echo "$(cat "$dir/pids") $!" >"$dir/pids"
-wait_for 30 "the OSD" sh -c "timeout 5 ceph -c '$conf' osd stat | grep -q '1 up'"
+wait_for 90 "the OSD" sh -c "timeout 20 ceph -c '$conf' osd stat | grep -q '1 up'"
 
 radosgw -c "$conf" -n client.rgw -f >"$dir/log/rgw.out" 2>&1 &
 echo "$(cat "$dir/pids") $!" >"$dir/pids"
-wait_for 60 "radosgw on port $rgw_port" curl -sf -o /dev/null "http://127.0.0.1:$rgw_port/"
+wait_for 90 "radosgw on port $rgw_port" curl -sf -o /dev/null "http://127.0.0.1:$rgw_port/"
 
 access=$(head -c 10 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
 secret=$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')

@@ -24,6 +24,7 @@ import {
   type TestRegistry,
 } from '../helpers/registry-server.js';
 import { startRadosgw, type TestRadosgw } from '../helpers/radosgw.js';
+import { startPostgres } from '../helpers/postgres.js';
 
 const mib = 1024 * 1024;
 let rgw: TestRadosgw;
@@ -218,6 +219,57 @@ test('the upload purger aborts multipart uploads a crashed writer left open', as
     await reg.close();
   }
 });
+
+test(
+  'two replicas on one bucket and one PostgreSQL: chunks alternate between them',
+  { timeout: 120_000 },
+  async () => {
+    const pg = await startPostgres();
+    const replicas: TestRegistry[] = [];
+    try {
+      const dsn = await pg.createDatabase('s3replicas');
+      for (const name of ['a', 'b'])
+        replicas.push(
+          await startRegistry({
+            root: join(dir, `replica-${name}`),
+            configure: (c) => {
+              c.storage.s3 = rgw.config(bucket, { rootdirectory: 'shared', chunksize: 5 * mib });
+              c.metadata = { postgres: { dsn, poolsize: 2, connecttimeout: 5, querytimeout: 30 } };
+            },
+          }),
+        );
+      const [a, b] = replicas as [TestRegistry, TestRegistry];
+      const blob = randomBytes(13 * mib);
+      const digest = sha256(blob);
+      let res = await fetch(`${a.url}/v2/s3/replicas/blobs/uploads/`, { method: 'POST' });
+      assert.equal(res.status, 202);
+      const location = new URL(res.headers.get('location')!, a.url).pathname;
+      const cuts = [0, 6 * mib, 7 * mib, 12 * mib, blob.length];
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const via = i % 2 ? b : a; // a, b, a, b
+        res = await fetch(`${via.url}${location}`, {
+          method: 'PATCH',
+          body: blob.subarray(cuts[i], cuts[i + 1]),
+          headers: {
+            'Content-Range': `${cuts[i]}-${cuts[i + 1]! - 1}`,
+            'Content-Type': 'application/octet-stream',
+          },
+        });
+        assert.equal(res.status, 202, `chunk ${i} via ${i % 2 ? 'b' : 'a'}: ${await res.text()}`);
+        assert.equal(res.headers.get('range'), `0-${cuts[i + 1]! - 1}`);
+      }
+      res = await fetch(`${a.url}${location}`, { method: 'GET' });
+      assert.equal(res.headers.get('range'), `0-${blob.length - 1}`, "status on a sees b's chunk");
+      res = await fetch(`${a.url}${location}?digest=${digest}`, { method: 'PUT' });
+      assert.equal(res.status, 201, await res.text());
+      res = await fetch(`${b.url}/v2/s3/replicas/blobs/${digest}`);
+      assert.equal(sha256(Buffer.from(await res.arrayBuffer())), digest);
+    } finally {
+      for (const r of replicas) await r.close();
+      await pg.close();
+    }
+  },
+);
 
 // Last: stops the cluster.
 test('object storage down: blob requests answer 503 UNAVAILABLE with Retry-After', async () => {
