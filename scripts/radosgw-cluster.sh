@@ -43,6 +43,9 @@ wait_for() { # seconds description command...
     sleep 0.1
   done
   echo "radosgw-cluster: timed out waiting for $what (logs in $dir/log)" >&2
+  for f in "$dir"/log/*; do
+    [ -s "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
+  done
   stop
   exit 1
 }

@@ -1,7 +1,7 @@
 // A throwaway one-node Ceph cluster with radosgw (memstore OSD, auth none) for S3 tests,
 // started by scripts/radosgw-cluster.sh in a temp dir and stopped by PID. `bucket()` creates a
 // fresh bucket; `config()` gives the S3 driver's settings for it (path-style, us-east-1).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,26 @@ export interface TestRadosgw {
   close(): Promise<void>;
 }
 
+/**
+ * Holds a machine-wide lock until release() (or until this process dies: the lock is held by a
+ * `flock` child whose stdin is ours). Test files run in parallel, and two one-node clusters
+ * running at once on one machine were seen to leave the second OSD never coming up.
+ */
+async function machineLock(path: string): Promise<{ release(): void }> {
+  const child = spawn('flock', [path, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`flock ${path} exited with ${code}`)));
+    child.stdout!.once('data', () => resolve());
+  });
+  child.removeAllListeners('exit');
+  return { release: () => child.stdin!.end() };
+}
+
 export async function startRadosgw(): Promise<TestRadosgw> {
+  const lock = await machineLock(join(tmpdir(), 'tsdock-radosgw.lock'));
   const dir = mkdtempSync(join(tmpdir(), 'tsdock-rgw-'));
   let out: string;
   try {
@@ -36,6 +55,7 @@ export async function startRadosgw(): Promise<TestRadosgw> {
   } catch (err) {
     await run('bash', [script, 'stop', dir]).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
+    lock.release();
     throw err;
   }
   const field = (name: string): string => {
@@ -78,8 +98,12 @@ export async function startRadosgw(): Promise<TestRadosgw> {
     async close() {
       if (!existsSync(dir)) return;
       client.destroy();
-      await run('bash', [script, 'stop', dir]);
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await run('bash', [script, 'stop', dir]);
+        rmSync(dir, { recursive: true, force: true });
+      } finally {
+        lock.release();
+      }
     },
   };
 }
