@@ -166,6 +166,9 @@ export async function run(
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // A command that exits without reading its input (sh -c 'command -v x') makes this write fail
+  // with EPIPE, asynchronously: not an error of the command's.
+  child.stdin.on('error', () => {});
   child.stdin.end(opts.input ?? '');
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
   const status = await new Promise<number | null>((resolve) =>
