@@ -44,7 +44,9 @@ after(() => {
   const left = listDir(join(root, 'containers'));
   if (left.length) tsCommand(root, 'tsrm', ['-f', ...left], { env: envFor(0) });
   rmSync(dir, { recursive: true, force: true });
-  spawnSync('ip', ['link', 'del', net.TSDOCK_BRIDGE]); // the test's own bridge
+  // the test's own bridge and its NAT rules
+  const rm = tsCommand(root, 'tsnetwork', ['rm', '--force'], { env: net });
+  assert.equal(rm.code, 0, rm.stderr);
 });
 
 function listDir(path: string): string[] {
