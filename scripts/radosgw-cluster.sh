@@ -34,15 +34,18 @@ free_port() {
   node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
-wait_for() { # seconds description command...
+# wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds; gives up early when an OSD
+# log says its monitor refused it ('wrong fsid', seen now and then here: it never recovers).
+wait_for() {
   local limit=$1 what=$2
   shift 2
   local deadline=$((SECONDS + limit))
   while [ "$SECONDS" -lt "$deadline" ]; do
     if "$@" >/dev/null 2>&1; then return 0; fi
+    grep -qs 'wrong fsid' "$dir"/log/osd.*.log && break
     sleep 0.1
   done
-  echo "radosgw-cluster: timed out waiting for $what (logs in $dir/log)" >&2
+  echo "radosgw-cluster: gave up waiting for $what (logs in $dir/log)" >&2
   for f in "$dir"/log/*; do
     [ -s "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
   done
@@ -122,7 +125,7 @@ osd_id=$(ceph -c "$conf" osd new "$osd_uuid")
 ceph-osd -c "$conf" -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" >"$dir/log/osd-mkfs.out" 2>&1
 ceph-osd -c "$conf" -i "$osd_id" -f >"$dir/log/osd.out" 2>&1 &
 echo "$(cat "$dir/pids") $!" >"$dir/pids"
-wait_for 90 "the OSD" sh -c "timeout 20 ceph -c '$conf' osd stat | grep -q '1 up'"
+wait_for 60 "the OSD" sh -c "timeout 20 ceph -c '$conf' osd stat | grep -q '1 up'"
 
 radosgw -c "$conf" -n client.rgw -f >"$dir/log/rgw.out" 2>&1 &
 echo "$(cat "$dir/pids") $!" >"$dir/pids"

@@ -48,15 +48,27 @@ async function machineLock(path: string): Promise<{ release(): void }> {
 
 export async function startRadosgw(): Promise<TestRadosgw> {
   const lock = await machineLock(join(tmpdir(), 'tsdock-radosgw.lock'));
-  const dir = mkdtempSync(join(tmpdir(), 'tsdock-rgw-'));
-  let out: string;
-  try {
-    out = (await run('bash', [script, 'start', dir], { timeout: 180_000 })).stdout;
-  } catch (err) {
-    await run('bash', [script, 'stop', dir]).catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-    lock.release();
-    throw err;
+  let dir = '';
+  let out = '';
+  // A fresh cluster (new fsid, ports, directory) per attempt: now and then the one OSD is
+  // refused by its monitor ('wrong fsid') and never comes up; a new cluster does.
+  for (let attempt = 1; ; attempt++) {
+    dir = mkdtempSync(join(tmpdir(), 'tsdock-rgw-'));
+    try {
+      out = (await run('bash', [script, 'start', dir], { timeout: 180_000 })).stdout;
+      break;
+    } catch (err) {
+      await run('bash', [script, 'stop', dir]).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+      if (attempt < 3) {
+        process.stderr.write(
+          `radosgw cluster start ${attempt} failed, starting another: ${String(err)}\n`,
+        );
+        continue;
+      }
+      lock.release();
+      throw err;
+    }
   }
   const field = (name: string): string => {
     const m = new RegExp(`^${name}=(.*)$`, 'm').exec(out);
