@@ -8,7 +8,8 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './registry-server.js';
+import { after, before } from 'node:test';
+import { freePort, type RegistryProcess } from './registry-server.js';
 
 export interface TestPostgres {
   port: number;
@@ -124,6 +125,41 @@ export async function startPostgres(): Promise<TestPostgres> {
     async close() {
       await stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * One PostgreSQL for a test file, started before its tests and stopped after them, with temp
+ * directories and tsregistry child processes that are cleaned up then too (`ending` says how a
+ * process still running at the end is stopped).
+ */
+export function postgresRegistryFixture(ending: 'kill9' | 'stop'): {
+  server: () => TestPostgres;
+  tempDir: (prefix: string) => string;
+  track: (p: RegistryProcess) => RegistryProcess;
+} {
+  let server: TestPostgres | undefined;
+  const dirs: string[] = [];
+  const procs: RegistryProcess[] = [];
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(async () => {
+    for (const p of procs) if (p.child.exitCode === null) await p[ending]();
+    await server?.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    server: () => server!,
+    tempDir: (prefix) => {
+      const d = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(d);
+      return d;
+    },
+    track: (p) => {
+      procs.push(p);
+      return p;
     },
   };
 }

@@ -4,14 +4,13 @@
 // the middle of pushes: 503 with an OCI body and a retry hint while it is down, the registry
 // recovers when it is back, and every acknowledged push is intact. And the distribution-spec
 // workflow and pagination tests, unchanged, on a registry whose metadata is in PostgreSQL.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { postgresRegistryFixture } from '../helpers/postgres.js';
 import {
   expectIntact,
   makeImage,
@@ -25,29 +24,12 @@ import {
   type TestImage,
 } from '../helpers/registry-server.js';
 
-let server: TestPostgres;
-const dirs: string[] = [];
-const procs: RegistryProcess[] = [];
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  for (const p of procs) if (p.child.exitCode === null) await p.kill9();
-  await server?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
+const { server, tempDir, track } = postgresRegistryFixture('kill9');
 
 /** A tsregistry child process on `root` with its metadata in the database `dsn`. */
 async function replica(root: string, dsn: string): Promise<RegistryProcess> {
   const p = await spawnRegistry(root, `metadata:\n  postgres:\n    dsn: ${dsn}\n    poolsize: 4\n`);
-  procs.push(p);
-  return p;
+  return track(p);
 }
 
 const skopeo = (...args: string[]) => run('skopeo', args, { timeoutMs: 60_000 });
@@ -55,7 +37,7 @@ const skopeo = (...args: string[]) => run('skopeo', args, { timeoutMs: 60_000 })
 test('skopeo push, registry restart, skopeo pull: metadata lives in PostgreSQL', async () => {
   const root = tempDir('tsreg-pgsrv-');
   const work = tempDir('tsreg-pgsk-');
-  const dsn = await server.createDatabase('skopeo');
+  const dsn = await server().createDatabase('skopeo');
   let reg = await replica(root, dsn);
   const img = makeImage([300_000, 1000]);
   writeOciLayout(join(work, 'in'), 'v1', img);
@@ -105,7 +87,7 @@ test('skopeo push, registry restart, skopeo pull: metadata lives in PostgreSQL',
 
 test('an upload started on one replica finishes on another', async () => {
   const root = tempDir('tsreg-pgrep-');
-  const dsn = await server.createDatabase('replicas');
+  const dsn = await server().createDatabase('replicas');
   const [a, b] = [await replica(root, dsn), await replica(root, dsn)];
   const data = Buffer.from('chunked upload across replicas');
   const post = await fetch(`${a.url}/v2/shared/blob/blobs/uploads/`, { method: 'POST' });
@@ -137,7 +119,7 @@ test('an upload started on one replica finishes on another', async () => {
 
 test('PostgreSQL stops mid-run: 503 with an OCI body, then recovery; acknowledged pushes intact', async () => {
   const root = tempDir('tsreg-pgdown-');
-  const dsn = await server.createDatabase('restart');
+  const dsn = await server().createDatabase('restart');
   let reg = await replica(root, dsn);
   const acked: Array<{ tag: string; img: TestImage }> = [];
   const first = makeImage([5000]);
@@ -160,7 +142,7 @@ test('PostgreSQL stops mid-run: 503 with an OCI body, then recovery; acknowledge
     assert.ok(Date.now() < deadline, 'pushes go through while the database is up');
     await new Promise((r) => setTimeout(r, 20));
   }
-  await server.stop();
+  await server().stop();
 
   const expectUnavailable = async (res: Response) => {
     const text = await res.text();
@@ -187,7 +169,7 @@ test('PostgreSQL stops mid-run: 503 with an OCI body, then recovery; acknowledge
   await pushes;
   assert.equal(reg.child.exitCode, null, 'the registry is still running');
 
-  await server.start();
+  await server().start();
   const catalog = await fetch(`${reg.url}/v2/_catalog`);
   assert.equal(catalog.status, 200, await catalog.text());
   const after = makeImage([3000]);
@@ -212,7 +194,7 @@ test('the distribution-spec workflow and pagination tests pass on PostgreSQL met
   // Each file starts its own in-process registry; TSREGISTRY_TEST_POSTGRES_DSN puts its metadata
   // in a fresh database (testConfig in test/helpers/registry-server.ts).
   for (const file of ['registry-workflows.test.js', 'registry-pagination.test.js']) {
-    const dsn = await server.createDatabase(`suite_${file.split('.')[0]!.replace('-', '_')}`);
+    const dsn = await server().createDatabase(`suite_${file.split('.')[0]!.replace('-', '_')}`);
     const res = await runWithEnv(
       process.execPath,
       ['--test', '--test-reporter=tap', fileURLToPath(new URL(file, import.meta.url))],

@@ -6,13 +6,12 @@
 // manifests or links deleted through one are served by the other once its notice arrives;
 // GC in one while the other pushes loses no acknowledged push. With the embedded LevelDB, more
 // than one worker is refused with one line.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { postgresRegistryFixture } from '../helpers/postgres.js';
 import {
   expectIntact,
   makeImage,
@@ -21,27 +20,10 @@ import {
   spawnRegistry,
   tsregistryBin,
   writeOciLayout,
-  type RegistryProcess,
   type TestImage,
 } from '../helpers/registry-server.js';
 
-let server: TestPostgres;
-const dirs: string[] = [];
-const procs: RegistryProcess[] = [];
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  for (const p of procs) if (p.child.exitCode === null) await p.stop();
-  await server?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
+const { server, tempDir, track } = postgresRegistryFixture('stop');
 
 /** PIDs of the live child processes of `pid` (the workers of a primary). */
 function childrenOf(pid: number): number[] {
@@ -106,13 +88,13 @@ test('more than one worker on the embedded LevelDB is refused with one line', as
 test('2 workers: skopeo push and pull, a worker killed mid-push is restarted, SIGTERM drains', async () => {
   const root = tempDir('tsreg-wpg-');
   const work = tempDir('tsreg-wsk-');
-  const dsn = await server.createDatabase('workers');
+  const dsn = await server().createDatabase('workers');
   const reg = await spawnRegistry(
     root,
     `metadata:\n  postgres:\n    dsn: ${dsn}\n    poolsize: 4\n`,
     ['--workers', '2'],
   );
-  procs.push(reg);
+  track(reg);
   const primary = reg.child.pid!;
   await until('two workers run', () => childrenOf(primary).length === 2);
 
@@ -174,10 +156,10 @@ test('2 workers: skopeo push and pull, a worker killed mid-push is restarted, SI
 
 test('the primary killed with SIGKILL takes its workers with it (nothing keeps the port)', async () => {
   const root = tempDir('tsreg-worph-');
-  const dsn = await server.createDatabase('orphans');
+  const dsn = await server().createDatabase('orphans');
   const yaml = `metadata:\n  postgres:\n    dsn: ${dsn}\n    poolsize: 2\n`;
   const reg = await spawnRegistry(root, yaml, ['--workers', '2']);
-  procs.push(reg);
+  track(reg);
   await until('two workers run', () => childrenOf(reg.child.pid!).length === 2);
   const workers = childrenOf(reg.child.pid!);
   await reg.kill9();
@@ -197,12 +179,12 @@ function alive(pid: number): boolean {
 
 test('two processes on one database: tags moved and manifests or links deleted in one are seen by the other', async () => {
   const root = tempDir('tsreg-wcache-');
-  const dsn = await server.createDatabase('caches');
+  const dsn = await server().createDatabase('caches');
   const yaml = `metadata:\n  postgres:\n    dsn: ${dsn}\n    poolsize: 4\n`;
   const a = await spawnRegistry(root, yaml, ['--workers', '1']);
-  procs.push(a);
+  track(a);
   const b = await spawnRegistry(root, yaml, ['--workers', '1']);
-  procs.push(b);
+  track(b);
   // Two processes on one storage root and one database, as two replicas (or workers) are.
   const digestOf = async (url: string, ref: string) => {
     const res = await fetch(`${url}/v2/c/app/manifests/${ref}`);
@@ -246,12 +228,12 @@ test('two processes on one database: tags moved and manifests or links deleted i
 
 test('GC in one process while another pushes: no acknowledged push loses a blob', async (t) => {
   const root = tempDir('tsreg-wgc-');
-  const dsn = await server.createDatabase('gc_two');
+  const dsn = await server().createDatabase('gc_two');
   const yaml = `metadata:\n  postgres:\n    dsn: ${dsn}\n    poolsize: 4\n`;
   const pusher = await spawnRegistry(root, yaml, ['--workers', '1']);
-  procs.push(pusher);
+  track(pusher);
   const collector = await spawnRegistry(root, yaml, ['--workers', '1']);
-  procs.push(collector);
+  track(collector);
   const gc = async () => {
     const res = await fetch(`${collector.url}/admin/gc?dryRun=false&grace=0`, { method: 'POST' });
     assert.equal(res.status, 200, await res.text());
