@@ -43,4 +43,6 @@ export interface ExecContext {
   records: CacheRecord[];
   /** Layer steps that were not cache hits. */
   misses: number;
+  /** In a multi-platform build, the platform this context builds (prefixes progress lines). */
+  platformLabel?: string;
 }
