@@ -46,6 +46,8 @@ export interface ExecContext {
   records: CacheRecord[];
   /** Layer steps that were not cache hits. */
   misses: number;
+  /** In a multi-platform build, the platform this context builds (prefixes progress lines). */
+  platformLabel?: string;
 }
 
 export interface StageResult {

@@ -48,7 +48,8 @@ export class StageBuilder implements StageState {
     private readonly ctx: ExecContext,
     private readonly ps: PlannedStage,
   ) {
-    this.label = ps.stage.name ?? `stage-${ps.stage.index}`;
+    const name = ps.stage.name ?? `stage-${ps.stage.index}`;
+    this.label = ctx.platformLabel ? `${ctx.platformLabel} ${name}` : name;
   }
 
   async build(): Promise<StageResult> {
