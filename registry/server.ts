@@ -80,7 +80,7 @@ export async function startServer(
     metricsRoute: !config.http.debug,
     proxy,
   });
-  const fast = fastPath(registry, auth.fast, metrics);
+  const fast = fastPath(registry, auth.fast, { logger, metrics });
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (fast(req, res)) return;
     bodies.watch(req, res);

@@ -14,6 +14,7 @@ import type { S3StorageConfig } from '../storage/drivers/s3/s3-config.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { blobDataPath } from '../paths.js';
 import { BlobStore } from './blob-store.js';
+import { ListingService } from './listings.js';
 import { ManifestService } from './manifests.js';
 import { UploadService } from './uploads.js';
 
@@ -41,6 +42,7 @@ export class Registry {
   readonly blobs: BlobStore;
   readonly uploads: UploadService;
   readonly manifests: ManifestService;
+  readonly listings: ListingService;
   readonly driver: StorageDriver;
   readonly meta: MetadataStore;
   readonly deleteEnabled: boolean;
@@ -56,6 +58,7 @@ export class Registry {
     this.blobs = new BlobStore(this.driver);
     this.uploads = new UploadService(this.driver, this.meta, this.blobs, this.guard);
     this.manifests = new ManifestService(this.meta, this.blobs);
+    this.listings = new ListingService(this.meta);
   }
 
   /**
