@@ -11,6 +11,7 @@ declare -A want=(
   [dockerd]=docker.io [buildah]=buildah [podman]=podman [htpasswd]=apache2-utils [iptables]=iptables [debootstrap]=debootstrap [openssl]=openssl [docker-compose]=docker-compose
   [pg_ctlcluster]=postgresql
   [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [radosgw]=radosgw [ceph]=ceph-common
+  [chromium]=chromium
 )
 missing=()
 for cmd in "${!want[@]}"; do
