@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { age, bytes } from './format.js';
 import { href } from './router.js';
 import { ApiError, json } from './session.js';
-import { ErrorLine } from './widgets.js';
+import { ErrorLine, markPainted } from './widgets.js';
 
 interface RepoRow {
   name: string;
@@ -40,7 +40,7 @@ export function Repositories() {
             setRows(body.repositories);
             setNext(body.next);
             setError(undefined);
-            requestAnimationFrame(() => performance.mark('list-painted'));
+            markPainted();
           },
           (err: unknown) => live && (setError(err), setRows([])),
         );

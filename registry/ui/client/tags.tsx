@@ -8,7 +8,7 @@ import { forgetRepo, imageInfo, type ImageInfo } from './image-info.js';
 import { href } from './router.js';
 import { call, mayOnRepo, nextLast, repoScope } from './session.js';
 import { VirtualList } from './virtual-list.js';
-import { Confirm, CopyButton, ErrorLine } from './widgets.js';
+import { Confirm, CopyButton, ErrorLine, markPainted } from './widgets.js';
 
 const PAGE = 1000;
 
@@ -46,7 +46,7 @@ export function Tags(props: { repo: string }) {
         if (!live) return;
         all = all.concat(body.tags ?? []);
         setTags(all);
-        if (all.length <= PAGE) requestAnimationFrame(() => performance.mark('list-painted'));
+        if (all.length <= PAGE) markPainted();
         last = nextLast(res);
       } while (last);
       setComplete(true);
