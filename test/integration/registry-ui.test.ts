@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { launchChromium, type HeadlessBrowser } from '../helpers/browser.js';
-import { describedImage, writeLayout } from '../helpers/ui-images.js';
+import { describedImage, tagMany, writeLayout } from '../helpers/ui-images.js';
 import {
   basic,
   run,
@@ -90,6 +90,17 @@ async function shoot(page: Page, name: string): Promise<void> {
   }
 }
 
+async function adminToken(scope: string): Promise<string> {
+  const res = await fetch(
+    `${reg.url}/token?service=tsregistry&scope=${encodeURIComponent(scope)}`,
+    {
+      headers: { Authorization: basic(ADMIN.user, ADMIN.password) },
+    },
+  );
+  assert.equal(res.status, 200);
+  return ((await res.json()) as { token: string }).token;
+}
+
 async function signIn(page: Page, who: { user: string; password: string }): Promise<void> {
   await page.goto(`${reg.url}/`);
   assert.match(page.url(), /\/ui\/$/);
@@ -132,11 +143,7 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   const v1Size = raw.config.size + raw.layers.reduce((n, l) => n + l.size, 0);
 
   // A referrer of v1: an SBOM artifact whose subject is v1.
-  const tokenRes = await fetch(
-    `${reg.url}/token?service=tsregistry&scope=repository:team-a/app:pull,push`,
-    { headers: { Authorization: basic(ADMIN.user, ADMIN.password) } },
-  );
-  const { token } = (await tokenRes.json()) as { token: string };
+  const token = await adminToken('repository:team-a/app:pull,push');
   const empty = Buffer.from('{}');
   await fetch(`${reg.url}/v2/team-a/app/blobs/uploads/?digest=${sha(empty)}`, {
     method: 'POST',
@@ -238,6 +245,30 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   );
   assert.deepEqual(platforms, ['linux/amd64', 'linux/arm64']);
   await shoot(page, 'index');
+
+  // 300 tags: the list is virtualized (few rows in the DOM), and works with the keyboard.
+  await push(join(dir, 'v1'), 'team-a/many:seed');
+  const pushToken = await adminToken('repository:team-a/many:pull,push');
+  await tagMany(reg.url, 'team-a/many', Buffer.from(rawText), 300, {
+    Authorization: `Bearer ${pushToken}`,
+  });
+  await openHash(page, '#/r/team-a/many');
+  await page.waitForSelector('[data-tag-count="301"]');
+  const domRows = await page.$$eval('[data-row]', (rows) => rows.length);
+  assert.ok(domRows > 5 && domRows < 80, `${domRows} rows in the DOM for 301 tags`);
+  await page.focus('.vlist');
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(`location.hash === '#/r/team-a/many/m/t00002'`);
+  await page.waitForSelector('[data-digest]');
+  // Dark mode (prefers-color-scheme): the page background turns dark.
+  await openHash(page, '#/r/team-a/app');
+  await page.waitForSelector('[data-tag="v1"][data-digest]');
+  await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
+  const background = await page.evaluate(`getComputedStyle(document.body).backgroundColor`);
+  assert.equal(background, 'rgb(17, 20, 24)');
+  await shoot(page, 'tags-dark');
+  await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }]);
 
   // bob may pull but not delete: no Delete button, and the registry refuses his session's token.
   await signOut(page);
