@@ -13,8 +13,18 @@
 // and tsdemo; tsc's ES module output for them moves to <name>.mjs behind a two-line <name>.js.
 // npm packages that load lazily by path (dockerfile-ast, via createRequire) stay external.
 // Run after tsc (npm run build does): tsc alone leaves ES modules under a CommonJS package.json.
+// Also builds the registry's web console (registry/ui/client/, preact + JSX) into
+// dist/registry/ui/static/: app.js (one minified ES module for browsers), app.css, index.html.
 import { build } from 'esbuild';
-import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const BIN = join('dist', 'bin');
@@ -67,3 +77,29 @@ for (const name of UNBUNDLED) {
 writeFileSync(join(BIN, 'package.json'), '{ "type": "commonjs" }\n');
 // tsc's ES modules under dist/bin/demo (tsdemo's steps, imported by the e2e test)
 writeFileSync(join(BIN, 'demo', 'package.json'), '{ "type": "module" }\n');
+
+// The web console: served by tsregistry from dist/registry/ui/static/ (registry/ui/routes.ts).
+const UI_SRC = join('registry', 'ui', 'client');
+const UI_OUT = join('dist', 'registry', 'ui', 'static');
+mkdirSync(UI_OUT, { recursive: true });
+await build({
+  entryPoints: [join(UI_SRC, 'main.tsx')],
+  outfile: join(UI_OUT, 'app.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['chrome110', 'firefox115', 'safari16'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+await build({
+  entryPoints: [join(UI_SRC, 'app.css')],
+  outfile: join(UI_OUT, 'app.css'),
+  bundle: true,
+  minify: true,
+  logLevel: 'warning',
+});
+copyFileSync(join(UI_SRC, 'index.html'), join(UI_OUT, 'index.html'));

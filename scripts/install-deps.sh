@@ -12,6 +12,7 @@ declare -A want=(
   [pg_ctlcluster]=postgresql
   [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [radosgw]=radosgw [ceph]=ceph-common
   [haproxy]=haproxy
+  [chromium]=chromium
 )
 missing=()
 for cmd in "${!want[@]}"; do
