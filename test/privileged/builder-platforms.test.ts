@@ -12,11 +12,11 @@ import {
   makeBuildRoot,
   run,
   tsbuild,
-  unpackLayout,
   writeContext,
   type BuildRoot,
 } from '../helpers/builder-run.js';
 import { startBuildKit, type BuildKitPeer } from '../helpers/buildkit.js';
+import { readPlatformFile } from '../helpers/platform-file.js';
 
 let br: BuildRoot;
 let work: string;
@@ -30,32 +30,9 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** A file of one platform's image of the index `ref` in the store (skopeo picks, umoci unpacks). */
-async function readPlatformFile(ref: string, platform: string, path: string): Promise<string> {
-  const [, arch, variant] = platform.split('/');
-  const dest = await mkdtemp(join(work, 'pick-'));
-  try {
-    run('skopeo', [
-      'copy',
-      '-q',
-      '--override-os',
-      'linux',
-      '--override-arch',
-      arch!,
-      ...(variant ? ['--override-variant', variant] : []),
-      `oci:${br.layout}:${fullRef(`${ref}:latest`)}`,
-      `oci:${dest}:x`,
-    ]);
-    const u = await unpackLayout(dest, 'x');
-    try {
-      return readFileSync(join(u.rootfs, path), 'utf8');
-    } finally {
-      await u.close();
-    }
-  } finally {
-    await rm(dest, { recursive: true, force: true });
-  }
-}
+/** A file of one platform's image of the index `ref` in the store. */
+const readStored = (ref: string, platform: string, path: string): Promise<string> =>
+  readPlatformFile(`oci:${br.layout}:${fullRef(`${ref}:latest`)}`, platform, path, work);
 
 // Scoping as BuildKit: automatic in the global scope (FROM lines), inside a stage only once
 // declared; a global `ARG X` without a value hides the automatic one (BUILDOS below).
@@ -105,7 +82,7 @@ test('--platform a,b,c writes an OCI index of one image per platform (skopeo, um
     assert.equal(config.architecture, arch);
     assert.equal(config.variant, variant);
     assert.ok(config.config.Env.includes(`ARCH_IN_ENV=${arch}`), JSON.stringify(config.config));
-    assert.match(await readPlatformFile('multi', p, 'args'), new RegExp(`^T=${p}\\|`));
+    assert.match(await readStored('multi', p, 'args'), new RegExp(`^T=${p}\\|`));
   }
   // Rebuilding is all cache hits: the native stage ran once per TARGET* value, never again.
   const again = tsbuild(br, [
@@ -133,7 +110,7 @@ test('automatic platform ARGs as docker BuildKit gives them, for every target pl
       const dir: string = bk.exportFs(['--platform', p], ctx, work);
       for (const file of ['args', 'undeclared']) {
         const expected: string = readFileSync(join(dir, file), 'utf8');
-        assert.equal(await readPlatformFile('args', p, file), expected, `${p} ${file}`);
+        assert.equal(await readStored('args', p, file), expected, `${p} ${file}`);
       }
     }
   } finally {
