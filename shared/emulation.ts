@@ -64,6 +64,24 @@ export async function emulationStatus(p: Platform): Promise<EmulationStatus> {
   return { ok: true, native: false };
 }
 
+/** docker's check for `run --platform P IMAGE` when IMAGE is a single-platform image. */
+export function checkImagePlatform(
+  ref: string,
+  config: { os?: string; architecture?: string; variant?: string },
+  want: Platform,
+): void {
+  const actual: Platform = {
+    os: config.os || 'linux',
+    architecture: config.architecture || want.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+  };
+  if (!platformsEqual(actual, want))
+    throw new TsdockError(
+      `image with reference ${ref} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(actual)}`,
+      'pull or build that platform (tsbuild --platform), or run without --platform',
+    );
+}
+
 /** Throws a one-line TsdockError when `p` can be neither run natively nor emulated. */
 export async function requireEmulation(p: Platform): Promise<void> {
   const s = await emulationStatus(p);

@@ -1,7 +1,7 @@
 // A two-platform build whose RUN runs the arm64 busybox under QEMU user emulation (binfmt_misc
 // with the fix-binary flag), pushed as an index to tsregistry with --push, then judged by peers:
 // skopeo sees the index and each platform's config, each image holds what its RUN printed
-// (`uname -m`), and docker runs the arm64 image through the same emulation. Also: the one-line
+// (`uname -m`), tsrun --platform and docker run the arm64 image through the same emulation. Also: the one-line
 // error when a platform cannot be emulated.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentStore } from '../../shared/store/content-store.js';
 import { emulationStatus } from '../../shared/emulation.js';
+import { currentPlatform } from '../../shared/platform.js';
 import {
   makeBuildRoot,
   run,
@@ -22,6 +23,7 @@ import { ensureEmulation, type Emulation } from '../helpers/emulation.js';
 import { readPlatformFile } from '../helpers/platform-file.js';
 import { spawnRegistry, type RegistryProcess } from '../helpers/registry-server.js';
 import { startDockerd } from '../helpers/dockerd.js';
+import { tsCommand } from './runner-helpers.js';
 
 const ARM64 = { os: 'linux', architecture: 'arm64' };
 let br: BuildRoot;
@@ -51,6 +53,7 @@ const DOCKERFILE = 'FROM busybox\nRUN uname -m > /arch && ls /bin/busybox\nCMD [
 
 test('RUN of an arm64 stage runs under QEMU; --push sends the index; skopeo and docker read it', async (t) => {
   if ('reason' in emulation) return t.skip(emulation.reason);
+  if (currentPlatform().architecture !== 'amd64') return t.skip('the busybox index is amd64+arm64');
   const ctx = await writeContext(work, 'uname', { Dockerfile: DOCKERFILE });
   const ref = `${reg.host}/multi/busybox:1`;
   const r = tsbuild(br, [
@@ -77,6 +80,16 @@ test('RUN of an arm64 stage runs under QEMU; --push sends the index; skopeo and 
   assert.equal(arm.Architecture, 'arm64');
   assert.equal(await pushedFile(ref, 'arm64', 'arch'), 'aarch64\n');
   assert.equal(await pushedFile(ref, 'amd64', 'arch'), 'x86_64\n');
+
+  // tsrun picks the platform from the index; the arm64 one runs under the same emulation
+  const tsrun = (args: string[]) =>
+    tsCommand(br.root, 'tsrun', ['--rm', '--network', 'none', ...args, ref], { timeout: 60_000 });
+  const arm64Run = tsrun(['--platform', 'linux/arm64']);
+  assert.equal(arm64Run.code, 0, arm64Run.stderr);
+  assert.equal(arm64Run.stdout, 'aarch64\n');
+  assert.equal(tsrun([]).stdout, 'x86_64\n');
+  const tree = tsCommand(br.root, 'tsimages', ['--tree']).stdout;
+  assert.match(tree, /├─ linux\/amd64 .*\n└─ linux\/arm64 /);
 
   const d = await startDockerd({ insecureRegistries: [reg.host] });
   if (!d.ok) return t.skip(d.reason);
@@ -105,5 +118,21 @@ test('a platform that cannot be emulated stops the build at once with one line s
   assert.match(
     lines[0]!,
     /^tsbuild: Dockerfile:2: running linux\/s390x binaries needs QEMU user emulation, but .*: install qemu-user-static .*tsbuild --install-emulators/,
+  );
+  // without RUN it builds; tsrun then refuses it in one line, before making a container
+  const files = { Dockerfile: 'FROM scratch\nCOPY f /f\nCMD ["/f"]\n', f: 'x' };
+  const built = tsbuild(br, [
+    '--platform',
+    'linux/s390x',
+    '-t',
+    'foreign',
+    await writeContext(work, 'copy', files),
+  ]);
+  assert.equal(built.status, 0, built.stderr);
+  const ran = tsCommand(br.root, 'tsrun', ['--rm', '--network', 'none', 'foreign']);
+  assert.equal(ran.code, 125);
+  assert.match(
+    ran.stderr,
+    /^tsrun: running linux\/s390x binaries needs QEMU user emulation, but [^\n]*\n$/,
   );
 });
