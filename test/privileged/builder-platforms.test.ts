@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   fullRef,
+  inspectConfig,
   makeBuildRoot,
   run,
   tsbuild,
@@ -116,4 +117,46 @@ test('automatic platform ARGs as docker BuildKit gives them, for every target pl
   } finally {
     await bk.close();
   }
+});
+
+test('--platform P with a last stage FROM --platform=$BUILDPLATFORM: the image is P, as BuildKit', async (t) => {
+  const bk: BuildKitPeer | { reason: string } = await startBuildKit();
+  if ('reason' in bk) return t.skip(bk.reason);
+  try {
+    const files = { Dockerfile: 'FROM --platform=$BUILDPLATFORM busybox\nRUN true\n' };
+    const ctx = await writeContext(work, 'native-last', files);
+    const r = tsbuild(br, [
+      '--network=none',
+      '--platform',
+      'linux/arm64',
+      '-t',
+      'native-last',
+      ctx,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const ours = inspectConfig(br, fullRef('native-last:latest'));
+    const built = bk.build(['--platform', 'linux/arm64', '-t', 'native-last:1', ctx]);
+    assert.equal(built.status, 0, built.stderr);
+    assert.equal(
+      `${ours['os']}/${ours['architecture']}`,
+      bk.inspect('native-last:1', '{{.Os}}/{{.Architecture}}'),
+    );
+  } finally {
+    await bk.close();
+  }
+});
+
+test("a single-platform base of another platform: BuildKit's InvalidBaseImagePlatform warning", async () => {
+  const ctx = await writeContext(work, 'mismatch', {
+    Dockerfile: 'FROM busybox\nCOPY Dockerfile /d\n',
+  });
+  const r = tsbuild(br, ['--platform', 'linux/arm64', '-t', 'mismatch', ctx]);
+  assert.equal(r.status, 0, r.stderr);
+  const host = inspectConfig(br, fullRef('busybox:latest'))['architecture'];
+  assert.ok(
+    r.stderr.includes(
+      `[Warning] InvalidBaseImagePlatform: Base image busybox was pulled with platform "linux/${host}", expected "linux/arm64" for current build (line 1)`,
+    ),
+    r.stderr,
+  );
 });
