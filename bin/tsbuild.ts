@@ -23,7 +23,10 @@ Options:
   -f, --file string         Name of the Dockerfile (default PATH/Dockerfile; - for stdin)
       --build-arg list      Set build-time variables (KEY=VALUE, or KEY to take it from the env)
       --target string       Build only up to this stage
-      --platform string     Target platform (os/arch[/variant])
+      --platform string     Target platforms (os/arch[/variant], comma-separated: an index)
+      --install-emulators   Register QEMU (qemu-user-static) in binfmt_misc for --platform's
+                            platforms, or all, so RUN works for foreign platforms (root)
+      --uninstall-emulators Remove the QEMU handlers from binfmt_misc (root)
       --no-cache            Do not use the build cache
       --debug-cache         Explain every cache miss (also TSBUILD_DEBUG_CACHE=1)
       --progress string     auto, plain, tty or quiet (default auto)
@@ -63,10 +66,20 @@ runCli('tsbuild', async (argv) => {
     compression: { type: 'string', default: 'gzip' },
     'cache-from': { type: 'string', multiple: true },
     'cache-to': { type: 'string', multiple: true },
+    'install-emulators': { type: 'boolean' },
+    'uninstall-emulators': { type: 'boolean' },
     help: { type: 'boolean' },
   });
   if (v.help) {
     process.stdout.write(HELP);
+    return 0;
+  }
+  if (v['install-emulators'] || v['uninstall-emulators']) {
+    const { manageEmulators } = await import('../shared/emulation.js');
+    const { targetPlatforms } = await import('../builder/plan/platforms.js');
+    const platforms = v.platform ? targetPlatforms(v.platform) : [];
+    const lines = await manageEmulators(v['install-emulators'] === true, platforms);
+    for (const l of lines) process.stdout.write(`${l}\n`);
     return 0;
   }
   if (positionals.length !== 1)

@@ -1,12 +1,18 @@
 #!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // tsimages: list images in the local store (docker images): REPOSITORY TAG IMAGE ID CREATED SIZE.
 // [REPOSITORY[:TAG]] filters; -q ids only; --no-trunc full ids; --digests; --format TEMPLATE
-// (Go template over .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size; `table ...`).
+// (Go template over .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size .Platforms;
+// `table ...`); --tree lists the platforms of each index under it.
 import { parseFlags, runCli, UsageError } from '../shared/cli.js';
 import { compileTemplate } from '../shared/go-template.js';
 import { familiarRepository, parseReference } from '../shared/reference.js';
 import { ContentStore } from '../shared/store/content-store.js';
-import { formatColumns, listImageRows, type ImageRow } from '../shared/store/image-list.js';
+import {
+  formatColumns,
+  formatTree,
+  listImageRows,
+  type ImageRow,
+} from '../shared/store/image-list.js';
 
 const HELP = `Usage:  tsimages [OPTIONS] [REPOSITORY[:TAG]]
 
@@ -19,6 +25,7 @@ Options:
       --format string   Format output using a Go template ("table ..." adds a header)
       --no-trunc        Don't truncate output
   -q, --quiet           Only show image IDs
+      --tree            List each image's platforms under it (multi-platform indexes)
 `;
 
 const HEADERS: Record<string, string> = {
@@ -29,6 +36,7 @@ const HEADERS: Record<string, string> = {
   CreatedAt: 'CREATED AT',
   CreatedSince: 'CREATED',
   Size: 'SIZE',
+  Platforms: 'PLATFORMS',
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
     format: { type: 'string' },
     'no-trunc': { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
+    tree: { type: 'boolean' },
     help: { type: 'boolean' },
   });
   if (values.help) {
@@ -52,6 +61,10 @@ async function main(argv: string[]): Promise<number> {
   if (values.quiet) {
     const ids = [...new Set(rows.map((r) => r.ID))];
     if (ids.length) process.stdout.write(`${ids.join('\n')}\n`);
+    return 0;
+  }
+  if (values.tree) {
+    process.stdout.write(formatTree(rows));
     return 0;
   }
   let format = values.format ?? 'table';

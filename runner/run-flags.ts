@@ -10,10 +10,12 @@ export interface RunArgs {
   detached: boolean;
   autoRemove: boolean;
   interactive: boolean;
+  /** --platform os/arch[/variant]: the image's platform (picked from an index, emulated). */
+  platform?: string;
   flags: RunFlags;
 }
 
-type Key = keyof RunFlags | 'name';
+type Key = keyof RunFlags | 'name' | 'platform';
 const VALUE_FLAGS: Record<string, Key> = {
   '--name': 'name',
   '-e': 'env',
@@ -41,6 +43,7 @@ const VALUE_FLAGS: Record<string, Key> = {
   '--net': 'network',
   '--entrypoint': 'entrypoint',
   '--add-host': 'addHost',
+  '--platform': 'platform',
 };
 const LIST_KEYS = new Set<Key>(['env', 'volumes', 'tmpfs', 'publish', 'addHost']);
 const BOOL_FLAGS: Record<string, string> = {
@@ -66,7 +69,8 @@ export const RUN_USAGE = `Usage: tsrun [OPTIONS] IMAGE [COMMAND] [ARG...]
   -m, --memory 32m        --cpus 0.5  --cpu-period N --cpu-quota N  -c, --cpu-shares N
       --pids-limit N      --init      --entrypoint CMD   --read-only
       --add-host NAME:IP  an /etc/hosts entry (IP may be host-gateway: the bridge's address)
-      --rootfs            IMAGE is a root filesystem directory (as podman)`;
+      --rootfs            IMAGE is a root filesystem directory (as podman)
+      --platform OS/ARCH  run that platform's image (from an index; foreign ones under QEMU)`;
 
 export function parseRunArgs(argv: string[]): RunArgs {
   const flags: RunFlags = { cmd: [], env: [], volumes: [], tmpfs: [], publish: [], addHost: [] };
@@ -134,6 +138,7 @@ export function parseRunArgs(argv: string[]): RunArgs {
     image,
     rootfsDir: bools.has('rootfs') ? image : undefined,
     name: values.name,
+    ...(values.platform !== undefined ? { platform: values.platform } : {}),
     detached: bools.has('detach'),
     autoRemove: bools.has('rm'),
     interactive: bools.has('interactive'),

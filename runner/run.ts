@@ -38,6 +38,8 @@ export interface CreateOptions {
   /** podman's --rootfs: run a directory (kept read-only: it becomes the single lower layer) */
   rootfsDir?: string;
   name?: string;
+  /** `os/arch[/variant]` (tsrun --platform) */
+  platform?: string;
   flags: RunFlags;
   detached: boolean;
   autoRemove: boolean;
@@ -71,13 +73,18 @@ async function imageInputs(opts: CreateOptions): Promise<{
       throw new InvalidInputError(`no such directory: ${opts.rootfsDir}`);
     return { imageId: `rootfs:${opts.rootfsDir}`, config: {}, layers: [opts.rootfsDir] };
   }
-  const { loadRunnableImage, fastRunnableImage, fastRefName } = await import('./image.js');
+  const { loadRunnableImage, fastRunnableImage, fastRefName, requireRunnablePlatform } =
+    await import('./image.js');
   const { layersRoot, storeRoot } = await import('../shared/paths.js');
   const refName = fastRefName(opts.image);
-  const fast = refName && fastRunnableImage(opts.image, storeRoot(), layersRoot(), refName);
-  if (fast)
+  const fast =
+    refName && !opts.platform && fastRunnableImage(opts.image, storeRoot(), layersRoot(), refName);
+  if (fast) {
+    await requireRunnablePlatform(fast.configDocument);
     return { imageId: fast.id, config: fast.config, layers: fast.dirs, doc: fast.configDocument };
-  const image = await loadRunnableImage(opts.image);
+  }
+  const image = await loadRunnableImage(opts.image, opts.platform);
+  await requireRunnablePlatform(image.configDocument);
   const layers = await ensureLayers(layersRoot(), image.layers);
   return { imageId: image.id, config: image.config, layers, doc: image.configDocument };
 }

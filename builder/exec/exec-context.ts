@@ -27,6 +27,8 @@ export interface ExecOptions {
   extraHosts?: ExtraHost[];
   /** RUN limits (the sandbox's cgroup). */
   limits?: { memory?: number; pids?: number };
+  /** Warnings for the user (stderr), e.g. a base image of another platform. */
+  warn?: (line: string) => void;
 }
 
 export interface ExecContext {

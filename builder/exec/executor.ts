@@ -14,6 +14,7 @@ import { formatPlatform, targetPlatforms } from '../plan/platforms.js';
 import type { BuildContext } from '../context/build-context.js';
 import type { Progress } from '../progress.js';
 import { openBuildEnv, type BuildEnv } from './build-env.js';
+import { checkRunEmulation } from './emulation-check.js';
 import { loadBaseImage, mergedView } from './base-image.js';
 import type { ExecContext, ExecOptions, StageResult } from './exec-context.js';
 import { StageBuilder } from './stage-builder.js';
@@ -64,6 +65,7 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
   const plans = targetPlatforms(req.platform).map((platform) =>
     planBuild(df, { target: req.target, buildArgs: req.buildArgs, platform }),
   );
+  await checkRunEmulation(plans);
   const created = new Date(
     req.sourceDateEpoch !== undefined ? req.sourceDateEpoch * 1000 : Date.now(),
   )

@@ -21,6 +21,7 @@ import type { PlannedStage } from '../plan/plan.js';
 import { resolveSource } from '../plan/plan.js';
 import { StageVars, type DeclaredArgs } from '../plan/stage-vars.js';
 import { expandAt } from '../plan/build-args.js';
+import { basePlatformWarning } from '../plan/platforms.js';
 import { ignoreMatcher } from '../context/build-context.js';
 import type { StepLog } from '../progress.js';
 import { loadBaseImage, unpackLayers } from './base-image.js';
@@ -103,6 +104,8 @@ export class StageBuilder implements StageState {
       return [];
     }
     const img = await loadBaseImage(this.ctx.env.store, base.ref, platform);
+    const mismatch = basePlatformWarning(base.ref, img.config, platform, stage.from.line);
+    if (mismatch) this.ctx.opts.warn?.(mismatch);
     this.cfg = fromBase(img.config);
     this.layers = [...img.layers];
     this.key = sha(`image ${img.manifestDigest}`);

@@ -75,3 +75,23 @@ export function platformArgs(
 export function isNative(p: Platform): boolean {
   return platformsEqual(p, currentPlatform());
 }
+
+/**
+ * BuildKit's InvalidBaseImagePlatform warning: a single-platform base image of another platform
+ * than the stage's is used as it is (its binaries run as they are, natively or emulated).
+ */
+export function basePlatformWarning(
+  ref: string,
+  config: { os?: string; architecture?: string; variant?: string },
+  want: Platform,
+  line: number,
+): string | undefined {
+  if (!config.architecture) return undefined;
+  const got: Platform = buildkitPlatform({
+    os: config.os || 'linux',
+    architecture: config.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+  });
+  if (platformsEqual(got, want)) return undefined;
+  return `[Warning] InvalidBaseImagePlatform: Base image ${ref} was pulled with platform "${formatPlatform(got)}", expected "${formatPlatform(want)}" for current build (line ${line})`;
+}

@@ -9,14 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   fullRef,
+  inspectConfig,
   makeBuildRoot,
   run,
   tsbuild,
-  unpackLayout,
   writeContext,
   type BuildRoot,
 } from '../helpers/builder-run.js';
 import { startBuildKit, type BuildKitPeer } from '../helpers/buildkit.js';
+import { readPlatformFile } from '../helpers/platform-file.js';
 
 let br: BuildRoot;
 let work: string;
@@ -30,32 +31,9 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** A file of one platform's image of the index `ref` in the store (skopeo picks, umoci unpacks). */
-async function readPlatformFile(ref: string, platform: string, path: string): Promise<string> {
-  const [, arch, variant] = platform.split('/');
-  const dest = await mkdtemp(join(work, 'pick-'));
-  try {
-    run('skopeo', [
-      'copy',
-      '-q',
-      '--override-os',
-      'linux',
-      '--override-arch',
-      arch!,
-      ...(variant ? ['--override-variant', variant] : []),
-      `oci:${br.layout}:${fullRef(`${ref}:latest`)}`,
-      `oci:${dest}:x`,
-    ]);
-    const u = await unpackLayout(dest, 'x');
-    try {
-      return readFileSync(join(u.rootfs, path), 'utf8');
-    } finally {
-      await u.close();
-    }
-  } finally {
-    await rm(dest, { recursive: true, force: true });
-  }
-}
+/** A file of one platform's image of the index `ref` in the store. */
+const readStored = (ref: string, platform: string, path: string): Promise<string> =>
+  readPlatformFile(`oci:${br.layout}:${fullRef(`${ref}:latest`)}`, platform, path, work);
 
 // Scoping as BuildKit: automatic in the global scope (FROM lines), inside a stage only once
 // declared; a global `ARG X` without a value hides the automatic one (BUILDOS below).
@@ -105,7 +83,7 @@ test('--platform a,b,c writes an OCI index of one image per platform (skopeo, um
     assert.equal(config.architecture, arch);
     assert.equal(config.variant, variant);
     assert.ok(config.config.Env.includes(`ARCH_IN_ENV=${arch}`), JSON.stringify(config.config));
-    assert.match(await readPlatformFile('multi', p, 'args'), new RegExp(`^T=${p}\\|`));
+    assert.match(await readStored('multi', p, 'args'), new RegExp(`^T=${p}\\|`));
   }
   // Rebuilding is all cache hits: the native stage ran once per TARGET* value, never again.
   const again = tsbuild(br, [
@@ -133,10 +111,52 @@ test('automatic platform ARGs as docker BuildKit gives them, for every target pl
       const dir: string = bk.exportFs(['--platform', p], ctx, work);
       for (const file of ['args', 'undeclared']) {
         const expected: string = readFileSync(join(dir, file), 'utf8');
-        assert.equal(await readPlatformFile('args', p, file), expected, `${p} ${file}`);
+        assert.equal(await readStored('args', p, file), expected, `${p} ${file}`);
       }
     }
   } finally {
     await bk.close();
   }
+});
+
+test('--platform P with a last stage FROM --platform=$BUILDPLATFORM: the image is P, as BuildKit', async (t) => {
+  const bk: BuildKitPeer | { reason: string } = await startBuildKit();
+  if ('reason' in bk) return t.skip(bk.reason);
+  try {
+    const files = { Dockerfile: 'FROM --platform=$BUILDPLATFORM busybox\nRUN true\n' };
+    const ctx = await writeContext(work, 'native-last', files);
+    const r = tsbuild(br, [
+      '--network=none',
+      '--platform',
+      'linux/arm64',
+      '-t',
+      'native-last',
+      ctx,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const ours = inspectConfig(br, fullRef('native-last:latest'));
+    const built = bk.build(['--platform', 'linux/arm64', '-t', 'native-last:1', ctx]);
+    assert.equal(built.status, 0, built.stderr);
+    assert.equal(
+      `${ours['os']}/${ours['architecture']}`,
+      bk.inspect('native-last:1', '{{.Os}}/{{.Architecture}}'),
+    );
+  } finally {
+    await bk.close();
+  }
+});
+
+test("a single-platform base of another platform: BuildKit's InvalidBaseImagePlatform warning", async () => {
+  const ctx = await writeContext(work, 'mismatch', {
+    Dockerfile: 'FROM busybox\nCOPY Dockerfile /d\n',
+  });
+  const r = tsbuild(br, ['--platform', 'linux/arm64', '-t', 'mismatch', ctx]);
+  assert.equal(r.status, 0, r.stderr);
+  const host = inspectConfig(br, fullRef('busybox:latest'))['architecture'];
+  assert.ok(
+    r.stderr.includes(
+      `[Warning] InvalidBaseImagePlatform: Base image busybox was pulled with platform "linux/${host}", expected "linux/arm64" for current build (line 1)`,
+    ),
+    r.stderr,
+  );
 });
