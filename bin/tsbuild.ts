@@ -45,6 +45,9 @@ Options:
 `;
 
 runCli('tsbuild', async (argv) => {
+  // rootless hook: builds run as root of the user's namespace (runner/rootless/userns.ts)
+  if (process.getuid?.() !== 0)
+    await (await import('../runner/rootless/userns.js')).reexecInUserns();
   installInterruptCleanup();
   const { values: v, positionals } = parseFlags(argv, {
     tag: { type: 'string', short: 't', multiple: true },

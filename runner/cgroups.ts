@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Limits } from './spec.js';
 import { TsdockError } from '../shared/errors.js';
+import { isRootless } from '../shared/rootless-env.js';
+import { rootlessCgroupDriver } from './rootless/cgroups.js';
 
 /** One container's cgroup, whatever the version. */
 export interface Cgroup {
@@ -277,6 +279,8 @@ let cached: CgroupDriver | undefined;
  * use the v2 mount of a hybrid host: 2 and /sys/fs/cgroup/unified). */
 export function cgroupDriver(): CgroupDriver {
   const root = process.env.TSDOCK_CGROUP_ROOT ?? '/sys/fs/cgroup';
+  // rootless hook: a delegated v2 subtree, or no cgroup at all (runner/rootless/cgroups.ts)
+  if (!cached && isRootless()) cached = rootlessCgroupDriver(root);
   cached ??= detectCgroupVersion(root) === 2 ? new CgroupV2Driver(root) : new CgroupV1Driver(root);
   return cached;
 }

@@ -376,7 +376,20 @@ export async function removeContainer(
     const { releaseAddress } = await import('./network.js');
     releaseAddress(st.ip, st.id);
   }
-  removeTree(containerDir(st.id));
+  // rootless hook: an upper dir may hold files of the user's subordinate ids
+  await removeTreeRootless(containerDir(st.id));
+}
+
+/** removeTree; for a rootless user, files it cannot remove go as root of its user namespace. */
+async function removeTreeRootless(path: string): Promise<void> {
+  try {
+    removeTree(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (process.getuid?.() === 0 || (code !== 'EACCES' && code !== 'EPERM')) throw err;
+    const { removeAsNamespaceRoot } = await import('./rootless/userns.js');
+    await removeAsNamespaceRoot(path);
+  }
 }
 
 /** docker-inspect-shaped JSON for one container (for tsinspect and its --format). */

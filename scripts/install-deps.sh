@@ -10,6 +10,7 @@ declare -A want=(
   [runc]=runc [ip]=iproute2 [curl]=curl [cc]=gcc [wrk]=wrk [ab]=apache2-utils [hyperfine]=hyperfine
   [dockerd]=docker.io [buildah]=buildah [podman]=podman [htpasswd]=apache2-utils [iptables]=iptables [debootstrap]=debootstrap [openssl]=openssl [docker-compose]=docker-compose
   [pg_ctlcluster]=postgresql [qemu-aarch64-static]=qemu-user-static
+  [newuidmap]=uidmap [pasta]=passt [slirp4netns]=slirp4netns [fuse-overlayfs]=fuse-overlayfs
   [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [radosgw]=radosgw [ceph]=ceph-common
   [haproxy]=haproxy
   [chromium]=chromium
