@@ -26,7 +26,7 @@ import {
   tsdockRoot,
   type ContainerState,
 } from './containers.js';
-import { cgroupDriver } from './cgroups.js';
+import { cgroupDriver } from './cgroup-driver.js';
 import { containerResolvConf, hostsFile, parseExtraHost } from './resolv-conf.js';
 import { prepareOverlay, ensureLayers } from './rootfs.js';
 import { nativeBinary } from '../shared/native.js';
