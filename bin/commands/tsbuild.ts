@@ -1,5 +1,5 @@
 // tsbuild's command line: flags, help and value checks (shared/cli.ts CommandSpec).
-import { defineCommand } from '../../shared/cli.js';
+import { defineCommand, FlagError } from '../../shared/cli.js';
 import { byteSize, keyValue } from '../../shared/cli-values.js';
 import { errorLine, InvalidInputError } from '../../shared/errors.js';
 import { parseReference } from '../../shared/reference.js';
@@ -11,8 +11,6 @@ export const tsbuildCommand = defineCommand({
   name: 'tsbuild',
   usage: 'PATH | -',
   summary: 'Build an image from a Dockerfile.',
-  // 0 only with --install-emulators / --uninstall-emulators (checked in bin/tsbuild.ts)
-  args: { max: 1 },
   flags: {
     tag: {
       type: 'string',
@@ -128,5 +126,13 @@ export const tsbuildCommand = defineCommand({
       choices: ['gzip', 'none'],
       description: 'Layer compression in the store',
     },
+  },
+  // one context, or none with --install-emulators / --uninstall-emulators
+  validate: ({ values: v, positionals }) => {
+    if (v['install-emulators'] || v['uninstall-emulators'] || positionals.length === 1) return;
+    throw new FlagError(
+      '"tsbuild" requires exactly 1 argument (the context: a directory or -)',
+      'tsbuild',
+    );
   },
 });
