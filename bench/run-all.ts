@@ -47,6 +47,11 @@ const BENCHES: Bench[] = [
     title: 'Client: tspush/tspull vs skopeo (reference registry)',
     markdown: false,
   },
+  {
+    name: 'registry-ui',
+    title: 'Web console: list pages painted in headless Chromium vs skopeo list-tags',
+    markdown: true,
+  },
   { name: 'build', title: 'Builder: tsbuild vs buildah and docker BuildKit', markdown: true },
   {
     name: 'build-many-files',

@@ -15,6 +15,22 @@ import { install as installInterruptCleanup } from '../builder/exec/interrupt.js
 import { Progress, type ProgressMode } from '../builder/progress.js';
 
 void runCommand(tsbuildCommand, async ({ values: v, positionals }) => {
+  if (v['install-emulators'] || v['uninstall-emulators']) {
+    const { manageEmulators } = await import('../shared/emulation.js');
+    const { targetPlatforms } = await import('../builder/plan/platforms.js');
+    const platforms = v.platform ? targetPlatforms(v.platform) : [];
+    const lines = await manageEmulators(v['install-emulators'] === true, platforms);
+    for (const l of lines) process.stdout.write(`${l}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1)
+    throw new UsageError(
+      'tsbuild requires exactly 1 argument (the context: a directory or -)',
+      "see 'tsbuild --help'",
+    );
+  // rootless hook: builds run as root of the user's namespace (runner/rootless/userns.ts)
+  if (process.getuid?.() !== 0)
+    await (await import('../runner/rootless/userns.js')).reexecInUserns();
   installInterruptCleanup();
   // --progress, --network and --compression are among their choices (tsbuildCommand)
   const mode = v.quiet ? 'quiet' : v.progress === 'auto' ? 'plain' : (v.progress as ProgressMode);

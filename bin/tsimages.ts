@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 // tsimages: list images in the local store (docker images): REPOSITORY TAG IMAGE ID CREATED SIZE.
 // [REPOSITORY[:TAG]] filters; -q ids only; --no-trunc full ids; --digests; --format TEMPLATE
-// (Go template over .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size; `table ...`).
+// (Go template over .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size .Platforms;
+// `table ...`); --tree lists the platforms of each index under it.
 import { runCommand, type ParsedFlags } from '../shared/cli.js';
 import { compileTemplate } from '../shared/go-template.js';
 import { familiarRepository, parseReference } from '../shared/reference.js';
 import { ContentStore } from '../shared/store/content-store.js';
-import { formatColumns, listImageRows, type ImageRow } from '../shared/store/image-list.js';
+import {
+  formatColumns,
+  formatTree,
+  listImageRows,
+  type ImageRow,
+} from '../shared/store/image-list.js';
 import { tsimagesCommand } from './commands/tsimages.js';
 
 const HEADERS: Record<string, string> = {
@@ -17,6 +23,7 @@ const HEADERS: Record<string, string> = {
   CreatedAt: 'CREATED AT',
   CreatedSince: 'CREATED',
   Size: 'SIZE',
+  Platforms: 'PLATFORMS',
 };
 
 async function main({
@@ -30,6 +37,10 @@ async function main({
   if (values.quiet) {
     const ids = [...new Set(rows.map((r) => r.ID))];
     if (ids.length) process.stdout.write(`${ids.join('\n')}\n`);
+    return 0;
+  }
+  if (values.tree) {
+    process.stdout.write(formatTree(rows));
     return 0;
   }
   let format = values.format ?? 'table';

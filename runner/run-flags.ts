@@ -13,6 +13,7 @@ import {
   parseVolume,
   type RunFlags,
 } from './spec.js';
+import { parsePlatform } from '../shared/platform.js';
 
 export interface RunArgs {
   image: string;
@@ -21,6 +22,8 @@ export interface RunArgs {
   detached: boolean;
   autoRemove: boolean;
   interactive: boolean;
+  /** --platform os/arch[/variant]: the image's platform (picked from an index, emulated). */
+  platform?: string;
   flags: RunFlags;
 }
 
@@ -170,6 +173,13 @@ export const tsrunCommand = defineCommand({
       type: 'boolean',
       description: 'IMAGE is a root filesystem directory (as podman)',
     },
+    platform: {
+      type: 'string',
+      valueName: 'os/arch',
+      description: "Run that platform's image (from an index; foreign ones under QEMU)",
+      complete: 'none',
+      check: (p) => void parsePlatform(p),
+    },
   },
   // --cpus against --cpu-period/--cpu-quota
   validate: (parsed) => parseLimits(toRunArgs(parsed).flags),
@@ -206,6 +216,7 @@ export function toRunArgs({ values: v, positionals }: RunParsed): RunArgs {
     image,
     rootfsDir: v.rootfs ? image : undefined,
     name: v.name,
+    ...(v.platform !== undefined ? { platform: v.platform } : {}),
     detached: v.detach === true,
     autoRemove: v.rm === true,
     interactive: v.interactive === true,

@@ -19,10 +19,14 @@
 // gives the HTTP client those certificates back. POSIX sh only (GNU `env -S -u` was used before).
 // Every command file is made executable here, so links to dist/bin work (make install, npm -g).
 // Run after tsc (npm run build does): tsc alone leaves ES modules under a CommonJS package.json.
+// Also builds the registry's web console (registry/ui/client/, preact + JSX) into
+// dist/registry/ui/static/: app.js (one minified ES module for browsers), app.css, index.html.
 import { build } from 'esbuild';
 import {
   chmodSync,
+  copyFileSync,
   existsSync,
+  mkdirSync,
   readFileSync,
   readdirSync,
   renameSync,
@@ -99,3 +103,29 @@ for (const dir of readdirSync(BIN, { withFileTypes: true })) {
   if (dir.isDirectory())
     writeFileSync(join(BIN, dir.name, 'package.json'), '{ "type": "module" }\n');
 }
+
+// The web console: served by tsregistry from dist/registry/ui/static/ (registry/ui/routes.ts).
+const UI_SRC = join('registry', 'ui', 'client');
+const UI_OUT = join('dist', 'registry', 'ui', 'static');
+mkdirSync(UI_OUT, { recursive: true });
+await build({
+  entryPoints: [join(UI_SRC, 'main.tsx')],
+  outfile: join(UI_OUT, 'app.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['chrome110', 'firefox115', 'safari16'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+await build({
+  entryPoints: [join(UI_SRC, 'app.css')],
+  outfile: join(UI_OUT, 'app.css'),
+  bundle: true,
+  minify: true,
+  logLevel: 'warning',
+});
+copyFileSync(join(UI_SRC, 'index.html'), join(UI_OUT, 'index.html'));

@@ -21,6 +21,8 @@ case "$set_name" in
       [podman]=podman [htpasswd]=apache2-utils [debootstrap]=debootstrap [openssl]=openssl
       [docker-compose]=docker-compose [pg_ctlcluster]=postgresql [zsh]=zsh
       [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [radosgw]=radosgw [ceph]=ceph-common
+      [qemu-aarch64-static]=qemu-user-static [haproxy]=haproxy [chromium]=chromium
+      [newuidmap]=uidmap [pasta]=passt [slirp4netns]=slirp4netns [fuse-overlayfs]=fuse-overlayfs
     )
     ;;
   *)

@@ -1,7 +1,7 @@
 // --help text made from a command's CommandSpec (shared/cli.ts), in docker's layout: one usage
 // line `Usage: NAME [OPTIONS] ARGS`, the summary, sub-commands, then the options with a line
 // each (`-m, --memory bytes   Memory limit`), then notes. Every command prints it the same way.
-import type { CommandSpec, FlagSpec, FlagSpecs } from './cli.js';
+import type { CommandSpec, FlagSpec, FlagSpecs } from './cli-spec.js';
 
 /** `-m, --memory bytes` / `    --rm`: a flag as help lists it. */
 export function flagLabel(long: string, f: FlagSpec): string {

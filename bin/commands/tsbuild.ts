@@ -2,16 +2,17 @@
 import { defineCommand } from '../../shared/cli.js';
 import { byteSize, keyValue } from '../../shared/cli-values.js';
 import { errorLine, InvalidInputError } from '../../shared/errors.js';
-import { parsePlatform } from '../../shared/platform.js';
 import { parseReference } from '../../shared/reference.js';
 import { parseOutput } from '../../builder/export/exporter.js';
+import { targetPlatforms } from '../../builder/plan/platforms.js';
 import { parseExtraHost } from '../../runner/resolv-conf.js';
 
 export const tsbuildCommand = defineCommand({
   name: 'tsbuild',
   usage: 'PATH | -',
   summary: 'Build an image from a Dockerfile.',
-  args: { min: 1, max: 1 },
+  // 0 only with --install-emulators / --uninstall-emulators (checked in bin/tsbuild.ts)
+  args: { max: 1 },
   flags: {
     tag: {
       type: 'string',
@@ -43,9 +44,18 @@ export const tsbuildCommand = defineCommand({
     target: { type: 'string', description: 'Build only up to this stage', complete: 'none' },
     platform: {
       type: 'string',
-      description: 'Target platform (os/arch[/variant])',
+      description: 'Target platforms (os/arch[/variant], comma-separated: an index)',
       complete: 'none',
-      check: parsePlatform,
+      check: (p) => void targetPlatforms(p),
+    },
+    'install-emulators': {
+      type: 'boolean',
+      description:
+        "Register QEMU (qemu-user-static) in binfmt_misc for --platform's platforms, or all (root)",
+    },
+    'uninstall-emulators': {
+      type: 'boolean',
+      description: 'Remove the QEMU handlers from binfmt_misc (root)',
     },
     'no-cache': { type: 'boolean', description: 'Do not use the build cache' },
     'debug-cache': {

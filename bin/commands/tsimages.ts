@@ -33,5 +33,9 @@ export const tsimagesCommand = defineCommand({
     },
     'no-trunc': { type: 'boolean', description: "Don't truncate output" },
     quiet: { type: 'boolean', short: 'q', description: 'Only show image IDs' },
+    tree: {
+      type: 'boolean',
+      description: "List each image's platforms under it (multi-platform indexes)",
+    },
   },
 });

@@ -18,6 +18,7 @@ import {
 } from '../../shared/cli.js';
 import { TsdockError } from '../../shared/errors.js';
 import { helpText } from '../../shared/cli-help.js';
+import { requirePeer } from '../helpers/peers.js';
 
 const RUN = {
   name: { type: 'string' },
@@ -188,7 +189,7 @@ test('promptPassword refuses without a terminal', async () => {
 });
 
 test('promptPassword on a pseudo-terminal: no echo, backspace works', async (t) => {
-  if (spawnSync('script', ['--version']).status !== 0) return t.skip('no util-linux script');
+  if (!requirePeer(t, 'script')) return;
   const js = `import(${JSON.stringify(cliModule)}).then(async (m) => { const p = await m.promptPassword('Password: '); console.log('GOT[' + p + ']'); })`;
   // type only once the prompt is up (the terminal is then in no-echo mode), however slow the start
   const child = spawn(
