@@ -1,5 +1,5 @@
 // tsbuild's command line: flags, help and value checks (shared/cli.ts CommandSpec).
-import { defineCommand, FlagError } from '../../shared/cli.js';
+import { defineCommand } from '../../shared/cli.js';
 import { byteSize, keyValue } from '../../shared/cli-values.js';
 import { errorLine, InvalidInputError } from '../../shared/errors.js';
 import { parseReference } from '../../shared/reference.js';
@@ -11,6 +11,8 @@ export const tsbuildCommand = defineCommand({
   name: 'tsbuild',
   usage: 'PATH | -',
   summary: 'Build an image from a Dockerfile.',
+  // 0 only with --install-emulators / --uninstall-emulators (validate, below)
+  args: { max: 1 },
   flags: {
     tag: {
       type: 'string',
@@ -127,12 +129,8 @@ export const tsbuildCommand = defineCommand({
       description: 'Layer compression in the store',
     },
   },
-  // one context, or none with --install-emulators / --uninstall-emulators
-  validate: ({ values: v, positionals }) => {
-    if (v['install-emulators'] || v['uninstall-emulators'] || positionals.length === 1) return;
-    throw new FlagError(
-      '"tsbuild" requires exactly 1 argument (the context: a directory or -)',
-      'tsbuild',
-    );
+  validate: ({ values, positionals }) => {
+    if (positionals.length === 0 && !values['install-emulators'] && !values['uninstall-emulators'])
+      throw new Error('"tsbuild" requires exactly 1 argument (the context: a directory or -)');
   },
 });
