@@ -19,10 +19,14 @@ export class ListingService {
     return trimmed(await this.meta.listRepositories({ ...page, n: page.n + 1 }), page.n);
   }
 
-  /** The tags of `repo`; NAME_UNKNOWN when the repository does not exist. */
-  async tags(repo: string, page: Page): Promise<Listing> {
+  /**
+   * The tags of `repo`; NAME_UNKNOWN when the repository does not exist, checked before the
+   * page is read (`pageOf` may throw PAGINATION_NUMBER_INVALID), in the reference's order.
+   */
+  async tags(repo: string, pageOf: () => Page): Promise<Listing> {
     if (!(await this.meta.repositoryExists(repo)))
       throw new RegistryError('NAME_UNKNOWN', undefined, { name: repo });
+    const page = pageOf();
     if (page.n === undefined) return { items: await this.meta.listTags(repo, page), more: false };
     return trimmed(await this.meta.listTags(repo, { ...page, n: page.n + 1 }), page.n);
   }

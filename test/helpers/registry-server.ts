@@ -126,7 +126,7 @@ export async function spawnRegistry(
       () => false,
     );
     if (ok) break;
-    if (i > 100 || child.exitCode !== null) throw new Error(`tsregistry did not start: ${stderr}`);
+    if (i > 300 || child.exitCode !== null) throw new Error(`tsregistry did not start: ${stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
