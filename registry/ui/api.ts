@@ -40,8 +40,13 @@ export function uiApiRouter(opts: {
       names.length = n;
       more = true;
     }
-    const usage = await opts.usage.get();
-    const byName = new Map(usage.repositories.map((r) => [r.name, r]));
+    let usage = await opts.usage.get({ allowStale: true });
+    let byName = new Map(usage.repositories.map((r) => [r.name, r]));
+    // A repository pushed since the last figures: wait for fresh ones.
+    if (!names.every((name) => byName.has(name))) {
+      usage = await opts.usage.get();
+      byName = new Map(usage.repositories.map((r) => [r.name, r]));
+    }
     const repositories: RepositoryUsage[] = names.map(
       (name) => byName.get(name) ?? { name, bytes: 0, sharedBytes: 0, manifests: 0, tags: 0 },
     );

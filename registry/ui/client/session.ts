@@ -1,7 +1,7 @@
 // The signed-in session and every call to the registry. Sign-in posts the user's credentials
 // once to the token service (`POST /token`, OAuth2 password grant, client_id tsregistry-ui) and
 // keeps only the short-lived refresh token it returns (in sessionStorage: gone with the tab;
-// the password is never stored). Each call asks the token service for an access token of the
+// the password is never stored), and the access tokens it got (minutes long) beside it. Each call asks the token service for an access token of the
 // scope it needs (cached in memory until it expires) and sends it as `Authorization: Bearer`,
 // never as a cookie, so another site cannot make the browser act for the user (CSRF).
 // What a token grants is the intersection of what is asked and the user's own grants.
@@ -35,8 +35,32 @@ export class ApiError extends Error {
   }
 }
 
+const TOKENS_KEY = 'tsregistry-ui-tokens';
+
+interface CachedToken {
+  token: string;
+  expires: number;
+  access: Access[];
+}
+
 let session: Session | undefined = load();
-const tokens = new Map<string, { token: string; expires: number; access: Access[] }>();
+/** Access tokens by scope, kept for the tab (minutes long), so a reload need not ask again. */
+const tokens = new Map<string, CachedToken>(session ? loadTokens() : []);
+
+function loadTokens(): Array<[string, CachedToken]> {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(TOKENS_KEY) ?? '[]') as Array<
+      [string, CachedToken]
+    >;
+    return saved.filter(([, t]) => t.expires > Date.now());
+  } catch {
+    return [];
+  }
+}
+
+function saveTokens(): void {
+  sessionStorage.setItem(TOKENS_KEY, JSON.stringify([...tokens].slice(-50)));
+}
 const listeners = new Set<() => void>();
 
 function load(): Session | undefined {
@@ -92,6 +116,7 @@ export async function signIn(user: string, password: string): Promise<void> {
   };
   sessionStorage.setItem(STORAGE_KEY, JSON.stringify(session));
   tokens.clear();
+  sessionStorage.removeItem(TOKENS_KEY);
   listeners.forEach((fn) => fn());
 }
 
@@ -99,6 +124,7 @@ export function signOut(): void {
   session = undefined;
   tokens.clear();
   sessionStorage.removeItem(STORAGE_KEY);
+  sessionStorage.removeItem(TOKENS_KEY);
   listeners.forEach((fn) => fn());
 }
 
@@ -121,6 +147,7 @@ export async function tokenFor(scope: string): Promise<{ token: string; access: 
   const c = claims(token);
   const entry = { token, expires: (c.exp ?? 0) * 1000, access: c.access ?? [] };
   tokens.set(scope, entry);
+  saveTokens();
   return entry;
 }
 
