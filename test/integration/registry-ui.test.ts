@@ -244,6 +244,21 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
     rows.map((r) => r.getAttribute('data-platform')),
   );
   assert.deepEqual(platforms, ['linux/amd64', 'linux/arm64']);
+  // Each platform's bytes, as skopeo reads them.
+  const index = JSON.parse((await inspect('team-a/multi:latest', true)).out) as {
+    manifests: Array<{ digest: string; platform: { architecture: string } }>;
+  };
+  for (const child of index.manifests) {
+    const m = JSON.parse((await inspect(`team-a/multi@${child.digest}`, true)).out) as {
+      config: { size: number };
+      layers: Array<{ size: number }>;
+    };
+    const bytes = m.config.size + m.layers.reduce((n, l) => n + l.size, 0);
+    const shown = await page.waitForSelector(
+      `[data-platform="linux/${child.platform.architecture}"] [data-size="${bytes}"]`,
+    );
+    assert.ok(shown);
+  }
   await shoot(page, 'index');
 
   // 300 tags: the list is virtualized (few rows in the DOM), and works with the keyboard.
@@ -342,6 +357,57 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   await signIn(page, { user: 'carol', password: 'carolpw' });
   await page.waitForSelector('tr[data-repo="team-a/app"]');
   await page.close();
+});
+
+test('the mirror cache page lists what a proxy cached', async () => {
+  // A second tsregistry mirrors this one under the prefix `mirror/`.
+  const proxy = await startRegistry({
+    auth: { users: { admin: { password: ADMIN.password } } },
+    configure: (c) => {
+      c.proxy = {
+        maxsize: 0,
+        upstreams: [
+          {
+            prefix: 'mirror',
+            remoteurl: reg.url,
+            username: ADMIN.user,
+            password: ADMIN.password,
+            ttl: 3600,
+            tls: { insecureskipverify: false },
+            local: [],
+          },
+        ],
+      };
+    },
+  });
+  try {
+    const r = await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--src-creds',
+      `${ADMIN.user}:${ADMIN.password}`,
+      `docker://${proxy.host}/mirror/team-a/app:v1`,
+      `dir:${join(dir, 'pulled')}`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const page = await chrome.page();
+    await page.goto(`${proxy.url}/ui/`);
+    await page.waitForSelector('input[name=user]');
+    await page.type('input[name=user]', ADMIN.user);
+    await page.type('input[name=password]', ADMIN.password);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.who [data-user="admin"]');
+    await page.evaluate(`location.hash = '#/admin/cache'`);
+    await page.waitForSelector('tr[data-cached="mirror/team-a/app"]');
+    const kinds = await page.$$eval('tr[data-cached]', (rows) =>
+      rows.map((row) => row.getAttribute('data-kind')),
+    );
+    assert.ok(kinds.includes('manifest') && kinds.includes('blob'), kinds.join());
+    await shoot(page, 'mirror-cache');
+    await page.close();
+  } finally {
+    await proxy.close();
+  }
 });
 
 test('console responses carry a strict CSP; / redirects to /ui/', async () => {

@@ -229,7 +229,7 @@ export function MirrorCache() {
           </thead>
           <tbody>
             {items.slice(0, 1000).map((i) => (
-              <tr key={i.repo + i.digest}>
+              <tr key={i.repo + i.digest} data-cached={i.repo} data-kind={i.kind}>
                 <td>{i.repo}</td>
                 <td>{i.kind}</td>
                 <td class="num">{bytes(i.size)}</td>
