@@ -46,6 +46,8 @@ before(async () => {
         bob: { password: BOB.password, access: ['repository:team-a/*:pull', 'registry:catalog:*'] },
       },
     },
+    // GC from the console frees what was deleted a moment before.
+    configure: (c) => (c.storage.maintenance.gc.grace = 0),
   });
   chrome = await launchChromium();
 });
@@ -324,6 +326,17 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   assert.notEqual(gone.status, 0);
   assert.match(gone.out, /manifest unknown|not found|MANIFEST_UNKNOWN/i);
   assert.equal((await inspect('team-a/app:v1')).status, 0);
+  // alice deletes the SBOM manifest by digest from its page; v1 then has no referrer.
+  await openHash(page, `#/r/team-a/app/m/${sha(sbom)}`);
+  await page.waitForSelector(`[data-digest="${sha(sbom)}"]`);
+  await page.click('.manifest .rowactions button.danger');
+  await page.waitForSelector('dialog.confirm[open]');
+  await page.click('dialog.confirm button.danger');
+  await page.waitForFunction(`location.hash === '#/r/team-a/app'`);
+  assert.notEqual((await inspect(`team-a/app@${sha(sbom)}`)).status, 0);
+  await openHash(page, '#/r/team-a/app/m/v1');
+  await page.waitForSelector('.referrers');
+  assert.equal(await page.$('[data-artifact-type]'), null);
   // alice is no admin: no admin pages in the navigation.
   assert.equal(await page.$('a[href="#/admin/users"]'), null);
 
@@ -339,6 +352,16 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   await page.waitForSelector('main .actions button');
   await page.click('main .actions button');
   await page.waitForSelector('[data-gc-report="dry"]');
+  const wouldFree = await page.$eval('[data-gc-report]', (el) => el.getAttribute('data-bytes'));
+  // Start a collection (confirmed): it frees what the dry run said (the SBOM deleted above).
+  await page.click('main .actions button.danger');
+  await page.waitForSelector('dialog.confirm[open]');
+  await page.click('dialog.confirm button.danger');
+  await page.waitForSelector('[data-gc-report="run"]');
+  const freed = await page.$eval('[data-gc-report]', (el) => el.getAttribute('data-bytes'));
+  assert.equal(freed, wouldFree);
+  assert.ok(Number(freed) > 0, `freed ${freed}`);
+  await page.waitForFunction(`document.querySelectorAll('tr[data-run]').length === 2`);
   await shoot(page, 'gc');
   await openHash(page, '#/admin/cache');
   await page.waitForFunction(`/proxy mode is not configured/.test(document.body.textContent)`);
