@@ -340,7 +340,8 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   // alice is no admin: no admin pages in the navigation.
   assert.equal(await page.$('a[href="#/admin/users"]'), null);
 
-  // admin: storage, GC (dry run), mirror cache, then adds carol, who signs in.
+  // admin: storage, GC, mirror cache, then users: adds carol, who signs in, edits her grants
+  // and password, removes bob.
   await signOut(page);
   await signIn(page, ADMIN);
   await openHash(page, '#/admin/storage');
@@ -369,16 +370,51 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   await page.waitForSelector('[data-user="alice"]');
   await page.type('form[aria-label="Add a user"] input[name=name]', 'carol');
   await page.type('form[aria-label="Add a user"] input[name=password]', 'carolpw');
-  await page.type(
-    'form[aria-label="Add a user"] textarea',
-    'repository:team-a/*:pull\nregistry:catalog:*',
-  );
+  await page.type('form[aria-label="Add a user"] textarea', 'repository:team-a/*:pull');
   await page.click('form[aria-label="Add a user"] button[type=submit]');
   await page.waitForSelector('section[data-user="carol"]');
   await shoot(page, 'users');
+  // carol may pull team-a/* but not list the catalog: she opens the repository by name.
   await signOut(page);
   await signIn(page, { user: 'carol', password: 'carolpw' });
+  await page.waitForSelector('input[aria-label="Repository name"]');
+  await page.type('input[aria-label="Repository name"]', 'team-a/app');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-tag="v1"][data-digest]');
+  assert.equal(await page.$('[aria-label="Delete tag v1"]'), null);
+  // The admin gives her the catalog and delete, and a new password, in her card.
+  await signOut(page);
+  await signIn(page, ADMIN);
+  await openHash(page, '#/admin/users');
+  const card = 'section[data-user="carol"]';
+  await page.waitForSelector(card);
+  await page.$eval(`${card} textarea`, (el) => ((el as unknown as { value: string }).value = ''));
+  await page.type(`${card} textarea`, 'repository:team-a/*:pull,delete\nregistry:catalog:*');
+  await page.click(`${card} button`); // Save grants
+  await page.waitForFunction(`/Saved the grants of carol/.test(document.body.textContent)`);
+  await page.type(`${card} input[type=password]`, 'carolpw2');
+  await page.click(`${card} .actions button:not(.danger)`); // Reset password
+  await page.waitForFunction(`/Reset the password of carol/.test(document.body.textContent)`);
+  await signOut(page);
+  await signIn(page, { user: 'carol', password: 'carolpw2' });
   await page.waitForSelector('tr[data-repo="team-a/app"]');
+  await openHash(page, '#/r/team-a/app');
+  await page.waitForSelector('[aria-label="Delete tag v1"]');
+  // And removes bob, after confirming: his password no longer signs in.
+  await signOut(page);
+  await signIn(page, ADMIN);
+  await openHash(page, '#/admin/users');
+  await page.waitForSelector('section[data-user="bob"]');
+  await page.click('section[data-user="bob"] .actions button.danger');
+  await page.waitForSelector('dialog.confirm[open]');
+  await page.click('dialog.confirm button.danger');
+  await page.waitForFunction(`!document.querySelector('section[data-user="bob"]')`);
+  await signOut(page);
+  await page.type('input[name=user]', BOB.user);
+  await page.type('input[name=password]', BOB.password);
+  await page.click('form[aria-label="Sign in"] button[type=submit]');
+  // The error shows in the form (no browser password dialog: the 401 has no Basic challenge).
+  await page.waitForSelector('form[aria-label="Sign in"] .error');
   await page.close();
 });
 
