@@ -59,6 +59,7 @@ const BENCHES: Bench[] = [
     markdown: true,
   },
   { name: 'run-start', title: 'Runner: start-to-exit of `true`', markdown: false },
+  { name: 'cli-start', title: 'Command start-up: `tsimages --help`', markdown: true },
   { name: 'gzip', title: 'Layer compression: block-parallel gzip', markdown: false },
 ];
 

@@ -1,12 +1,11 @@
 // The Express application: request ids and access logs, metrics, health, the token service,
 // one router per resource, the 404 fallback and the one error middleware.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { randomUUID } from 'node:crypto';
 import { adminRouter } from './handlers/admin.js';
 import type { Logger } from 'pino';
 import { errorMiddleware, RegistryError } from './errors.js';
 import type { Metrics } from './metrics.js';
-import { routeOf } from './metrics.js';
+import { observeRequest } from './request-log.js';
 import type { HandlerContext } from './handlers/common.js';
 import { baseRouter } from './handlers/base.js';
 import { catalogRouter } from './handlers/catalog.js';
@@ -108,32 +107,10 @@ export function metricsHandler(metrics: Metrics) {
   };
 }
 
-/** Request id, access log line and metrics for every request. */
+/** Request id, access log line and metrics for every request (registry/request-log.ts). */
 function observe(opts: AppOptions) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) || randomUUID();
-    res.setHeader('X-Request-Id', id);
-    const started = process.hrtime.bigint();
-    const bytesIn = Number(req.headers['content-length'] ?? 0) || 0;
-    res.on('finish', () => {
-      const route = routeOf(req.method, req.path);
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      opts.metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
-      opts.metrics.bytesIn.inc(bytesIn);
-      const out = Number(res.getHeader('Content-Length') ?? 0);
-      if (req.method !== 'HEAD' && out > 0) opts.metrics.bytesOut.inc(out);
-      opts.logger.info(
-        {
-          reqId: id,
-          method: req.method,
-          url: req.originalUrl.slice(0, 300),
-          status: res.statusCode,
-          ms: Math.round(ms),
-          bytesIn,
-        },
-        'request',
-      );
-    });
+    observeRequest(req, res, opts);
     next();
   };
 }

@@ -82,7 +82,7 @@ export async function startServer(
     users: auth.users,
     ui: config.ui.enabled,
   });
-  const fast = fastPath(registry, auth.fast, metrics);
+  const fast = fastPath(registry, auth.fast, { logger, metrics });
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (fast(req, res)) return;
     bodies.watch(req, res);
