@@ -31,10 +31,10 @@ export function uiApiRouter(opts: {
     let more = false;
     // Scan the sorted names in chunks until a page of matches (and one more) is found.
     while (names.length <= n) {
-      const chunk = await opts.registry.meta.listRepositories({ last, n: SCAN_CHUNK });
-      for (const name of chunk) if (!q || name.toLowerCase().includes(q)) names.push(name);
-      if (chunk.length < SCAN_CHUNK) break;
-      last = chunk[chunk.length - 1];
+      const chunk = await opts.registry.listings.repositories({ last, n: SCAN_CHUNK });
+      for (const name of chunk.items) if (!q || name.toLowerCase().includes(q)) names.push(name);
+      if (!chunk.more) break;
+      last = chunk.items[chunk.items.length - 1];
     }
     if (names.length > n) {
       names.length = n;

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { launchChromium, type HeadlessBrowser } from '../helpers/browser.js';
+import { missingReason, requirePeer } from '../helpers/peers.js';
 import { describedImage, tagMany, writeLayout } from '../helpers/ui-images.js';
 import {
   basic,
@@ -27,7 +28,7 @@ const ALICE = { user: 'alice', password: 'alicepw' };
 const BOB = { user: 'bob', password: 'bobpw' };
 
 let reg: TestRegistry;
-let chrome: HeadlessBrowser;
+let chrome: HeadlessBrowser | undefined;
 let dir: string;
 
 const skopeo = (...args: string[]) => run('skopeo', args, { timeoutMs: 60_000 });
@@ -49,7 +50,7 @@ before(async () => {
     // GC from the console frees what was deleted a moment before.
     configure: (c) => (c.storage.maintenance.gc.grace = 0),
   });
-  chrome = await launchChromium();
+  if (missingReason('chromium') === undefined) chrome = await launchChromium();
 });
 
 after(async () => {
@@ -122,7 +123,8 @@ async function openHash(page: Page, hash: string): Promise<void> {
   await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
 }
 
-test('the console: sign in, repositories, tags, manifest, index, referrers, delete, admin', async () => {
+test('the console: sign in, repositories, tags, manifest, index, referrers, delete, admin', async (t) => {
+  if (!requirePeer(t, 'skopeo', 'chromium') || !chrome) return;
   // Content: team-a/app:v1 and :v2 (images with config and history), team-a/multi (an index
   // of linux/amd64 and linux/arm64), other/tool.
   const v1 = describedImage('amd64', [3000, 5000]);
@@ -418,7 +420,8 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   await page.close();
 });
 
-test('the mirror cache page lists what a proxy cached', async () => {
+test('the mirror cache page lists what a proxy cached', async (t) => {
+  if (!requirePeer(t, 'skopeo', 'chromium') || !chrome) return;
   // A second tsregistry mirrors this one under the prefix `mirror/`.
   const proxy = await startRegistry({
     auth: { users: { admin: { password: ADMIN.password } } },
