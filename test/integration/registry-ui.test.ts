@@ -16,6 +16,8 @@ import { missingReason, requirePeer } from '../helpers/peers.js';
 import { describedImage, tagMany, writeLayout } from '../helpers/ui-images.js';
 import {
   basic,
+  makeImage,
+  pushImage,
   run,
   sha256 as sha,
   startRegistry,
@@ -491,6 +493,24 @@ test('console responses carry a strict CSP; / redirects to /ui/', async () => {
   // The repositories endpoint needs the catalog grant, like /v2/_catalog.
   const anon = await fetch(`${reg.url}/ui/api/repositories`);
   assert.equal(anon.status, 401);
+});
+
+test('a registry without auth: the console needs no sign-in', async (t) => {
+  if (!requirePeer(t, 'chromium') || !chrome) return;
+  const open = await startRegistry();
+  try {
+    await pushImage(open.url, 'ci/app', 'v1', makeImage([2000]));
+    const page = await chrome.page();
+    await page.goto(`${open.url}/`);
+    await page.waitForSelector('tr[data-repo="ci/app"]');
+    assert.equal(await page.$('form[aria-label="Sign in"]'), null);
+    await page.evaluate(`location.hash = '#/r/ci/app'`);
+    await page.waitForSelector('[data-tag="v1"][data-digest]');
+    await page.waitForSelector('[aria-label="Delete tag v1"]');
+    await page.close();
+  } finally {
+    await open.close();
+  }
 });
 
 test('ui.enabled: false serves no console', async () => {

@@ -18,6 +18,8 @@ export interface Session {
   expires: number;
   /** Registry-wide grants the user holds, e.g. `catalog`, `gc`, `users`. */
   admin: string[];
+  /** The registry runs without authentication: no sign-in, no tokens. */
+  open?: boolean;
 }
 
 interface Access {
@@ -132,6 +134,7 @@ export function signOut(): void {
 export async function tokenFor(scope: string): Promise<{ token: string; access: Access[] }> {
   const s = currentSession();
   if (!s) throw new ApiError(401, 'signed out');
+  if (s.open) return { token: '', access: [] };
   const hit = tokens.get(scope);
   if (hit && hit.expires > Date.now() + 5000) return hit;
   const pending = tokenRequest({
@@ -151,8 +154,27 @@ export async function tokenFor(scope: string): Promise<{ token: string; access: 
   return entry;
 }
 
+/**
+ * Without a session, asks `GET /v2/` with no credentials: a registry configured without `auth`
+ * answers 200, and the console then works without signing in (as any client would).
+ */
+export async function detectOpenRegistry(): Promise<void> {
+  if (session) return;
+  const res = await fetch('/v2/').catch(() => undefined);
+  if (res?.status !== 200 || session) return;
+  session = {
+    user: 'anonymous',
+    refreshToken: '',
+    expires: Number.MAX_SAFE_INTEGER,
+    admin: ['catalog', 'gc'],
+    open: true,
+  };
+  listeners.forEach((fn) => fn());
+}
+
 /** Whether the token for `scope` grants `action` on the repository. */
 export async function mayOnRepo(repo: string, action: string): Promise<boolean> {
+  if (currentSession()?.open) return true;
   const { access } = await tokenFor(repoScope(repo));
   return access.some(
     (a) => a.type === 'repository' && a.name === repo && a.actions.includes(action),
@@ -174,7 +196,7 @@ export const MANIFEST_ACCEPT = [
 export async function call(path: string, scope: string, init: RequestInit = {}): Promise<Response> {
   const { token } = await tokenFor(scope);
   const headers = new Headers(init.headers);
-  headers.set('Authorization', `Bearer ${token}`);
+  if (token) headers.set('Authorization', `Bearer ${token}`);
   const res = await fetch(path, { ...init, headers });
   if (!res.ok) {
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
