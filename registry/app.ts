@@ -19,6 +19,12 @@ import type { GarbageCollector } from './gc.js';
 import type { ProxyService } from './proxy/service.js';
 import { proxyRouter } from './proxy/handlers.js';
 import { proxyAdminRouter } from './proxy/admin.js';
+import type { UsersFile } from './auth/users.js';
+import { adminUsersRouter } from './handlers/admin-users.js';
+import { adminStorageRouter } from './handlers/admin-storage.js';
+import { UsageIndex } from './ui/usage.js';
+import { uiStaticRouter } from './ui/routes.js';
+import { uiApiRouter } from './ui/api.js';
 
 export interface AppOptions extends HandlerContext {
   logger: Logger;
@@ -33,6 +39,10 @@ export interface AppOptions extends HandlerContext {
   metricsRoute?: boolean;
   /** Pull-through cache of upstream registries (registry/proxy/), when configured. */
   proxy?: ProxyService;
+  /** The token service's users, for the `/admin/users` endpoints (absent without token auth). */
+  users?: UsersFile;
+  /** Serve the web console at `/ui/` (registry/ui/; default true). */
+  ui?: boolean;
 }
 
 export function createApp(opts: AppOptions): Express {
@@ -56,6 +66,13 @@ export function createApp(opts: AppOptions): Express {
         loopbackOnly: opts.adminLoopbackOnly ?? true,
       }),
     );
+  const usage = new UsageIndex(opts.registry);
+  app.use(adminStorageRouter({ auth: opts.auth, usage, gc: opts.gc }));
+  if (opts.users) app.use(adminUsersRouter({ auth: opts.auth, users: opts.users }));
+  if (opts.ui !== false) {
+    app.use(uiStaticRouter());
+    app.use(uiApiRouter({ registry: opts.registry, auth: opts.auth, usage }));
+  }
   for (const r of opts.extra ?? []) app.use(r);
   app.use((_req, res, next) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');

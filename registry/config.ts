@@ -78,6 +78,8 @@ export interface RegistryConfig {
   metadata?: { postgres?: PostgresMetadataConfig };
   /** Pull-through cache of other registries (registry/proxy/config.ts). */
   proxy?: ProxyConfig;
+  /** The web console at `/ui/` (registry/ui/); on unless `enabled: false`. */
+  ui: { enabled: boolean };
 }
 
 /** `metadata.postgres`: a PostgreSQL database shared by every replica. */
@@ -110,6 +112,7 @@ export function defaultConfig(): RegistryConfig {
       draintimeout: 10,
       timeouts: { headers: 70, bodyidle: 60, bodyminrate: 1024 },
     },
+    ui: { enabled: true },
   };
 }
 
@@ -249,6 +252,11 @@ function normalize(config: RegistryConfig): void {
     throw new InvalidInputError(
       `invalid http.debug.addr "${String(config.http.debug.addr)}"`,
       'expected host:port',
+    );
+  if (typeof config.ui.enabled !== 'boolean')
+    throw new InvalidInputError(
+      `invalid ui.enabled "${String(config.ui.enabled)}"`,
+      'expected true or false',
     );
   if (typeof config.http.addr !== 'string' || !/:\d+$/.test(config.http.addr))
     throw new InvalidInputError(
