@@ -9,7 +9,7 @@ declare -A want=(
   [skopeo]=skopeo [umoci]=umoci [docker-registry]=docker-registry [busybox]=busybox-static
   [runc]=runc [ip]=iproute2 [curl]=curl [cc]=gcc [wrk]=wrk [ab]=apache2-utils [hyperfine]=hyperfine
   [dockerd]=docker.io [buildah]=buildah [podman]=podman [htpasswd]=apache2-utils [iptables]=iptables [debootstrap]=debootstrap [openssl]=openssl [docker-compose]=docker-compose
-  [pg_ctlcluster]=postgresql
+  [pg_ctlcluster]=postgresql [strace]=strace
   [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [radosgw]=radosgw [ceph]=ceph-common
 )
 missing=()
