@@ -9,6 +9,8 @@
 //   ├── uploads/
 //   │   └── <uuid>/
 //   │       └── data                bytes received so far for an upload session
+//   ├── proxy-fetch/
+//   │   └── sha256-<hex>/           a pull-through fetch in progress (proxy/fetch-files.ts)
 //   ├── meta/                       LevelDB metadata (not a driver key; see metadata/keys.ts)
 //   └── auth/                       users file and token signing key (see auth/)
 //
@@ -39,6 +41,12 @@ export function uploadDir(uuid: string): string {
 /** The bytes received so far for an upload session. */
 export function uploadDataPath(uuid: string): string {
   return `${uploadDir(uuid)}/data`;
+}
+
+/** Directory of a pull-through fetch in progress (lock, size and data files). */
+export function proxyFetchDir(digest: string): string {
+  const { algorithm, hex } = parseDigest(digest);
+  return `/proxy-fetch/${algorithm}-${hex}`;
 }
 
 /** Inverse of blobDataPath: the digest a blob data key stands for, or undefined. */

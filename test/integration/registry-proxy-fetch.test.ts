@@ -140,14 +140,15 @@ test('an upstream sending the wrong bytes gets nothing stored and no client a wh
   for (const r of results)
     assert.ok(r.status !== 200 || r.digest !== wrongDigest, 'cut off or refused');
   assert.equal(await proxy.running.registry.blobs.size(wrongDigest, { fresh: true }), undefined);
-  const uploads = join(proxy.root, 'uploads');
-  let left: string[] = [];
-  try {
-    left = readdirSync(uploads);
-  } catch {
-    // no uploads directory: nothing left
+  for (const dir of ['uploads', 'proxy-fetch']) {
+    let left: string[] = [];
+    try {
+      left = readdirSync(join(proxy.root, dir));
+    } catch {
+      // no such directory: nothing left
+    }
+    assert.deepEqual(left, [], `no partial download left behind in ${dir}`);
   }
-  assert.deepEqual(left, [], 'no partial download left behind');
 });
 
 test('admin listing of the cache; LRU eviction to a size, bytes freed by GC, refetched on demand', async () => {
