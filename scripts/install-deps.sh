@@ -23,6 +23,7 @@ case "$set_name" in
       [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [radosgw]=radosgw [ceph]=ceph-common
       [qemu-aarch64-static]=qemu-user-static [haproxy]=haproxy [chromium]=chromium
       [newuidmap]=uidmap [pasta]=passt [slirp4netns]=slirp4netns [fuse-overlayfs]=fuse-overlayfs
+      [strace]=strace
     )
     ;;
   *)
