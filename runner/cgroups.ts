@@ -8,8 +8,6 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Limits } from './spec.js';
 import { TsdockError } from '../shared/errors.js';
-import { isRootless } from '../shared/rootless-env.js';
-import { rootlessCgroupDriver } from './rootless/cgroups.js';
 
 /** One container's cgroup, whatever the version. */
 export interface Cgroup {
@@ -272,15 +270,4 @@ export function detectCgroupVersion(root = '/sys/fs/cgroup'): 1 | 2 {
   const forced = process.env.TSDOCK_CGROUP_VERSION;
   if (forced === '1' || forced === '2') return Number(forced) as 1 | 2;
   return existsSync(join(root, 'cgroup.controllers')) ? 2 : 1;
-}
-
-let cached: CgroupDriver | undefined;
-/** The driver for this machine (TSDOCK_CGROUP_VERSION / TSDOCK_CGROUP_ROOT override, e.g. to
- * use the v2 mount of a hybrid host: 2 and /sys/fs/cgroup/unified). */
-export function cgroupDriver(): CgroupDriver {
-  const root = process.env.TSDOCK_CGROUP_ROOT ?? '/sys/fs/cgroup';
-  // rootless hook: a delegated v2 subtree, or no cgroup at all (runner/rootless/cgroups.ts)
-  if (!cached && isRootless()) cached = rootlessCgroupDriver(root);
-  cached ??= detectCgroupVersion(root) === 2 ? new CgroupV2Driver(root) : new CgroupV1Driver(root);
-  return cached;
 }

@@ -44,7 +44,7 @@ export async function commitContainer(
   const st = await findContainer(ref);
   const running = containerPid(st) !== undefined;
   if (!running || opts.pause === false) return commitFiles(st, ref, target, opts);
-  const { cgroupDriver } = await import('./cgroups.js');
+  const { cgroupDriver } = await import('./cgroup-driver.js');
   const cgroup = cgroupDriver().open(st.id);
   const thawOnSignal = (signal: NodeJS.Signals) => {
     cgroup.thaw();

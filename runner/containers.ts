@@ -44,7 +44,7 @@ import {
   thawEverywhere,
   unlinkReservations,
 } from './container-leftovers.js';
-import { containersRoot } from '../shared/paths.js';
+import { containersRoot, runtimeRoot } from '../shared/paths.js';
 import { NotFoundError, InvalidInputError, TsdockError } from '../shared/errors.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -76,17 +76,10 @@ export interface ContainerState {
   imageConfig?: Record<string, unknown>;
 }
 
-export { tsdockRoot, containersRoot } from '../shared/paths.js';
+export { tsdockRoot, containersRoot, runtimeRoot } from '../shared/paths.js';
 
 export function containerDir(id: string): string {
   return join(containersRoot(), id);
-}
-
-/** tmpfs scratch of a container (see the tree above). */
-export function runtimeRoot(): string {
-  if (process.env.TSDOCK_RUNTIME) return process.env.TSDOCK_RUNTIME;
-  if (process.getuid?.() === 0) return '/run/tsdock'; // container ids are unique across roots
-  return join(process.env.XDG_RUNTIME_DIR ?? join(containersRoot(), '..', 'run'), 'tsdock');
 }
 
 export function runtimeDir(id: string): string {

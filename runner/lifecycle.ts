@@ -13,7 +13,7 @@ import {
   removeContainer,
   type ContainerState,
 } from './containers.js';
-import { cgroupDriver } from './cgroups.js';
+import { cgroupDriver } from './cgroup-driver.js';
 import { sandboxExecArgs } from './sandbox.js';
 import { nativeBinary } from '../shared/native.js';
 import { isRootless } from '../shared/rootless-env.js';

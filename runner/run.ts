@@ -26,7 +26,7 @@ import {
   tsdockRoot,
   type ContainerState,
 } from './containers.js';
-import { cgroupDriver } from './cgroups.js';
+import { cgroupDriver } from './cgroup-driver.js';
 import { containerResolvConf, hostsFile, parseExtraHost } from './resolv-conf.js';
 import { prepareOverlay, ensureLayers } from './rootfs.js';
 import { nativeBinary } from '../shared/native.js';
@@ -39,6 +39,8 @@ export interface CreateOptions {
   /** podman's --rootfs: run a directory (kept read-only: it becomes the single lower layer) */
   rootfsDir?: string;
   name?: string;
+  /** `os/arch[/variant]` (tsrun --platform) */
+  platform?: string;
   flags: RunFlags;
   detached: boolean;
   autoRemove: boolean;
@@ -72,15 +74,20 @@ async function imageInputs(opts: CreateOptions): Promise<{
       throw new InvalidInputError(`no such directory: ${opts.rootfsDir}`);
     return { imageId: `rootfs:${opts.rootfsDir}`, config: {}, layers: [opts.rootfsDir] };
   }
-  const { loadRunnableImage, fastRunnableImage, fastRefName } = await import('./image.js');
+  const { loadRunnableImage, fastRunnableImage, fastRefName, requireRunnablePlatform } =
+    await import('./image.js');
   const { layersRoot, storeRoot } = await import('../shared/paths.js');
   const refName = fastRefName(opts.image);
-  const fast = refName && fastRunnableImage(opts.image, storeRoot(), layersRoot(), refName);
-  if (fast)
+  const fast =
+    refName && !opts.platform && fastRunnableImage(opts.image, storeRoot(), layersRoot(), refName);
+  if (fast) {
+    await requireRunnablePlatform(fast.configDocument);
     return { imageId: fast.id, config: fast.config, layers: fast.dirs, doc: fast.configDocument };
+  }
   // rootless hook: unpacking layers (their owners) needs root of the user's namespace
   if (process.getuid?.() !== 0) await (await import('./rootless/userns.js')).reexecInUserns();
-  const image = await loadRunnableImage(opts.image);
+  const image = await loadRunnableImage(opts.image, opts.platform);
+  await requireRunnablePlatform(image.configDocument);
   const layers = await ensureLayers(layersRoot(), image.layers);
   return { imageId: image.id, config: image.config, layers, doc: image.configDocument };
 }

@@ -186,7 +186,7 @@ function etcMounts(rootfs: string, network: 'none' | 'host'): Mount[] {
 }
 
 export async function runInSandbox(opts: RunInSandboxOptions): Promise<{ exitCode: number }> {
-  const { cgroupDriver } = await import('./cgroups.js');
+  const { cgroupDriver } = await import('./cgroup-driver.js');
   const { randomBytes } = await import('node:crypto');
   const limits = opts.limits ?? {};
   const driver = cgroupDriver();

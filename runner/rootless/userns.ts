@@ -12,10 +12,9 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { TsdockError } from '../../shared/errors.js';
 import { nativeBinary } from '../../shared/native.js';
-import { configDir, tsdockRoot } from '../../shared/paths.js';
+import { configDir, runtimeRoot, tsdockRoot } from '../../shared/paths.js';
 import { inRootlessNamespace, isRootless } from '../../shared/rootless-env.js';
 import { processIdentity } from '../container-leftovers.js';
-import { runtimeRoot } from '../containers.js';
 import { mapArgs, namespaceMap, subordinateRanges, type IdRange } from './id-maps.js';
 
 export { inRootlessNamespace, isRootless };
