@@ -14,6 +14,8 @@ import {
   releaseAddress,
 } from './network.js';
 import { waitForPidFile, type SandboxRequest } from './sandbox.js';
+import { isRootless } from '../shared/rootless-env.js';
+import { pastaEndpoint } from './rootless/pasta.js';
 
 export interface BridgeEndpoint {
   /** the sandbox's address on the bridge */
@@ -27,6 +29,7 @@ export interface BridgeEndpoint {
 
 /** Reserves an address on the (created if missing) bridge; `pidFile` is where the helper writes. */
 export function bridgeEndpoint(pidFile: string): BridgeEndpoint {
+  if (isRootless()) return pastaEndpoint(pidFile); // rootless hook: user-mode networking
   const net = parseSubnet();
   ensureBridge(net);
   const token = randomBytes(6).toString('hex');

@@ -13,9 +13,10 @@ import {
   removeContainer,
   type ContainerState,
 } from './containers.js';
-import { cgroupDriver } from './cgroups.js';
+import { cgroupDriver } from './cgroup-driver.js';
 import { sandboxExecArgs } from './sandbox.js';
 import { nativeBinary } from '../shared/native.js';
+import { isRootless } from '../shared/rootless-env.js';
 import { InvalidInputError, TsdockError } from '../shared/errors.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -223,6 +224,8 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
     cgroups: driver.open(st.id).dirs,
     tty: opts.tty,
     noMknod: driver.version === 2,
+    // rootless hook: join the user's namespace first
+    userns: isRootless() ? await (await import('./rootless/userns.js')).helperUserns() : undefined,
   });
   const child = spawn(nativeBinary('sandbox'), args, {
     stdio: [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],

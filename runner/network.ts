@@ -23,7 +23,7 @@ import {
 import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { PortMapping } from './spec.js';
-import { containersRoot } from './containers.js';
+import { containersRoot } from '../shared/paths.js';
 import { TsdockError } from '../shared/errors.js';
 import { ensureNat, removeNat } from './nat.js';
 

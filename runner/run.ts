@@ -26,12 +26,13 @@ import {
   tsdockRoot,
   type ContainerState,
 } from './containers.js';
-import { cgroupDriver } from './cgroups.js';
+import { cgroupDriver } from './cgroup-driver.js';
 import { containerResolvConf, hostsFile, parseExtraHost } from './resolv-conf.js';
 import { prepareOverlay, ensureLayers } from './rootfs.js';
 import { nativeBinary } from '../shared/native.js';
 import { securePrivateDir, secureStateDirs } from '../shared/state-dirs.js';
 import { InvalidInputError, TsdockError } from '../shared/errors.js';
+import { isRootless } from '../shared/rootless-env.js';
 
 export interface CreateOptions {
   image: string;
@@ -83,6 +84,8 @@ async function imageInputs(opts: CreateOptions): Promise<{
     await requireRunnablePlatform(fast.configDocument);
     return { imageId: fast.id, config: fast.config, layers: fast.dirs, doc: fast.configDocument };
   }
+  // rootless hook: unpacking layers (their owners) needs root of the user's namespace
+  if (process.getuid?.() !== 0) await (await import('./rootless/userns.js')).reexecInUserns();
   const image = await loadRunnableImage(opts.image, opts.platform);
   await requireRunnablePlatform(image.configDocument);
   const layers = await ensureLayers(layersRoot(), image.layers);
@@ -91,12 +94,6 @@ async function imageInputs(opts: CreateOptions): Promise<{
 
 /** Creates the record and the rootfs layout; nothing runs yet. */
 export async function createContainer(opts: CreateOptions): Promise<ContainerState> {
-  if (process.getuid?.() !== 0) {
-    throw new TsdockError(
-      'running containers needs root',
-      'namespaces, mounts and cgroups; rootless mode is not supported',
-    );
-  }
   const id = randomId();
   await reconcileAtStart();
   const { imageId, config, layers, doc } = await imageInputs(opts);
@@ -228,10 +225,12 @@ export async function startContainer(
     throw err;
   }
   const bridge = st.spec.network.mode === 'bridge';
+  // rootless hook: user-mode networking (pasta, runner/rootless/pasta.ts) instead of the bridge
+  const userMode = bridge && isRootless();
   let net: typeof import('./network.js') | undefined;
   let proxies: { close(): void } | undefined;
   try {
-    if (bridge) {
+    if (bridge && !userMode) {
       net = await import('./network.js');
       const subnet = net.parseSubnet();
       net.ensureBridge(subnet);
@@ -242,7 +241,9 @@ export async function startContainer(
     const gw = net ? net.gatewayOf(net.parseSubnet()) : '';
     writeEtcFiles(st, () => gw);
     const req = await buildRequest(st, cgroup.dirs, driver.version === 2);
-    if (bridge && net) {
+    if (isRootless()) await rootlessStart(st, req, driver); // rootless hook (runner/rootless/)
+    if (userMode) req.syncFd = 3;
+    if (bridge && !userMode && net) {
       const sub = net.parseSubnet();
       req.syncFd = 3;
       req.ip = { address: st.ip!, prefix: sub.prefix, gateway: net.gatewayOf(sub) };
@@ -262,7 +263,14 @@ export async function startContainer(
     st.monitorPid = process.pid;
     st.startedAt = new Date().toISOString();
     saveState(st);
-    if (bridge && net) {
+    if (userMode) {
+      const pid = await waitForPidFile(join(runtimeDir(st.id), 'ctr.pid'), child);
+      const { attachPasta } = await import('./rootless/pasta.js');
+      proxies = await attachPasta(pid, st.spec.ports, runtimeDir(st.id));
+      const sync = child.stdio[3] as NodeJS.WritableStream;
+      sync.write('g');
+      sync.end();
+    } else if (bridge && net) {
       const pid = await waitForPidFile(join(runtimeDir(st.id), 'ctr.pid'), child);
       net.attachVeth(st.id, pid);
       const sync = child.stdio[3] as NodeJS.WritableStream;
@@ -336,4 +344,18 @@ async function finishContainer(
   if (st.autoRemove) await removeContainer(st);
   else saveState(st);
   return code;
+}
+
+/** Rootless: the user namespace to join, and the warning for limits that cannot be enforced. */
+async function rootlessStart(
+  st: ContainerState,
+  req: SandboxRequest,
+  driver: ReturnType<typeof cgroupDriver>,
+): Promise<void> {
+  const { helperUserns } = await import('./rootless/userns.js');
+  req.userns = await helperUserns();
+  if ('enforcesLimits' in driver && !driver.enforcesLimits) {
+    const { unenforcedLimitsWarning } = await import('./rootless/cgroups.js');
+    process.stderr.write(unenforcedLimitsWarning(st.spec.limits, 'tsrun'));
+  }
 }

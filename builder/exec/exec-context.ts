@@ -1,12 +1,15 @@
 // What every stage of one build shares: the environment (store, cache), the plan, the context,
-// the log, options, the build's timestamp, and access to other stages' results and --from views.
+// the log, options, the build's timestamp, and access to other stages' results and --from views;
+// and what a step's dispatch (run-dispatch.ts) sees of its stage (StageState, which
+// stage-builder.ts implements), so the step modules never import the stage builder.
 import type { BuildContext } from '../context/build-context.js';
-import type { BuildPlan, BaseRef } from '../plan/plan.js';
+import type { BuildPlan, BaseRef, PlannedStage } from '../plan/plan.js';
 import type { Progress } from '../progress.js';
 import type { BuildEnv } from './build-env.js';
 import type { LayerOptions } from './layer-output.js';
-import type { StageResult } from './stage-builder.js';
-import type { CacheRecord } from '../cache/build-cache.js';
+import type { CacheRecord, LayerRef } from '../cache/build-cache.js';
+import type { OciImageConfig } from '../image/image-config.js';
+import type { DeclaredArgs, StageVars } from '../plan/stage-vars.js';
 import type { ExtraHost } from '../../runner/resolv-conf.js';
 
 export interface SecretSource {
@@ -47,4 +50,31 @@ export interface ExecContext {
   misses: number;
   /** In a multi-platform build, the platform this context builds (prefixes progress lines). */
   platformLabel?: string;
+}
+
+export interface StageResult {
+  config: OciImageConfig;
+  layers: LayerRef[];
+  /** Cache key of the stage's last step (the identity of its filesystem). */
+  key: string;
+  /** Its ARGs, for the stages built `FROM` it. */
+  args: DeclaredArgs;
+}
+
+/** A layer step ready to run: its cache inputs, and how to make its layer on a miss. */
+export interface PreparedStep {
+  inputs: Record<string, string>;
+  files?: Record<string, string>;
+  produce(): Promise<LayerRef | undefined>;
+  dispose?(): Promise<void>;
+}
+
+/** The stage being built, as a step sees it. */
+export interface StageState {
+  readonly config: OciImageConfig;
+  readonly stageVars: StageVars;
+  readonly context: ExecContext;
+  readonly planned: PlannedStage;
+  /** The stage's unpacked layers (bottom first), unpacked on first need. */
+  layerDirs(): Promise<string[]>;
 }

@@ -21,7 +21,7 @@ import { layerFromUpper } from './layer-output.js';
 import { cacheMount, cacheMountIdentity, secretMount } from './run-mounts.js';
 import { trackTemp } from './interrupt.js';
 import { mountPointFilter, runStep, type RunNetwork } from './run-step.js';
-import type { PreparedStep, StageBuilder } from './stage-builder.js';
+import type { PreparedStep, StageState } from './exec-context.js';
 
 type RunStep = Extract<ExpandedStep, { kind: 'run' }>;
 
@@ -48,7 +48,7 @@ export function runArgv(
 }
 
 export async function prepareRun(
-  sb: StageBuilder,
+  sb: StageState,
   ins: RunInstruction,
   step: RunStep,
   log: StepLog,
@@ -77,7 +77,7 @@ export async function prepareRun(
   return { inputs, produce: () => execute(sb, ins, step, log, { argv, script, cwd, network }) };
 }
 
-async function mountIdentity(sb: StageBuilder, ins: RunInstruction, m: RunMount): Promise<string> {
+async function mountIdentity(sb: StageState, ins: RunInstruction, m: RunMount): Promise<string> {
   const base = `${m.type}:${m.target}:${m.readonly ? 'ro' : 'rw'}`;
   if (m.type === 'bind') return `${base}:${(await bindRoot(sb, ins, m)).id}:${m.source ?? ''}`;
   if (m.type === 'cache') return `${base}:${cacheMountIdentity(m)}`;
@@ -87,7 +87,7 @@ async function mountIdentity(sb: StageBuilder, ins: RunInstruction, m: RunMount)
 }
 
 async function bindRoot(
-  sb: StageBuilder,
+  sb: StageState,
   ins: RunInstruction,
   m: RunMount,
 ): Promise<{ dir: string; id: string }> {
@@ -108,7 +108,7 @@ async function bindRoot(
 }
 
 async function sandboxMounts(
-  sb: StageBuilder,
+  sb: StageState,
   ins: RunInstruction,
   step: RunStep,
   env: string[],
@@ -172,7 +172,7 @@ interface RunPlan {
 }
 
 async function execute(
-  sb: StageBuilder,
+  sb: StageState,
   ins: RunInstruction,
   step: RunStep,
   log: StepLog,

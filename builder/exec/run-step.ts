@@ -13,7 +13,7 @@ import type { Writable } from 'node:stream';
 import type { StdioOptions } from 'node:child_process';
 import { prepareOverlay } from '../../runner/rootfs.js';
 import { sandboxArgs, spawnSandbox } from '../../runner/sandbox.js';
-import { cgroupDriver } from '../../runner/cgroups.js';
+import { cgroupDriver } from '../../runner/cgroup-driver.js';
 import type { Mount } from '../../runner/spec.js';
 import { bridgeEndpoint, type BridgeEndpoint } from '../../runner/bridge-endpoint.js';
 import { containerResolvConf, hostsFile, type ExtraHost } from '../../runner/resolv-conf.js';

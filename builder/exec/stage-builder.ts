@@ -26,32 +26,15 @@ import { ignoreMatcher } from '../context/build-context.js';
 import type { StepLog } from '../progress.js';
 import { loadBaseImage, unpackLayers } from './base-image.js';
 import { prepareCopy } from './copy-step.js';
-import type { ExecContext } from './exec-context.js';
+import type { ExecContext, PreparedStep, StageResult, StageState } from './exec-context.js';
 import { layerFromEntries } from './layer-output.js';
 import { withParents } from './layer-parents.js';
 import { RootfsView, resolveChown } from './rootfs-view.js';
 import { prepareRun, runArgv } from './run-dispatch.js';
 
-/** A layer step ready to run: its cache inputs, and how to make its layer on a miss. */
-export interface PreparedStep {
-  inputs: Record<string, string>;
-  files?: Record<string, string>;
-  produce(): Promise<LayerRef | undefined>;
-  dispose?(): Promise<void>;
-}
-
-export interface StageResult {
-  config: OciImageConfig;
-  layers: LayerRef[];
-  /** Cache key of the stage's last step (the identity of its filesystem). */
-  key: string;
-  /** Its ARGs, for the stages built `FROM` it. */
-  args: DeclaredArgs;
-}
-
 const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
-export class StageBuilder {
+export class StageBuilder implements StageState {
   private cfg!: OciImageConfig;
   private layers: LayerRef[] = [];
   private dirs: string[] | undefined;

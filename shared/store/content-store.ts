@@ -202,7 +202,7 @@ export class ContentStore {
 
   /** Removes blobs nothing in index.json references (older than the grace period) and stale temp files. */
   async gc(opts: GcOptions = {}): Promise<GcResult> {
-    return collectGarbage(this, opts);
+    return collectGarbage(this.paths, opts);
   }
 }
 

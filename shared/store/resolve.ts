@@ -6,7 +6,14 @@ import { InvalidInputError, NotFoundError } from '../errors.js';
 import type { Descriptor } from '../manifest.js';
 import { MediaType, REF_NAME_ANNOTATION } from '../media-types.js';
 import { formatReference, parseReference } from '../reference.js';
-import type { ContentStore } from './content-store.js';
+import type { IndexDocument } from './index-file.js';
+
+/** What resolving reads of a store (ContentStore is one; no import of it, no cycle). */
+export interface ResolvableStore {
+  readIndex(): Promise<IndexDocument>;
+  statBlob(digest: Digest | string): Promise<number | undefined>;
+  readBlob(digest: Digest | string): Promise<Buffer>;
+}
 
 const ID_PREFIX_RE = /^(?:sha256:)?([0-9a-f]{4,64})$/;
 
@@ -22,7 +29,7 @@ export function normalizeTagRef(ref: string): string {
   return formatReference({ ...r, tag: r.tag ?? 'latest' });
 }
 
-export async function resolveInStore(store: ContentStore, ref: string): Promise<Descriptor> {
+export async function resolveInStore(store: ResolvableStore, ref: string): Promise<Descriptor> {
   if (isDigest(ref)) return byId(store, ref, ref);
   const idMatch = ID_PREFIX_RE.exec(ref);
   let parsed: ReturnType<typeof parseReference> | undefined;
@@ -46,7 +53,7 @@ export async function resolveInStore(store: ContentStore, ref: string): Promise<
 }
 
 /** Finds an image by full digest or hex prefix of its manifest or config digest. */
-async function byId(store: ContentStore, id: string, original: string): Promise<Descriptor> {
+async function byId(store: ResolvableStore, id: string, original: string): Promise<Descriptor> {
   const hex = id.startsWith('sha256:') ? id.slice(7) : id;
   const full = hex.length === 64;
   const doc = await store.readIndex();
@@ -74,7 +81,7 @@ async function byId(store: ContentStore, id: string, original: string): Promise<
   throw noSuchImage(original);
 }
 
-async function configDigestOf(store: ContentStore, d: Descriptor): Promise<string | undefined> {
+async function configDigestOf(store: ResolvableStore, d: Descriptor): Promise<string | undefined> {
   try {
     const m = JSON.parse((await store.readBlob(d.digest)).toString('utf8')) as {
       config?: { digest?: string };
@@ -85,7 +92,10 @@ async function configDigestOf(store: ContentStore, d: Descriptor): Promise<strin
   }
 }
 
-async function manifestMediaType(store: ContentStore, digest: Digest): Promise<string | undefined> {
+async function manifestMediaType(
+  store: ResolvableStore,
+  digest: Digest,
+): Promise<string | undefined> {
   const size = await store.statBlob(digest);
   if (size === undefined || size > 4 << 20) return undefined;
   try {

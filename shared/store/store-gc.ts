@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../digest.js';
-import type { ContentStore } from './content-store.js';
+import type { LayoutPaths } from './layout-paths.js';
 import { withIndexLock, readIndex } from './index-file.js';
 
 export const DEFAULT_GC_GRACE_MS = 10 * 60_000;
@@ -35,20 +35,20 @@ interface BlobInfo {
   mtimeMs: number;
 }
 
-export async function collectGarbage(store: ContentStore, opts: GcOptions = {}): Promise<GcResult> {
+export async function collectGarbage(paths: LayoutPaths, opts: GcOptions = {}): Promise<GcResult> {
   const now = Date.now();
   const grace = opts.gracePeriodMs ?? DEFAULT_GC_GRACE_MS;
   const candidatesBefore = opts.candidatesBefore ?? now;
-  return withIndexLock(store.paths, async () => {
-    const blobs = await listBlobs(store);
-    const doc = await readIndex(store.paths);
-    const candidates = await closure(store, opts.candidates ?? []);
+  return withIndexLock(paths, async () => {
+    const blobs = await listBlobs(paths);
+    const doc = await readIndex(paths);
+    const candidates = await closure(paths, opts.candidates ?? []);
     const expendable = (b: BlobInfo): boolean =>
       now - b.mtimeMs >= grace || (candidates.has(b.digest) && b.mtimeMs <= candidatesBefore);
     const young = [...blobs.values()].filter((b) => !expendable(b));
     const roots = [...doc.manifests.map((d) => d.digest), ...young.map((b) => b.digest)];
-    const marked = await closure(store, roots);
-    await markReferrers(store, blobs, marked);
+    const marked = await closure(paths, roots);
+    await markReferrers(paths, blobs, marked);
     const result: GcResult = { removed: [], freedBytes: 0 };
     for (const b of blobs.values()) {
       if (marked.has(b.digest) || !expendable(b)) continue;
@@ -56,17 +56,17 @@ export async function collectGarbage(store: ContentStore, opts: GcOptions = {}):
       result.removed.push(b.digest);
       result.freedBytes += b.size;
     }
-    if (!opts.dryRun) await sweepTemps(store, grace, now);
+    if (!opts.dryRun) await sweepTemps(paths, grace, now);
     return result;
   });
 }
 
 /** Every stored blob by digest. */
-async function listBlobs(store: ContentStore): Promise<Map<string, BlobInfo>> {
+async function listBlobs(paths: LayoutPaths): Promise<Map<string, BlobInfo>> {
   const out = new Map<string, BlobInfo>();
-  const algorithms = await fs.readdir(store.paths.blobsDir).catch(() => [] as string[]);
+  const algorithms = await fs.readdir(paths.blobsDir).catch(() => [] as string[]);
   for (const algorithm of algorithms) {
-    const dir = store.paths.algorithmDir(algorithm);
+    const dir = paths.algorithmDir(algorithm);
     for (const hex of await fs.readdir(dir).catch(() => [] as string[])) {
       const digest = `${algorithm}:${hex}`;
       if (!isDigest(digest)) continue; // not ours to judge
@@ -79,14 +79,14 @@ async function listBlobs(store: ContentStore): Promise<Map<string, BlobInfo>> {
 }
 
 /** The digests reachable from `roots` (roots included, stored or not). */
-async function closure(store: ContentStore, roots: Iterable<string>): Promise<Set<string>> {
+async function closure(paths: LayoutPaths, roots: Iterable<string>): Promise<Set<string>> {
   const seen = new Set<string>();
   const queue = [...roots];
   while (queue.length > 0) {
     const digest = queue.pop()!;
     if (seen.has(digest)) continue;
     seen.add(digest);
-    const doc = await readJsonBlob(store, digest);
+    const doc = await readJsonBlob(paths, digest);
     if (doc) queue.push(...children(doc));
   }
   return seen;
@@ -94,14 +94,14 @@ async function closure(store: ContentStore, roots: Iterable<string>): Promise<Se
 
 /** Marks manifests whose subject is marked (referrers: signatures, SBOMs), to a fixpoint. */
 async function markReferrers(
-  store: ContentStore,
+  paths: LayoutPaths,
   blobs: Map<string, BlobInfo>,
   marked: Set<string>,
 ): Promise<void> {
   const subjects = new Map<string, string>();
   for (const b of blobs.values()) {
     if (marked.has(b.digest)) continue;
-    const doc = await readJsonBlob(store, b.digest);
+    const doc = await readJsonBlob(paths, b.digest);
     const subject = (doc?.subject as { digest?: unknown } | undefined)?.digest;
     if (typeof subject === 'string') subjects.set(b.digest, subject);
   }
@@ -110,7 +110,7 @@ async function markReferrers(
     changed = false;
     for (const [digest, subject] of subjects) {
       if (marked.has(digest) || !marked.has(subject)) continue;
-      for (const d of await closure(store, [digest])) marked.add(d);
+      for (const d of await closure(paths, [digest])) marked.add(d);
       changed = true;
     }
   }
@@ -118,12 +118,12 @@ async function markReferrers(
 
 /** Parses a blob as a JSON object if it is small and starts like one; else undefined. */
 async function readJsonBlob(
-  store: ContentStore,
+  paths: LayoutPaths,
   digest: string,
 ): Promise<Record<string, unknown> | undefined> {
   let handle;
   try {
-    handle = await fs.open(store.blobPath(digest), 'r');
+    handle = await fs.open(paths.blob(digest), 'r');
   } catch {
     return undefined;
   }
@@ -164,9 +164,9 @@ const LIVE_WRITER_MAX_AGE_MS = 24 * 3600_000;
  * Removes temp files of writers that crashed: their process is gone (and the file is older than
  * a second, so a writer just starting in another pid namespace is not hit), or it is very old.
  */
-async function sweepTemps(store: ContentStore, grace: number, now: number): Promise<void> {
-  for (const name of await fs.readdir(store.paths.ingestDir).catch(() => [] as string[])) {
-    const path = join(store.paths.ingestDir, name);
+async function sweepTemps(paths: LayoutPaths, grace: number, now: number): Promise<void> {
+  for (const name of await fs.readdir(paths.ingestDir).catch(() => [] as string[])) {
+    const path = join(paths.ingestDir, name);
     const st = await fs.stat(path).catch(() => undefined);
     if (!st) continue;
     const pid = Number(name.split('-')[0]);
@@ -176,9 +176,9 @@ async function sweepTemps(store: ContentStore, grace: number, now: number): Prom
       await fs.rm(path, { force: true });
     }
   }
-  for (const name of await fs.readdir(store.paths.root).catch(() => [] as string[])) {
+  for (const name of await fs.readdir(paths.root).catch(() => [] as string[])) {
     if (!/^index\.json\.(tmp-|lock\.stale-)/.test(name)) continue;
-    const path = join(store.paths.root, name);
+    const path = join(paths.root, name);
     const st = await fs.stat(path).catch(() => undefined);
     if (st && now - st.mtimeMs >= 60_000) await fs.rm(path, { force: true });
   }
