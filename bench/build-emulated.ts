@@ -7,8 +7,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { ensureBusyboxIndexLayout } from '../test/helpers/busybox-multiarch.js';
+import { pushBusyboxIndex } from '../test/helpers/busybox-multiarch.js';
 import { ensureEmulation } from '../test/helpers/emulation.js';
 import { spawnRegistry } from '../test/helpers/registry-server.js';
 import { startDockerd } from '../test/helpers/dockerd.js';
@@ -26,15 +25,7 @@ async function main(): Promise<void> {
   try {
     if (!dockerd.ok) throw new Error(dockerd.reason);
     const base = `${reg.host}/base/busybox:1`;
-    const copy = spawnSync('skopeo', [
-      'copy',
-      '-q',
-      '--all',
-      '--dest-tls-verify=false',
-      `oci:${await ensureBusyboxIndexLayout()}:latest`,
-      `docker://${base}`,
-    ]);
-    if (copy.status !== 0) throw new Error(`skopeo copy: ${copy.stderr}`);
+    await pushBusyboxIndex(base);
     const ctx = join(work, 'ctx');
     await mkdir(ctx);
     await writeFile(

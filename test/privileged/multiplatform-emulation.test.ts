@@ -18,7 +18,7 @@ import {
   writeContext,
   type BuildRoot,
 } from '../helpers/builder-run.js';
-import { ensureBusyboxIndexLayout, importBusyboxIndex } from '../helpers/busybox-multiarch.js';
+import { importBusyboxIndex, pushBusyboxIndex } from '../helpers/busybox-multiarch.js';
 import { ensureEmulation, type Emulation } from '../helpers/emulation.js';
 import { readPlatformFile } from '../helpers/platform-file.js';
 import { spawnRegistry, type RegistryProcess } from '../helpers/registry-server.js';
@@ -111,14 +111,7 @@ test('FROM an image pulled for this machine: the arm64 stage takes arm64 from it
   if ('reason' in emulation) return t.skip(emulation.reason);
   if (currentPlatform().architecture !== 'amd64') return t.skip('the busybox index is amd64+arm64');
   const base = `${reg.host}/base/busybox:1`;
-  run('skopeo', [
-    'copy',
-    '-q',
-    '--all',
-    '--dest-tls-verify=false',
-    `oci:${await ensureBusyboxIndexLayout()}:latest`,
-    `docker://${base}`,
-  ]);
+  await pushBusyboxIndex(base);
   const pulled = tsCommand(br.root, 'tspull', [base], { timeout: 60_000 });
   assert.equal(pulled.code, 0, pulled.stderr);
   const ctx = await writeContext(work, 'pulled', {
