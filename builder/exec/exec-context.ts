@@ -10,7 +10,7 @@ import type { LayerOptions } from './layer-output.js';
 import type { CacheRecord, LayerRef } from '../cache/build-cache.js';
 import type { OciImageConfig } from '../image/image-config.js';
 import type { DeclaredArgs, StageVars } from '../plan/stage-vars.js';
-import type { ExtraHost } from '../../runner/resolv-conf.js';
+import type { ExtraHost } from '../../runner/executor.js';
 
 export interface SecretSource {
   file?: string;

@@ -5,7 +5,7 @@
 // step does not unpack what was just written.
 import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Mount } from '../../runner/spec.js';
+import type { Mount } from '../../runner/executor.js';
 import type { LayerRef } from '../cache/build-cache.js';
 import { cleanRel, resolveInRoot } from '../context/select.js';
 import { BuildStepError, errorAt } from '../errors.js';

@@ -1,0 +1,110 @@
+// The runner's one seam for running a process isolated, modelled on BuildKit's
+// executor.Executor (`Run(ctx, id, rootfs, mounts, process, started)`): a process, a root
+// filesystem, mounts and options in; a running process out, whose wait() gives its exit. Both
+// `tsrun` (run.ts: a container's start) and the builder's RUN (builder/exec/run-step.ts) go
+// through it; namespace-executor.ts implements it with namespaces, an overlay and cgroups (the
+// native helper). The builder reaches the runner only through this module and that one.
+import type { ChildProcess, IOType } from 'node:child_process';
+import type { Limits, Mount } from './spec.js';
+
+export type { Limits, Mount };
+// What the builder needs of the runner besides running: the layer cache a rootfs is made of,
+// and the /etc/resolv.conf and /etc/hosts every container and RUN gets.
+export { ensureLayers } from './rootfs.js';
+export { containerResolvConf, hostsFile, type ExtraHost } from './resolv-conf.js';
+
+/** The process to run (BuildKit's ProcessInfo/Meta). */
+export interface ProcessSpec {
+  argv: string[];
+  /** KEY=VALUE, complete (nothing is inherited from the caller) */
+  env: string[];
+  cwd: string;
+  /** user[:group], resolved in the container's own /etc/passwd and /etc/group */
+  user?: string;
+  hostname?: string;
+  tty?: boolean;
+  /** a minimal init as PID 1 that reaps zombies and forwards signals */
+  init?: boolean;
+}
+
+/** The root filesystem: an overlay of unpacked layers, mounted by the helper in its own mount
+ * namespace (nothing is left mounted on the host, whatever happens). */
+export interface RootfsSpec {
+  /** unpacked layer directories, bottom first (ensureLayers); none: an empty root */
+  layers: string[];
+  /** holds upper/ (the changes: a RUN's new layer, a container's writable layer) and work/ */
+  dir: string;
+  /** holds the lowerdir links, the mount point and ctr.pid (default: dir) */
+  runDir?: string;
+  /** the overlay is mounted read-only (tsrun --read-only) */
+  readOnly?: boolean;
+}
+
+/**
+ * none: an own network namespace with lo only; host: the host's; bridge: an own namespace with
+ * eth0 on the runner's bridge (outbound NAT); join: the network (and uts) namespace of another
+ * process. A bridge address the caller reserved (a container keeps its own in its record) is
+ * passed in; without one, the executor reserves one for the run and frees it when it exits.
+ */
+export type NetworkSpec =
+  | { mode: 'none' }
+  | { mode: 'host' }
+  | { mode: 'bridge'; reservation?: { ip: string; owner: string } }
+  | { mode: 'join'; netns: string; uts?: string };
+
+export interface RunOptions {
+  /** cgroup `tsdock/<id>` (v1: in each hierarchy) with these limits, removed after the exit */
+  cgroup: { id: string; limits: Limits };
+  network: NetworkSpec;
+  /** the process's stdin, stdout and stderr ('pipe' ones are on Running.child) */
+  stdio: [IOType | 'inherit', IOType | 'inherit', IOType | 'inherit'];
+  /** report whether the command could be exec'd (Running.execStatus) */
+  execStatus?: boolean;
+  /** called as soon as the helper is spawned, before network setup (BuildKit's `started`) */
+  spawned?(running: Running): void;
+  /**
+   * Reserved for rootless runs (user namespace with these id maps); the namespace executor
+   * refuses it until it implements it.
+   */
+  userns?: { uidMap: IdMap[]; gidMap: IdMap[] };
+  /** Reserved for foreign-architecture runs (e.g. `linux/arm64` under qemu); refused until
+   * implemented. */
+  platform?: string;
+}
+
+export interface IdMap {
+  containerId: number;
+  hostId: number;
+  size: number;
+}
+
+export interface ExitResult {
+  /** the process's own code; 128+n when killed by signal n; 126/127 when the command is not
+   * executable / not found; 125 when the sandbox could not be set up */
+  exitCode: number;
+  /** the cgroup's memory limit killed it */
+  oomKilled: boolean;
+}
+
+export interface Running {
+  child: ChildProcess;
+  /** the address on the bridge, with network bridge */
+  ip?: string;
+  /** with execStatus: once the command was exec'd (code 0) or failed (126/127/125) */
+  execStatus(): Promise<{ code: number; message: string }>;
+  /** once the process exited and its cgroup and transient address are freed */
+  wait(): Promise<ExitResult>;
+  /** frees the cgroup and transient address now (an interrupt handler, after SIGKILL) */
+  release(): void;
+}
+
+export interface Executor {
+  /** Starts the process; resolves once it runs (network plugged in), rejects with nothing left
+   * behind when it could not be started. */
+  run(
+    process: ProcessSpec,
+    rootfs: RootfsSpec,
+    mounts: Mount[],
+    opts: RunOptions,
+  ): Promise<Running>;
+}
