@@ -1,5 +1,5 @@
 // The runner's one seam for running a process isolated, modelled on BuildKit's
-// executor.Executor (`Run(ctx, id, rootfs, mounts, process, started)`): a process, a root
+// executor.Executor (`Run(ctx, id, rootfs, mounts, process, started)`, `Exec`): a process, a root
 // filesystem, mounts and options in; a running process out, whose wait() gives its exit. Both
 // `tsrun` (run.ts: a container's start) and the builder's RUN (builder/exec/run-step.ts) go
 // through it; namespace-executor.ts implements it with namespaces, an overlay and cgroups (the
@@ -98,6 +98,14 @@ export interface Running {
   release(): void;
 }
 
+/** A process to start in a running one's namespaces and cgroup (tsexec). */
+export interface ExecTarget {
+  /** the cgroup id the target runs in (RunOptions.cgroup.id) */
+  id: string;
+  /** the host pid of the target's PID 1 */
+  pid: number;
+}
+
 export interface Executor {
   /** Starts the process; resolves once it runs (network plugged in), rejects with nothing left
    * behind when it could not be started. */
@@ -107,4 +115,6 @@ export interface Executor {
     mounts: Mount[],
     opts: RunOptions,
   ): Promise<Running>;
+  /** Starts a process in every namespace and the cgroup of a running one (BuildKit's Exec). */
+  exec(target: ExecTarget, process: ProcessSpec, opts: Pick<RunOptions, 'stdio'>): Promise<Running>;
 }

@@ -2,7 +2,8 @@
 // cgroup with its limits (cgroups.ts), the bridge endpoint when asked (network.ts: an address,
 // then a veth moved into the new network namespace while the helper waits on its sync pipe),
 // and spawns the native helper (sandbox.ts builds its argv) that does every Linux call in one
-// exec. After the exit: OOM noted, cgroup removed, a transient address freed.
+// exec. After the exit: OOM noted, cgroup removed, a transient address freed. exec() starts a
+// process in a running one's namespaces and cgroup (`sandbox exec`).
 import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
@@ -11,7 +12,7 @@ import type { Readable, Writable } from 'node:stream';
 import { cgroupDriver, type Cgroup } from './cgroups.js';
 import type { Executor, NetworkSpec, Running, RunOptions } from './executor.js';
 import { prepareOverlay } from './rootfs.js';
-import { sandboxArgs, waitForPidFile, type SandboxRequest } from './sandbox.js';
+import { sandboxArgs, sandboxExecArgs, waitForPidFile, type SandboxRequest } from './sandbox.js';
 import { nativeBinary } from '../shared/native.js';
 import { TsdockError } from '../shared/errors.js';
 
@@ -92,6 +93,18 @@ function readStatus(pipe: Readable): Promise<{ code: number; message: string }> 
   });
 }
 
+/** The helper's exit code (128+n when a signal n ended it); rejects when it could not start. */
+function exitCode(child: ChildProcess): Promise<number> {
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) =>
+      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 9) : 0)),
+    );
+  });
+  exited.catch(() => undefined); // awaited by wait(); a spawn error also fails the attach
+  return exited;
+}
+
 export const namespaceExecutor: Executor = {
   async run(proc, rootfs, mounts, opts): Promise<Running> {
     if (opts.userns) throw new TsdockError('user namespaces are not supported by this executor');
@@ -137,14 +150,7 @@ export const namespaceExecutor: Executor = {
         ...(statusFd ? ['pipe' as const] : []),
       ];
       child = spawn(nativeBinary('sandbox'), args, { stdio: [...opts.stdio, ...extra] });
-      const spawned = child;
-      const exited = new Promise<number>((resolve, reject) => {
-        spawned.once('error', reject);
-        spawned.once('close', (code, signal) =>
-          resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 9) : 0)),
-        );
-      });
-      exited.catch(() => undefined); // awaited by wait(); a spawn error also fails the attach
+      const exited = exitCode(child);
       const status = statusFd ? readStatus(child.stdio[statusFd] as Readable) : undefined;
       const held = cgroup;
       const running: Running = {
@@ -169,5 +175,27 @@ export const namespaceExecutor: Executor = {
       release();
       throw err;
     }
+  },
+
+  async exec(target, proc, opts): Promise<Running> {
+    const driver = cgroupDriver();
+    const args = sandboxExecArgs({
+      target: target.pid,
+      argv: proc.argv,
+      env: proc.env,
+      cwd: proc.cwd,
+      user: proc.user,
+      cgroups: driver.open(target.id).dirs,
+      tty: proc.tty,
+      noMknod: driver.version === 2,
+    });
+    const child = spawn(nativeBinary('sandbox'), args, { stdio: opts.stdio });
+    const exited = exitCode(child);
+    return {
+      child,
+      execStatus: () => Promise.resolve({ code: 0, message: '' }),
+      wait: async () => ({ exitCode: await exited, oomKilled: false }),
+      release: () => undefined, // the cgroup is the target's
+    };
   },
 };
