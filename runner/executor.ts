@@ -57,7 +57,7 @@ export interface RunOptions {
   cgroup: { id: string; limits: Limits };
   network: NetworkSpec;
   /** the process's stdin, stdout and stderr ('pipe' ones are on Running.child) */
-  stdio: [IOType | 'inherit', IOType | 'inherit', IOType | 'inherit'];
+  stdio: [IOType, IOType, IOType];
   /** report whether the command could be exec'd (Running.execStatus) */
   execStatus?: boolean;
   /** called as soon as the helper is spawned, before network setup (BuildKit's `started`) */

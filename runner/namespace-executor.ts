@@ -94,7 +94,7 @@ function readStatus(pipe: Readable): Promise<{ code: number; message: string }> 
 }
 
 /** The helper's exit code (128+n when a signal n ended it); rejects when it could not start. */
-function exitCode(child: ChildProcess): Promise<number> {
+function helperExit(child: ChildProcess): Promise<number> {
   const exited = new Promise<number>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) =>
@@ -150,7 +150,7 @@ export const namespaceExecutor: Executor = {
         ...(statusFd ? ['pipe' as const] : []),
       ];
       child = spawn(nativeBinary('sandbox'), args, { stdio: [...opts.stdio, ...extra] });
-      const exited = exitCode(child);
+      const exited = helperExit(child);
       const status = statusFd ? readStatus(child.stdio[statusFd] as Readable) : undefined;
       const held = cgroup;
       const running: Running = {
@@ -190,7 +190,7 @@ export const namespaceExecutor: Executor = {
       noMknod: driver.version === 2,
     });
     const child = spawn(nativeBinary('sandbox'), args, { stdio: opts.stdio });
-    const exited = exitCode(child);
+    const exited = helperExit(child);
     return {
       child,
       execStatus: () => Promise.resolve({ code: 0, message: '' }),
