@@ -1,8 +1,7 @@
 // What the builder benchmarks share: timing a command, medians, tsbuild run as installed (its
-// shebang line), and docker's BuildKit on a private dockerd with the offline busybox image
+// launcher line), and docker's BuildKit on a private dockerd with the offline busybox image
 // loaded as localhost/busybox:latest (skipped with a reason when it cannot start here).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { TSBUILD } from '../test/helpers/builder-run.js';
 import { startBuildKit as startPeer, type BuildKitPeer } from '../test/helpers/buildkit.js';
 
@@ -29,14 +28,9 @@ export function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** tsbuild as installed (on PATH): the kernel runs its shebang, `env -S "<rest>" tsbuild`. */
+/** tsbuild as installed (on PATH): run as an executable, through its launcher line. */
 export function tsbuildCmd(args: string[], env: NodeJS.ProcessEnv): Cmd {
-  const shebang = readFileSync(TSBUILD, 'utf8').split('\n')[0]!;
-  return [
-    '/usr/bin/env',
-    ['-S', shebang.replace(/^#!\/usr\/bin\/env -S /, ''), TSBUILD, ...args],
-    env,
-  ];
+  return [TSBUILD, args, env];
 }
 
 /** docker's BuildKit with busybox loaded as localhost/busybox:latest (what the benches use). */

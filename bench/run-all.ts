@@ -47,6 +47,11 @@ const BENCHES: Bench[] = [
     title: 'Client: tspush/tspull vs skopeo (reference registry)',
     markdown: false,
   },
+  {
+    name: 'registry-ui',
+    title: 'Web console: list pages painted in headless Chromium vs skopeo list-tags',
+    markdown: true,
+  },
   { name: 'build', title: 'Builder: tsbuild vs buildah and docker BuildKit', markdown: true },
   {
     name: 'build-many-files',
@@ -54,6 +59,7 @@ const BENCHES: Bench[] = [
     markdown: true,
   },
   { name: 'run-start', title: 'Runner: start-to-exit of `true`', markdown: false },
+  { name: 'cli-start', title: 'Command start-up: `tsimages --help`', markdown: true },
   { name: 'gzip', title: 'Layer compression: block-parallel gzip', markdown: false },
 ];
 

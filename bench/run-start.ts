@@ -5,7 +5,7 @@
 // cannot start, in which case PEERS.md's 137 ms is the reference for the docker ratio.
 // Prints the figures and the ratios. Run as root: node dist/bench/run-start.js [runs]
 //
-// tsrun is run as installed (its shebang line, which sets NODE_EXTRA_CA_CERTS aside: Node parses
+// tsrun is run as installed (its sh launcher line, which sets NODE_EXTRA_CA_CERTS aside: Node parses
 // that CA bundle at every start-up, about 40 ms here, and a run never uses TLS) and, for
 // comparison, as `node tsrun.js` with the caller's environment.
 import { spawnSync } from 'node:child_process';
@@ -101,11 +101,8 @@ async function main(): Promise<void> {
     const cands: Candidate[] = [];
     const add = (name: string, cmd: string[], e?: NodeJS.ProcessEnv) =>
       cands.push({ name, cmd, env: e, times: [] });
-    // as installed (bin on PATH): the kernel runs the shebang line, i.e. `env -S "<rest>" tsrun`
-    const shebang = readFileSync(tsrun, 'utf8')
-      .split('\n')[0]!
-      .replace(/^#!\/usr\/bin\/env -S /, '');
-    const installed = ['/usr/bin/env', '-S', shebang, tsrun];
+    // as installed (bin on PATH): run as an executable, through its launcher line
+    const installed = [tsrun];
     const none = ['--rm', '--network', 'none'];
     add(
       'tsrun --rm --network none --rootfs',

@@ -1,9 +1,9 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
+#!/usr/bin/env node
 // tsbuild: build an image from a Dockerfile (docker build's flags), daemonless, with RUN in the
 // runner's sandbox and a content-addressed build cache. Thin: flags -> builder/exec/executor.
-import { parseFlags, runCli, UsageError } from '../shared/cli.js';
-import { errorLine } from '../shared/errors.js';
-import { parseReference } from '../shared/reference.js';
+import { runCommand, UsageError } from '../shared/cli.js';
+import { byteSize } from '../shared/cli-values.js';
+import { tsbuildCommand } from './commands/tsbuild.js';
 import { openContext } from '../builder/context/build-context.js';
 import { build } from '../builder/exec/executor.js';
 import { asBuildFailure } from '../builder/errors.js';
@@ -14,59 +14,13 @@ import { parseCacheRef } from '../builder/cache/cache-transfer.js';
 import { install as installInterruptCleanup } from '../builder/exec/interrupt.js';
 import { Progress, type ProgressMode } from '../builder/progress.js';
 
-const HELP = `Usage: tsbuild [OPTIONS] PATH | -
-
-Build an image from a Dockerfile.
-
-Options:
-  -t, --tag name            Name and optionally a tag (name:tag), repeatable
-  -f, --file string         Name of the Dockerfile (default PATH/Dockerfile; - for stdin)
-      --build-arg list      Set build-time variables (KEY=VALUE, or KEY to take it from the env)
-      --target string       Build only up to this stage
-      --platform string     Target platform (os/arch[/variant])
-      --no-cache            Do not use the build cache
-      --debug-cache         Explain every cache miss (also TSBUILD_DEBUG_CACHE=1)
-      --progress string     auto, plain, tty or quiet (default auto)
-      --secret list         id=ID,src=FILE or id=ID,env=VAR for RUN --mount=type=secret
-      --output list         type=oci|docker|oci-dir,dest=PATH
-      --push                Push every tag after the build
-      --cache-from ref      Import build cache from a registry (type=registry,ref=R or R)
-      --cache-to ref        Export the build's cache records to a registry
-      --memory string       Memory limit for RUN steps (e.g. 512m)
-      --network string      RUN's network: default (own namespace on the bridge, outbound
-                            NAT), none or host; RUN --network=... overrides it
-      --add-host list       Add a host:ip entry to RUN's /etc/hosts (ip may be host-gateway)
-  -q, --quiet               Print only the image id
-      --iidfile string      Write the image id to a file
-      --compression string  Layer compression in the store: gzip (default) or none
-`;
-
-runCli('tsbuild', async (argv) => {
-  installInterruptCleanup();
-  const { values: v, positionals } = parseFlags(argv, {
-    tag: { type: 'string', short: 't', multiple: true },
-    file: { type: 'string', short: 'f' },
-    'build-arg': { type: 'string', multiple: true },
-    target: { type: 'string' },
-    platform: { type: 'string' },
-    'no-cache': { type: 'boolean' },
-    'debug-cache': { type: 'boolean' },
-    progress: { type: 'string', default: 'auto' },
-    secret: { type: 'string', multiple: true },
-    output: { type: 'string', short: 'o', multiple: true },
-    push: { type: 'boolean' },
-    memory: { type: 'string', short: 'm' },
-    network: { type: 'string', default: 'default' },
-    'add-host': { type: 'string', multiple: true },
-    quiet: { type: 'boolean', short: 'q' },
-    iidfile: { type: 'string' },
-    compression: { type: 'string', default: 'gzip' },
-    'cache-from': { type: 'string', multiple: true },
-    'cache-to': { type: 'string', multiple: true },
-    help: { type: 'boolean' },
-  });
-  if (v.help) {
-    process.stdout.write(HELP);
+void runCommand(tsbuildCommand, async ({ values: v, positionals }) => {
+  if (v['install-emulators'] || v['uninstall-emulators']) {
+    const { manageEmulators } = await import('../shared/emulation.js');
+    const { targetPlatforms } = await import('../builder/plan/platforms.js');
+    const platforms = v.platform ? targetPlatforms(v.platform) : [];
+    const lines = await manageEmulators(v['install-emulators'] === true, platforms);
+    for (const l of lines) process.stdout.write(`${l}\n`);
     return 0;
   }
   if (positionals.length !== 1)
@@ -74,15 +28,13 @@ runCli('tsbuild', async (argv) => {
       'tsbuild requires exactly 1 argument (the context: a directory or -)',
       "see 'tsbuild --help'",
     );
-  for (const t of v.tag ?? []) {
-    try {
-      parseReference(t);
-    } catch (e) {
-      throw new UsageError(`invalid tag "${t}": ${errorLine(e)}`, 'use name[:tag], e.g. myapp:1.0');
-    }
-  }
-  const mode = v.quiet ? 'quiet' : progressMode(v.progress);
-  const network = networkMode(v.network);
+  // rootless hook: builds run as root of the user's namespace (runner/rootless/userns.ts)
+  if (process.getuid?.() !== 0)
+    await (await import('../runner/rootless/userns.js')).reexecInUserns();
+  installInterruptCleanup();
+  // --progress, --network and --compression are among their choices (tsbuildCommand)
+  const mode = v.quiet ? 'quiet' : v.progress === 'auto' ? 'plain' : (v.progress as ProgressMode);
+  const network = v.network === 'bridge' ? 'default' : (v.network as 'default' | 'none' | 'host');
   const hosts = await extraHosts(v['add-host'] ?? []);
   const request = {
     tags: v.tag ?? [],
@@ -98,10 +50,10 @@ runCli('tsbuild', async (argv) => {
       : undefined,
     outputs: (v.output ?? []).map(parseOutput),
     push: v.push === true,
-    limits: v.memory ? { memory: parseSize(v.memory) } : undefined,
+    limits: v.memory ? { memory: byteSize(v.memory) } : undefined,
     network,
     extraHosts: hosts,
-    compression: compressionOf(v.compression),
+    compression: v.compression as 'gzip' | 'none',
     cacheFrom: (v['cache-from'] ?? []).map(parseCacheRef),
     cacheTo: (v['cache-to'] ?? []).map(parseCacheRef),
     warn: (line: string) => process.stderr.write(`${line}\n`),
@@ -123,28 +75,11 @@ runCli('tsbuild', async (argv) => {
   return 0;
 });
 
-function progressMode(p: string | undefined): ProgressMode {
-  if (p === 'plain' || p === 'tty' || p === 'quiet') return p;
-  if (p === 'auto' || p === undefined) return 'plain';
-  throw new UsageError(`invalid --progress "${p}"`, 'use auto, plain, tty or quiet');
-}
-
-function networkMode(n: string | undefined): 'default' | 'none' | 'host' {
-  if (n === undefined || n === 'default' || n === 'bridge') return 'default';
-  if (n === 'none' || n === 'host') return n;
-  throw new UsageError(`invalid --network "${n}"`, 'use default, none or host');
-}
-
 async function extraHosts(list: string[]): Promise<ExtraHost[]> {
   if (list.length === 0) return [];
   const { parseExtraHost } = await import('../runner/resolv-conf.js');
   const { gatewayOf, parseSubnet } = await import('../runner/network.js');
   return list.map((h) => parseExtraHost(h, () => gatewayOf(parseSubnet())));
-}
-
-function compressionOf(c: string | undefined): 'gzip' | 'none' {
-  if (c === 'gzip' || c === 'none') return c;
-  throw new UsageError(`invalid --compression "${c}"`, 'use gzip or none');
 }
 
 function buildArgs(list: string[]): Map<string, string> {
@@ -172,11 +107,4 @@ function secrets(list: string[]): Map<string, SecretSource> {
     m.set(id, src ? { file: src } : { env: env ?? id });
   }
   return m;
-}
-
-function parseSize(s: string): number {
-  const m = /^(\d+)([bkmg]?)$/i.exec(s);
-  if (!m) throw new UsageError(`invalid size "${s}"`, 'e.g. 512m, 1g');
-  const unit = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase()]!;
-  return Number(m[1]) * unit;
 }

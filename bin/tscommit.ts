@@ -1,21 +1,12 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
+#!/usr/bin/env node
 // tscommit: create a new image from a container's changes (docker commit CONTAINER REF).
 // Flags: -m/--message MSG, -a/--author NAME, -p/--pause (default true; --pause=false lets the
 // container run while its files are read).
 import { commitContainer } from '../runner/commit.js';
-import { InvalidInputError } from '../shared/errors.js';
-import { parseFlags, runCli } from '../shared/cli.js';
+import { runCommand } from '../shared/cli.js';
+import { tscommitCommand } from './commands/tscommit.js';
 
-const USAGE = 'usage: tscommit [-m MSG] [-a AUTHOR] [--pause=false] CONTAINER REF';
-
-void runCli('tscommit', async (args) => {
-  const { values, positionals } = parseFlags(args, {
-    message: { type: 'string', short: 'm' },
-    author: { type: 'string', short: 'a' },
-    pause: { type: 'boolean', short: 'p', default: true },
-  });
-  if (positionals.length !== 2)
-    throw new InvalidInputError('tscommit needs a container and a reference', USAGE);
+void runCommand(tscommitCommand, async ({ values, positionals }) => {
   let skipped = 0;
   const res = await commitContainer(positionals[0]!, positionals[1]!, {
     message: values.message,

@@ -3,9 +3,11 @@
 // starts tsregistry on embedded defaults, builds, runs, commits, pushes and pulls the example app,
 // printing each step. Ports: REGISTRY_HTTP_ADDR (default 127.0.0.1:5000), TSDEMO_PORT (8080).
 import { join } from 'node:path';
-import { errorLine, TsdockError } from '../shared/errors.js';
+import { runCommand } from '../shared/cli.js';
+import { TsdockError } from '../shared/errors.js';
 import { configDir, tsdockRoot } from '../shared/paths.js';
 import { runReferenceWorkflow } from './demo/reference-workflow.js';
+import { tsdemoCommand } from './commands/tsdemo.js';
 
 function port(value: string | undefined, fallback: number, what: string): number {
   if (value === undefined || value === '') return fallback;
@@ -15,13 +17,7 @@ function port(value: string | undefined, fallback: number, what: string): number
   return n;
 }
 
-async function main(): Promise<number> {
-  if (process.argv.length > 2) {
-    console.log(
-      'Usage: tsdemo   (walks the reference workflow; env REGISTRY_HTTP_ADDR, TSDEMO_PORT, TSDOCK_ROOT)',
-    );
-    return process.argv[2] === '--help' || process.argv[2] === '-h' ? 0 : 125;
-  }
+void runCommand(tsdemoCommand, async () => {
   if (process.getuid?.() !== 0)
     throw new TsdockError('tsdemo runs containers: run it as root (sudo make demo)');
   const root = tsdockRoot();
@@ -34,12 +30,4 @@ async function main(): Promise<number> {
     dataDir: join(root, 'demo'),
   });
   return 0;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(`tsdemo: ${errorLine(err)}`);
-    process.exit(125);
-  },
-);
+});

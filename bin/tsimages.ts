@@ -1,25 +1,19 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
+#!/usr/bin/env node
 // tsimages: list images in the local store (docker images): REPOSITORY TAG IMAGE ID CREATED SIZE.
 // [REPOSITORY[:TAG]] filters; -q ids only; --no-trunc full ids; --digests; --format TEMPLATE
-// (Go template over .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size; `table ...`).
-import { parseFlags, runCli, UsageError } from '../shared/cli.js';
+// (Go template over .Repository .Tag .ID .Digest .CreatedAt .CreatedSince .Size .Platforms;
+// `table ...`); --tree lists the platforms of each index under it.
+import { runCommand, type ParsedFlags } from '../shared/cli.js';
 import { compileTemplate } from '../shared/go-template.js';
 import { familiarRepository, parseReference } from '../shared/reference.js';
 import { ContentStore } from '../shared/store/content-store.js';
-import { formatColumns, listImageRows, type ImageRow } from '../shared/store/image-list.js';
-
-const HELP = `Usage:  tsimages [OPTIONS] [REPOSITORY[:TAG]]
-
-List images
-
-Options:
-  -a, --all             Show all images (no effect: there are no intermediate images)
-      --digests         Show digests
-  -f, --filter filter   Filter output: dangling=true|false, reference=PATTERN (glob, e.g. "bu*:*")
-      --format string   Format output using a Go template ("table ..." adds a header)
-      --no-trunc        Don't truncate output
-  -q, --quiet           Only show image IDs
-`;
+import {
+  formatColumns,
+  formatTree,
+  listImageRows,
+  type ImageRow,
+} from '../shared/store/image-list.js';
+import { tsimagesCommand } from './commands/tsimages.js';
 
 const HEADERS: Record<string, string> = {
   Repository: 'REPOSITORY',
@@ -29,22 +23,13 @@ const HEADERS: Record<string, string> = {
   CreatedAt: 'CREATED AT',
   CreatedSince: 'CREATED',
   Size: 'SIZE',
+  Platforms: 'PLATFORMS',
 };
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, {
-    all: { type: 'boolean', short: 'a' },
-    digests: { type: 'boolean' },
-    filter: { type: 'string', short: 'f', multiple: true },
-    format: { type: 'string' },
-    'no-trunc': { type: 'boolean' },
-    quiet: { type: 'boolean', short: 'q' },
-    help: { type: 'boolean' },
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+async function main({
+  values,
+  positionals,
+}: ParsedFlags<(typeof tsimagesCommand)['flags']>): Promise<number> {
   const store = await ContentStore.open();
   let rows = await listImageRows(store, { noTrunc: values['no-trunc'] });
   if (positionals[0]) rows = rows.filter(matcher(positionals[0]));
@@ -52,6 +37,10 @@ async function main(argv: string[]): Promise<number> {
   if (values.quiet) {
     const ids = [...new Set(rows.map((r) => r.ID))];
     if (ids.length) process.stdout.write(`${ids.join('\n')}\n`);
+    return 0;
+  }
+  if (values.tree) {
+    process.stdout.write(formatTree(rows));
     return 0;
   }
   let format = values.format ?? 'table';
@@ -103,7 +92,7 @@ function filterFor(spec: string): (r: ImageRow) => boolean {
     return (r) =>
       r.Repository !== '<none>' && re.test(withTag ? `${r.Repository}:${r.Tag}` : r.Repository);
   }
-  throw new UsageError(`invalid filter "${spec}"`, 'use dangling=true|false or reference=PATTERN');
+  throw new Error(`invalid filter "${spec}"`); // tsimagesCommand checked it
 }
 
-void runCli('tsimages', main);
+void runCommand(tsimagesCommand, main);

@@ -1,21 +1,13 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
+#!/usr/bin/env node
 // tsinspect: docker inspect for containers and images: a JSON array, or --format TEMPLATE per
 // object. Like docker, a name is looked up as a container first, then as an image; --type
 // picks one. Container documents come from runner/containers.ts (inspectContainer).
-import { parseFlags, runCli, UsageError } from '../shared/cli.js';
+import { runCommand, type ParsedFlags } from '../shared/cli.js';
 import { NotFoundError, TsdockError, errorLine } from '../shared/errors.js';
 import { compileTemplate } from '../shared/go-template.js';
 import { ContentStore } from '../shared/store/content-store.js';
 import { inspectImage } from '../shared/store/image-inspect.js';
-
-const HELP = `Usage:  tsinspect [OPTIONS] NAME|ID [NAME|ID...]
-
-Return low-level information on containers and images
-
-Options:
-  -f, --format string   Format output using a Go template
-      --type string     Only inspect objects of the given type (container or image)
-`;
+import { tsinspectCommand } from './commands/tsinspect.js';
 
 type Inspector = (ref: string) => Promise<Record<string, unknown>>;
 
@@ -29,23 +21,11 @@ async function containerInspector(): Promise<Inspector | undefined> {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, {
-    format: { type: 'string', short: 'f' },
-    type: { type: 'string' },
-    size: { type: 'boolean', short: 's' },
-    help: { type: 'boolean' },
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (positionals.length === 0)
-    throw new UsageError('"tsinspect" requires at least 1 argument', 'usage: tsinspect NAME|ID...');
+async function main({
+  values,
+  positionals,
+}: ParsedFlags<(typeof tsinspectCommand)['flags']>): Promise<number> {
   const type = values.type;
-  if (type !== undefined && type !== 'image' && type !== 'container') {
-    throw new UsageError(`"${type}" is not a valid value for --type`, 'use container or image');
-  }
   const template = values.format !== undefined ? compileTemplate(values.format) : undefined;
   const inspectors: Inspector[] = [];
   if (type !== 'image') {
@@ -96,4 +76,4 @@ function isNotFound(err: unknown): boolean {
   );
 }
 
-void runCli('tsinspect', main);
+void runCommand(tsinspectCommand, main);

@@ -1,19 +1,17 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
+#!/usr/bin/env node
 // tslogs: print a detached container's logs (docker logs); -f follows until it exits.
-import { showLogs } from '../runner/lifecycle.js';
+import { runCommand } from '../shared/cli.js';
 import { errorLine } from '../shared/errors.js';
+import { tslogsCommand } from './commands/tslogs.js';
 
-const args = process.argv.slice(2);
-const follow = args.some((a) => a === '-f' || a === '--follow');
-const ref = args.find((a) => !a.startsWith('-'));
-if (!ref) {
-  process.stderr.write('usage: tslogs [-f] CONTAINER\n');
-  process.exit(125);
-}
-showLogs(ref, follow).then(
-  () => process.exit(0),
-  (err: unknown) => {
+void runCommand(tslogsCommand, async ({ values, positionals }) => {
+  const { showLogs } = await import('../runner/lifecycle.js');
+  try {
+    await showLogs(positionals[0]!, values.follow === true);
+    return 0;
+  } catch (err) {
+    // as docker logs: a container that cannot be read is exit 1, not a usage error
     process.stderr.write(`tslogs: ${errorLine(err)}\n`);
-    process.exit(1);
-  },
-);
+    return 1;
+  }
+});

@@ -1,32 +1,12 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
+#!/usr/bin/env node
 // tsnetwork: the bridge containers and builds share. `ls` shows it (name, subnet, gateway,
 // whether it exists, its NAT rules); `rm` takes the bridge and its iptables rules down, which
 // otherwise stay, like docker0, once the first container or RUN made them.
-import { parseFlags, runCli, UsageError } from '../shared/cli.js';
+import { runCommand } from '../shared/cli.js';
+import { tsnetworkCommand } from './commands/tsnetwork.js';
 
-const HELP = `Usage: tsnetwork ls | rm [--force]
-
-The bridge of tsrun containers and tsbuild RUN steps (TSDOCK_BRIDGE, default tsdock0; subnet
-TSDOCK_SUBNET, default 172.31.0.0/16), with outbound NAT (iptables chains TSDOCK-<bridge>).
-
-Commands:
-  ls            Show the bridge, its subnet and its NAT rules
-  rm            Remove the bridge and its NAT rules (refused while containers use it)
-      --force   Remove even while network interfaces are plugged into it
-`;
-
-runCli('tsnetwork', async (argv) => {
-  const { values: v, positionals } = parseFlags(argv, {
-    force: { type: 'boolean', short: 'f' },
-    help: { type: 'boolean' },
-  });
-  if (v.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const [cmd, ...rest] = positionals;
-  if ((cmd !== 'ls' && cmd !== 'rm') || rest.length > 0)
-    throw new UsageError(`unknown command "${positionals.join(' ')}"`, "see 'tsnetwork --help'");
+void runCommand(tsnetworkCommand, async ({ values: v, positionals }) => {
+  const cmd = positionals[0];
   const net = await import('../runner/network.js');
   if (cmd === 'rm') {
     const { removed } = net.removeBridge({ force: v.force === true });

@@ -2,55 +2,23 @@
 // tsregistry: the OCI distribution registry server, plus `gc` and `user add|remove|list`.
 // Thin: parse flags, load the config, call registry/.
 import { randomBytes } from 'node:crypto';
-import { parseFlags, readPasswordFromStdin, runCli, UsageError } from '../shared/cli.js';
+import { readPasswordFromStdin, runCommand, UsageError, type ParsedFlags } from '../shared/cli.js';
 import { loadConfig, signingKeyFile, usersFile, type RegistryConfig } from '../registry/config.js';
+import { tsregistryCommand } from './commands/tsregistry.js';
 
-const USAGE = `Usage:
-  tsregistry [serve] [--config FILE] [--workers N]
-                                          run the registry (default 127.0.0.1:5000); N worker
-                                          processes share the socket (default: one per CPU with
-                                          metadata.postgres, 1 with the embedded LevelDB)
-  tsregistry gc [--dry-run] [--untagged] [--grace SECONDS] [--config FILE]
-                                          delete unreferenced blobs; when the registry runs,
-                                          it collects online (POST /admin/gc on loopback; with
-                                          auth on, as the user 'tslogin 127.0.0.1:PORT' saved,
-                                          who needs the registry:gc:* grant)
-  tsregistry user add NAME [--password-stdin] [--access GRANT]... [--config FILE]
-  tsregistry user remove NAME [--config FILE]
-  tsregistry user list [--config FILE]
-
-GRANT is a scope pattern: repository:team-a/*:pull,push | repository:*:pull | registry:catalog:*
-| registry:gc:* (default for a new user: repository:*:pull,push,delete, registry:catalog:* and
-registry:gc:*). Re-adding a user replaces its password and grants (its refresh tokens stop working).
-Environment: REGISTRY_HTTP_ADDR, REGISTRY_LOG_LEVEL, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY, ...`;
-
-const FLAGS = {
-  config: { type: 'string' },
-  workers: { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  untagged: { type: 'boolean' },
-  'password-stdin': { type: 'boolean' },
-  grace: { type: 'string' },
-  access: { type: 'string', multiple: true },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, FLAGS, { name: 'tsregistry' });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+async function main({
+  values,
+  positionals,
+}: ParsedFlags<(typeof tsregistryCommand)['flags']>): Promise<number> {
   const config = loadConfig(values.config);
   const [cmd = 'serve', ...rest] = positionals;
   if (cmd === 'serve') return await serve(config, values.config === undefined, values.workers);
   if (cmd === 'gc') {
     const grace = values.grace === undefined ? undefined : Number(values.grace);
-    if (grace !== undefined && !(grace >= 0)) throw new UsageError('--grace takes seconds');
     return await gc(config, { dryRun: !!values['dry-run'], untagged: !!values.untagged, grace });
   }
   if (cmd === 'user') return await user(config, rest, values);
-  throw new UsageError(`unknown command "${cmd}"`, "see 'tsregistry --help'");
+  throw new UsageError(`unknown command "${cmd}"`); // tsregistryCommand refused it already
 }
 
 async function serve(
@@ -217,4 +185,4 @@ async function user(
   throw new UsageError(`unknown user command "${sub ?? ''}"`, 'use add, remove or list');
 }
 
-void runCli('tsregistry', main);
+void runCommand(tsregistryCommand, main);

@@ -1,19 +1,11 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS TSDOCK_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
+#!/usr/bin/env node
 // tsrmi: remove images (docker rmi). Untags each name; an image with no name left is deleted
 // and its unshared blobs are freed. -f removes an id with several names, or one a container uses.
-import { parseFlags, runCli, UsageError } from '../shared/cli.js';
+import { runCommand, type ParsedFlags } from '../shared/cli.js';
 import { errorLine } from '../shared/errors.js';
 import { ContentStore } from '../shared/store/content-store.js';
 import { removeImage, type InUseCheck } from '../shared/store/remove-image.js';
-
-const HELP = `Usage:  tsrmi [OPTIONS] IMAGE [IMAGE...]
-
-Remove one or more images
-
-Options:
-  -f, --force      Force removal of the image
-      --no-prune   (accepted for compatibility)
-`;
+import { tsrmiCommand } from './commands/tsrmi.js';
 
 /** Which container (if any) uses an image, from the runner's state; none if it is absent. */
 async function inUseCheck(store: ContentStore): Promise<InUseCheck> {
@@ -33,18 +25,10 @@ async function inUseCheck(store: ContentStore): Promise<InUseCheck> {
   };
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, {
-    force: { type: 'boolean', short: 'f' },
-    'no-prune': { type: 'boolean' },
-    help: { type: 'boolean' },
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (positionals.length === 0)
-    throw new UsageError('"tsrmi" requires at least 1 argument', 'usage: tsrmi IMAGE...');
+async function main({
+  values,
+  positionals,
+}: ParsedFlags<(typeof tsrmiCommand)['flags']>): Promise<number> {
   const store = await ContentStore.open();
   const inUse = await inUseCheck(store);
   let failed = false;
@@ -61,4 +45,4 @@ async function main(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-void runCli('tsrmi', main);
+void runCommand(tsrmiCommand, main);

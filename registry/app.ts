@@ -1,12 +1,11 @@
 // The Express application: request ids and access logs, metrics, health, the token service,
 // one router per resource, the 404 fallback and the one error middleware.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { randomUUID } from 'node:crypto';
 import { adminRouter } from './handlers/admin.js';
 import type { Logger } from 'pino';
 import { errorMiddleware, RegistryError } from './errors.js';
 import type { Metrics } from './metrics.js';
-import { routeOf } from './metrics.js';
+import { observeRequest } from './request-log.js';
 import type { HandlerContext } from './handlers/common.js';
 import { baseRouter } from './handlers/base.js';
 import { catalogRouter } from './handlers/catalog.js';
@@ -20,6 +19,12 @@ import type { GarbageCollector } from './gc.js';
 import type { ProxyService } from './proxy/service.js';
 import { proxyRouter } from './proxy/handlers.js';
 import { proxyAdminRouter } from './proxy/admin.js';
+import type { UsersFile } from './auth/users.js';
+import { adminUsersRouter } from './handlers/admin-users.js';
+import { adminStorageRouter } from './handlers/admin-storage.js';
+import { UsageIndex } from './ui/usage.js';
+import { uiStaticRouter } from './ui/routes.js';
+import { uiApiRouter } from './ui/api.js';
 
 export interface AppOptions extends HandlerContext {
   logger: Logger;
@@ -34,6 +39,10 @@ export interface AppOptions extends HandlerContext {
   metricsRoute?: boolean;
   /** Pull-through cache of upstream registries (registry/proxy/), when configured. */
   proxy?: ProxyService;
+  /** The token service's users, for the `/admin/users` endpoints (absent without token auth). */
+  users?: UsersFile;
+  /** Serve the web console at `/ui/` (registry/ui/; default true). */
+  ui?: boolean;
 }
 
 export function createApp(opts: AppOptions): Express {
@@ -57,6 +66,13 @@ export function createApp(opts: AppOptions): Express {
         loopbackOnly: opts.adminLoopbackOnly ?? true,
       }),
     );
+  const usage = new UsageIndex(opts.registry);
+  app.use(adminStorageRouter({ auth: opts.auth, usage, gc: opts.gc }));
+  if (opts.users) app.use(adminUsersRouter({ auth: opts.auth, users: opts.users }));
+  if (opts.ui !== false) {
+    app.use(uiStaticRouter());
+    app.use(uiApiRouter({ registry: opts.registry, auth: opts.auth, usage }));
+  }
   for (const r of opts.extra ?? []) app.use(r);
   app.use((_req, res, next) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
@@ -91,32 +107,10 @@ export function metricsHandler(metrics: Metrics) {
   };
 }
 
-/** Request id, access log line and metrics for every request. */
+/** Request id, access log line and metrics for every request (registry/request-log.ts). */
 function observe(opts: AppOptions) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) || randomUUID();
-    res.setHeader('X-Request-Id', id);
-    const started = process.hrtime.bigint();
-    const bytesIn = Number(req.headers['content-length'] ?? 0) || 0;
-    res.on('finish', () => {
-      const route = routeOf(req.method, req.path);
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      opts.metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
-      opts.metrics.bytesIn.inc(bytesIn);
-      const out = Number(res.getHeader('Content-Length') ?? 0);
-      if (req.method !== 'HEAD' && out > 0) opts.metrics.bytesOut.inc(out);
-      opts.logger.info(
-        {
-          reqId: id,
-          method: req.method,
-          url: req.originalUrl.slice(0, 300),
-          status: res.statusCode,
-          ms: Math.round(ms),
-          bytesIn,
-        },
-        'request',
-      );
-    });
+    observeRequest(req, res, opts);
     next();
   };
 }

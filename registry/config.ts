@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { InvalidInputError } from '../shared/errors.js';
+import { InvalidInputError, TsdockError } from '../shared/errors.js';
 import { registryRoot } from '../shared/paths.js';
+import { configProblem, configSections } from './config-schema.js';
 import type { LoginLimitConfig } from './auth/login-limiter.js';
 import { normalizeProxy, type ProxyConfig } from './proxy/config.js';
 import { normalizeS3Config, type S3StorageConfig } from './storage/drivers/s3/s3-config.js';
@@ -77,6 +78,8 @@ export interface RegistryConfig {
   metadata?: { postgres?: PostgresMetadataConfig };
   /** Pull-through cache of other registries (registry/proxy/config.ts). */
   proxy?: ProxyConfig;
+  /** The web console at `/ui/` (registry/ui/); on unless `enabled: false`. */
+  ui: { enabled: boolean };
 }
 
 /** `metadata.postgres`: a PostgreSQL database shared by every replica. */
@@ -109,6 +112,7 @@ export function defaultConfig(): RegistryConfig {
       draintimeout: 10,
       timeouts: { headers: 70, bodyidle: 60, bodyminrate: 1024 },
     },
+    ui: { enabled: true },
   };
 }
 
@@ -127,7 +131,11 @@ export function defaultTokenAuth(): TokenAuthConfig {
   };
 }
 
-/** Loads the config file (or the embedded default), then applies REGISTRY_* env overrides. */
+/**
+ * Loads the config file (or the embedded default), applies REGISTRY_* env overrides, and checks
+ * the result against registry/config-schema.ts: an unknown key, a value of the wrong type or an
+ * invalid setting throws one line naming the key (exit 1).
+ */
 export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): RegistryConfig {
   const config = defaultConfig();
   if (file === undefined) {
@@ -139,46 +147,73 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
     } catch (err) {
       throw new InvalidInputError(
         `cannot read config ${file}: ${(err as Error).message.split('\n')[0]}`,
+        undefined,
+        1,
       );
     }
-    if (doc !== null && typeof doc === 'object') merge(config as unknown as Obj, doc as Obj);
-    if (config.auth) {
-      const defaults = defaultTokenAuth();
-      const given = (config.auth.token ?? {}) as Partial<TokenAuthConfig>;
-      config.auth.token = {
-        ...defaults,
-        ...given,
-        loginlimit: { ...defaults.loginlimit, ...(given.loginlimit ?? {}) },
-      };
-    }
-    if (config.auth && !(doc as Obj).auth) delete config.auth;
+    if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc)))
+      throw new InvalidInputError(`config: ${file} is not a mapping of settings`, undefined, 1);
+    if (doc) merge(config as unknown as Obj, doc as Obj);
   }
-  applyEnv(config as unknown as Obj, env);
-  normalize(config);
+  const fromEnv = applyEnv(config as unknown as Obj, env);
+  const problem = configProblem(config);
+  if (problem) {
+    const envName = [...fromEnv].find(([path]) => (problem.path + '.').startsWith(path + '.'))?.[1];
+    const where = envName ? `${envName} (${problem.path})` : problem.path;
+    throw new InvalidInputError(`config: ${where}: ${problem.message}`, undefined, 1);
+  }
+  if (config.auth) config.auth.token = withTokenDefaults(config.auth.token);
+  try {
+    normalize(config);
+  } catch (err) {
+    if (err instanceof TsdockError && err.exitCode !== 1)
+      throw new InvalidInputError(err.message, err.hint, 1, { cause: err });
+    throw err;
+  }
   return config;
+}
+
+function withTokenDefaults(given: Partial<TokenAuthConfig> = {}): TokenAuthConfig {
+  const defaults = defaultTokenAuth();
+  return { ...defaults, ...given, loginlimit: { ...defaults.loginlimit, ...given.loginlimit } };
 }
 
 type Obj = Record<string, unknown>;
 
+/** Copies `source` into `target`, keys lower-cased (matched case-insensitively, as distribution does). */
 function merge(target: Obj, source: Obj): void {
   for (const [k, v] of Object.entries(source)) {
     const key = k.toLowerCase();
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      if (typeof target[key] !== 'object' || target[key] === null) target[key] = {};
-      merge(target[key] as Obj, v as Obj);
-    } else target[key] = v;
+    if (isObj(v)) {
+      if (!isObj(target[key])) target[key] = {};
+      merge(target[key] as Obj, v);
+    } else target[key] = Array.isArray(v) ? v.map(lowerKeys) : v;
   }
 }
 
-/** REGISTRY_A_B_C=value sets config.a.b.c (keys matched case-insensitively, as distribution does). */
-function applyEnv(config: Obj, env: NodeJS.ProcessEnv): void {
+function lowerKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(lowerKeys);
+  if (!isObj(v)) return v;
+  return Object.fromEntries(Object.entries(v).map(([k, e]) => [k.toLowerCase(), lowerKeys(e)]));
+}
+
+function isObj(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * REGISTRY_A_B_C=value sets config.a.b.c. Variables whose first part names no config section
+ * (REGISTRY_URL...) are not settings and are left alone. Returns which variable set which path.
+ */
+function applyEnv(config: Obj, env: NodeJS.ProcessEnv): Map<string, string> {
+  const set = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('REGISTRY_') || value === undefined) continue;
     const parts = name.slice('REGISTRY_'.length).toLowerCase().split('_');
+    if (!configSections.includes(parts[0]!)) continue;
     let node = config;
     for (const part of parts.slice(0, -1)) {
-      if (typeof node[part] !== 'object' || node[part] === null)
-        node[part] = part === 'token' ? defaultTokenAuth() : {};
+      if (!isObj(node[part])) node[part] = {};
       node = node[part] as Obj;
     }
     const leaf = parts[parts.length - 1]!;
@@ -190,7 +225,9 @@ function applyEnv(config: Obj, env: NodeJS.ProcessEnv): void {
           : /^\d+$/.test(value)
             ? Number(value)
             : value;
+    set.set(parts.join('.'), name);
   }
+  return set;
 }
 
 function normalize(config: RegistryConfig): void {
@@ -215,6 +252,11 @@ function normalize(config: RegistryConfig): void {
     throw new InvalidInputError(
       `invalid http.debug.addr "${String(config.http.debug.addr)}"`,
       'expected host:port',
+    );
+  if (typeof config.ui.enabled !== 'boolean')
+    throw new InvalidInputError(
+      `invalid ui.enabled "${String(config.ui.enabled)}"`,
+      'expected true or false',
     );
   if (typeof config.http.addr !== 'string' || !/:\d+$/.test(config.http.addr))
     throw new InvalidInputError(

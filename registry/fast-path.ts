@@ -1,11 +1,12 @@
 // The hot read path, before Express: manifest GET/HEAD and blob HEAD answered from the
 // in-memory caches (tag -> digest, manifest bytes, blob sizes and links) when the access
 // controller can decide without I/O. Anything not cached falls through to the router, which
-// fills the caches. Replies are identical to the router's.
+// fills the caches. Replies are identical to the router's: the same headers (X-Request-Id
+// included), access-log line and metrics (registry/request-log.ts), and body.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from './services/registry.js';
 import { manifestHeaders } from './handlers/manifests.js';
-import type { Metrics } from './metrics.js';
+import { observeRequest, type RequestObserver } from './request-log.js';
 
 const PATH_RE =
   /^\/v2\/([a-z0-9][a-z0-9._/-]*)\/(manifests|blobs)\/([A-Za-z0-9_][A-Za-z0-9._:-]*)$/;
@@ -13,7 +14,7 @@ const PATH_RE =
 /** Decides pull access without I/O: true (allowed), or undefined (ask the full controller). */
 export type FastAuthorizer = (req: IncomingMessage, repo: string) => boolean | undefined;
 
-export function fastPath(registry: Registry, authorize: FastAuthorizer, metrics: Metrics) {
+export function fastPath(registry: Registry, authorize: FastAuthorizer, observer: RequestObserver) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const m = PATH_RE.exec(req.url ?? '');
@@ -22,18 +23,18 @@ export function fastPath(registry: Registry, authorize: FastAuthorizer, metrics:
     if (kind === 'manifests') {
       const hit = registry.manifests.cached(repo, ref);
       if (!hit || authorize(req, repo) !== true) return false;
+      observeRequest(req, res, observer);
       res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
       manifestHeaders(res, hit);
       res.statusCode = 200;
       res.end(req.method === 'HEAD' ? undefined : hit.bytes);
-      metrics.requests.inc({ method: req.method, route: 'manifests', status: '200' });
-      if (req.method === 'GET') metrics.bytesOut.inc(hit.bytes.length);
       return true;
     }
     if (req.method !== 'HEAD') return false;
     const size = registry.cachedBlobSize(repo, ref);
     if (size === undefined || authorize(req, repo) !== true) return false;
     registry.guard.touch(ref);
+    observeRequest(req, res, observer);
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Content-Length', String(size));
@@ -43,7 +44,6 @@ export function fastPath(registry: Registry, authorize: FastAuthorizer, metrics:
     res.setHeader('Cache-Control', 'max-age=31536000');
     res.statusCode = 200;
     res.end();
-    metrics.requests.inc({ method: 'HEAD', route: 'blobs', status: '200' });
     return true;
   };
 }

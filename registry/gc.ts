@@ -43,8 +43,23 @@ export interface GcOptions {
   metrics?: Metrics;
 }
 
+/** One past collection, for the console's GC page (`GET /admin/gc/runs`). */
+export interface GcRunSummary {
+  at: string;
+  ms: number;
+  dryRun: boolean;
+  blobs: number;
+  bytesFreed: number;
+  manifests: number;
+  error?: string;
+}
+
+const RUNS_KEPT = 20;
+
 export class GarbageCollector {
   private current: Promise<GcReport> | undefined;
+  /** The last collections this process ran, newest first. */
+  readonly runs: GcRunSummary[] = [];
   /** When the running collection began (uploads and mounts since are kept). */
   private started = 0;
   constructor(
@@ -54,12 +69,34 @@ export class GarbageCollector {
 
   /** Runs one collection (a second caller joins the running one). */
   run(opts: { dryRun: boolean; untagged?: boolean; grace?: number }): Promise<GcReport> {
-    this.current ??= this.collect(
+    this.current ??= this.recorded(
       opts.dryRun,
-      opts.untagged ?? this.opts.untagged,
-      opts.grace ?? this.opts.grace,
+      this.collect(opts.dryRun, opts.untagged ?? this.opts.untagged, opts.grace ?? this.opts.grace),
     ).finally(() => (this.current = undefined));
     return this.current;
+  }
+
+  private async recorded(dryRun: boolean, collection: Promise<GcReport>): Promise<GcReport> {
+    const began = Date.now();
+    const summary = (r?: GcReport, error?: string): GcRunSummary => ({
+      at: new Date(began).toISOString(),
+      ms: Date.now() - began,
+      dryRun,
+      blobs: r?.blobsDeleted.length ?? 0,
+      bytesFreed: r?.bytesFreed ?? 0,
+      manifests: r?.manifestsDeleted.length ?? 0,
+      ...(error === undefined ? {} : { error }),
+    });
+    try {
+      const report = await collection;
+      this.runs.unshift(summary(report));
+      return report;
+    } catch (err) {
+      this.runs.unshift(summary(undefined, (err as Error).message));
+      throw err;
+    } finally {
+      this.runs.length = Math.min(this.runs.length, RUNS_KEPT);
+    }
   }
 
   /** Resolves once no collection is running. */

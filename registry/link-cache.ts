@@ -1,7 +1,8 @@
 // The (repository, blob) links one process knows exist, for blob GET/HEAD without a metadata
 // read. Indexed by digest, so forgetting a blob GC deleted costs that blob's own links: a scan of
 // the whole cache per deleted blob stalled the event loop for 20 s when a collection deleted
-// 1000 blobs with 100k links cached.
+// 1000 blobs with 100k links cached. A cache of size 0 keeps nothing (a store shared with other
+// processes, which may unlink a blob at any moment: every lookup asks the store).
 export class LinkCache {
   private readonly byDigest = new Map<string, Set<string>>();
   private count = 0;
@@ -12,6 +13,7 @@ export class LinkCache {
   }
 
   add(repo: string, digest: string): void {
+    if (this.max === 0) return;
     if (this.count >= this.max) this.clear();
     let repos = this.byDigest.get(digest);
     if (!repos) this.byDigest.set(digest, (repos = new Set()));

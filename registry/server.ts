@@ -79,8 +79,10 @@ export async function startServer(
     adminLoopbackOnly: config.storage.maintenance.gc.loopbackonly,
     metricsRoute: !config.http.debug,
     proxy,
+    users: auth.users,
+    ui: config.ui.enabled,
   });
-  const fast = fastPath(registry, auth.fast, metrics);
+  const fast = fastPath(registry, auth.fast, { logger, metrics });
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (fast(req, res)) return;
     bodies.watch(req, res);

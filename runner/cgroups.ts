@@ -271,12 +271,3 @@ export function detectCgroupVersion(root = '/sys/fs/cgroup'): 1 | 2 {
   if (forced === '1' || forced === '2') return Number(forced) as 1 | 2;
   return existsSync(join(root, 'cgroup.controllers')) ? 2 : 1;
 }
-
-let cached: CgroupDriver | undefined;
-/** The driver for this machine (TSDOCK_CGROUP_VERSION / TSDOCK_CGROUP_ROOT override, e.g. to
- * use the v2 mount of a hybrid host: 2 and /sys/fs/cgroup/unified). */
-export function cgroupDriver(): CgroupDriver {
-  const root = process.env.TSDOCK_CGROUP_ROOT ?? '/sys/fs/cgroup';
-  cached ??= detectCgroupVersion(root) === 2 ? new CgroupV2Driver(root) : new CgroupV1Driver(root);
-  return cached;
-}

@@ -38,10 +38,13 @@ export async function commitContainer(
   target: string,
   opts: CommitOptions = {},
 ): Promise<CommitResult> {
+  // rootless hook: the upper dir holds files of the user's subordinate ids; read them as root
+  // of its namespace (runner/rootless/userns.ts)
+  if (process.getuid?.() !== 0) await (await import('./rootless/userns.js')).reexecInUserns();
   const st = await findContainer(ref);
   const running = containerPid(st) !== undefined;
   if (!running || opts.pause === false) return commitFiles(st, ref, target, opts);
-  const { cgroupDriver } = await import('./cgroups.js');
+  const { cgroupDriver } = await import('./cgroup-driver.js');
   const cgroup = cgroupDriver().open(st.id);
   const thawOnSignal = (signal: NodeJS.Signals) => {
     cgroup.thaw();

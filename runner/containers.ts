@@ -44,7 +44,7 @@ import {
   thawEverywhere,
   unlinkReservations,
 } from './container-leftovers.js';
-import { containersRoot } from '../shared/paths.js';
+import { containersRoot, runtimeRoot } from '../shared/paths.js';
 import { NotFoundError, InvalidInputError, TsdockError } from '../shared/errors.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -76,17 +76,10 @@ export interface ContainerState {
   imageConfig?: Record<string, unknown>;
 }
 
-export { tsdockRoot, containersRoot } from '../shared/paths.js';
+export { tsdockRoot, containersRoot, runtimeRoot } from '../shared/paths.js';
 
 export function containerDir(id: string): string {
   return join(containersRoot(), id);
-}
-
-/** tmpfs scratch of a container (see the tree above). */
-export function runtimeRoot(): string {
-  if (process.env.TSDOCK_RUNTIME) return process.env.TSDOCK_RUNTIME;
-  if (process.getuid?.() === 0) return '/run/tsdock'; // container ids are unique across roots
-  return join(process.env.XDG_RUNTIME_DIR ?? join(containersRoot(), '..', 'run'), 'tsdock');
 }
 
 export function runtimeDir(id: string): string {
@@ -376,7 +369,20 @@ export async function removeContainer(
     const { releaseAddress } = await import('./network.js');
     releaseAddress(st.ip, st.id);
   }
-  removeTree(containerDir(st.id));
+  // rootless hook: an upper dir may hold files of the user's subordinate ids
+  await removeTreeRootless(containerDir(st.id));
+}
+
+/** removeTree; for a rootless user, files it cannot remove go as root of its user namespace. */
+async function removeTreeRootless(path: string): Promise<void> {
+  try {
+    removeTree(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (process.getuid?.() === 0 || (code !== 'EACCES' && code !== 'EPERM')) throw err;
+    const { removeAsNamespaceRoot } = await import('./rootless/userns.js');
+    await removeAsNamespaceRoot(path);
+  }
 }
 
 /** docker-inspect-shaped JSON for one container (for tsinspect and its --format). */

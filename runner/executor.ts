@@ -5,7 +5,7 @@
 // through it; namespace-executor.ts implements it with namespaces, an overlay and cgroups (the
 // native helper). The builder reaches the runner only through this module and that one.
 import type { ChildProcess, IOType } from 'node:child_process';
-import type { Limits, Mount } from './spec.js';
+import type { Limits, Mount, PortMapping } from './spec.js';
 
 export type { Limits, Mount };
 // What the builder needs of the runner besides running: the layer cache a rootfs is made of,
@@ -42,14 +42,20 @@ export interface RootfsSpec {
 
 /**
  * none: an own network namespace with lo only; host: the host's; bridge: an own namespace with
- * eth0 on the runner's bridge (outbound NAT); join: the network (and uts) namespace of another
- * process. A bridge address the caller reserved (a container keeps its own in its record) is
+ * eth0 on the runner's bridge (outbound NAT; rootless: pasta's user-mode network instead); join:
+ * the network (and uts) namespace of another process. A bridge address the caller reserved (a container keeps its own in its record) is
  * passed in; without one, the executor reserves one for the run and frees it when it exits.
  */
 export type NetworkSpec =
   | { mode: 'none' }
   | { mode: 'host' }
-  | { mode: 'bridge'; reservation?: { ip: string; owner: string } }
+  | {
+      mode: 'bridge';
+      reservation?: { ip: string; owner: string };
+      /** rootless only: published by the user-mode network (pasta); on the bridge the caller
+       * publishes them (network.ts publishPorts) */
+      ports?: PortMapping[];
+    }
   | { mode: 'join'; netns: string; uts?: string };
 
 export interface RunOptions {
@@ -62,20 +68,6 @@ export interface RunOptions {
   execStatus?: boolean;
   /** called as soon as the helper is spawned, before network setup (BuildKit's `started`) */
   spawned?(running: Running): void;
-  /**
-   * Reserved for rootless runs (user namespace with these id maps); the namespace executor
-   * refuses it until it implements it.
-   */
-  userns?: { uidMap: IdMap[]; gidMap: IdMap[] };
-  /** Reserved for foreign-architecture runs (e.g. `linux/arm64` under qemu); refused until
-   * implemented. */
-  platform?: string;
-}
-
-export interface IdMap {
-  containerId: number;
-  hostId: number;
-  size: number;
 }
 
 export interface ExitResult {

@@ -87,21 +87,30 @@ export function fastRunnableImage(
   }
 }
 
-/** Loads an image from the local store, pulling it first when it is not there. */
-export async function loadRunnableImage(ref: string): Promise<RunnableImage> {
+/**
+ * Loads an image from the local store, pulling it first when it is not there; `platform`
+ * (tsrun --platform) picks from an index and must match a single-platform image.
+ */
+export async function loadRunnableImage(ref: string, platform?: string): Promise<RunnableImage> {
   const { ContentStore } = await import('../shared/store/content-store.js');
   const { loadImage } = await import('../shared/store/image.js');
+  const { parsePlatform } = await import('../shared/platform.js');
+  const want = platform !== undefined ? parsePlatform(platform) : undefined;
   const store = await ContentStore.open();
   let image;
   try {
-    image = await loadImage(store, ref);
+    image = await loadImage(store, ref, want);
   } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err;
+    if (!(err instanceof NotFoundError) || !(await isMissing(store, ref))) throw err;
     process.stderr.write(`Unable to find image '${ref}' locally, pulling\n`);
     // in-process: the client trusts the CA file tsrun's shebang set aside (shared/tls-trust)
     const { pullImage } = await import('../shared/client/transfer.js');
-    await pullImage(store, ref);
-    image = await loadImage(store, ref);
+    await pullImage(store, ref, want ? { platform: want } : {});
+    image = await loadImage(store, ref, want);
+  }
+  if (want) {
+    const { checkImagePlatform } = await import('../shared/emulation.js');
+    checkImagePlatform(ref, image.config, want);
   }
   const diffIds = image.config.rootfs?.diff_ids ?? [];
   const layers = image.manifest.layers.map((l, i) => ({
@@ -115,4 +124,36 @@ export async function loadRunnableImage(ref: string): Promise<RunnableImage> {
     config: (image.config.config ?? {}) as ImageRunConfig,
     layers,
   };
+}
+
+/** Whether `ref` is absent from the store (rather than present without the wanted platform). */
+async function isMissing(
+  store: { resolve(ref: string): Promise<unknown> },
+  ref: string,
+): Promise<boolean> {
+  try {
+    await store.resolve(ref);
+    return false;
+  } catch (err) {
+    if (err instanceof NotFoundError) return true;
+    throw err;
+  }
+}
+
+const NODE_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: '386' };
+
+/**
+ * An image for another architecture runs only through QEMU emulation: a one-line error when
+ * it is missing (the module that checks is loaded only for foreign images).
+ */
+export async function requireRunnablePlatform(doc: Record<string, unknown>): Promise<void> {
+  const arch = doc['architecture'];
+  if (typeof arch !== 'string' || arch === '' || arch === NODE_ARCH[process.arch]) return;
+  const { requireEmulation } = await import('../shared/emulation.js');
+  const variant = typeof doc['variant'] === 'string' ? doc['variant'] : undefined;
+  await requireEmulation({
+    os: typeof doc['os'] === 'string' ? doc['os'] : 'linux',
+    architecture: arch,
+    ...(variant ? { variant } : {}),
+  });
 }

@@ -2,19 +2,20 @@
 // cgroup with its limits (cgroups.ts), the bridge endpoint when asked (network.ts: an address,
 // then a veth moved into the new network namespace while the helper waits on its sync pipe),
 // and spawns the native helper (sandbox.ts builds its argv) that does every Linux call in one
-// exec. After the exit: OOM noted, cgroup removed, a transient address freed. exec() starts a
+// exec (rootless: in the user's namespace, with pasta instead of the bridge). After the exit: OOM noted, cgroup removed, a transient address freed. exec() starts a
 // process in a running one's namespaces and cgroup (`sandbox exec`).
 import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { cgroupDriver, type Cgroup } from './cgroups.js';
+import type { Cgroup } from './cgroups.js';
+import { cgroupDriver } from './cgroup-driver.js';
 import type { Executor, NetworkSpec, Running, RunOptions } from './executor.js';
 import { prepareOverlay } from './rootfs.js';
 import { sandboxArgs, sandboxExecArgs, waitForPidFile, type SandboxRequest } from './sandbox.js';
 import { nativeBinary } from '../shared/native.js';
-import { TsdockError } from '../shared/errors.js';
+import { isRootless } from '../shared/rootless-env.js';
 
 type Network = typeof import('./network.js');
 
@@ -53,6 +54,34 @@ function bridgeEndpoint(net: Network, spec: Extract<NetworkSpec, { mode: 'bridge
     },
   };
   return endpoint;
+}
+
+/** Rootless (the `bridge` needs root): user-mode networking by pasta (rootless/pasta.ts), which
+ * also publishes the ports; stopped by release(). */
+async function pastaEndpoint(
+  spec: Extract<NetworkSpec, { mode: 'bridge' }>,
+  runDir: string,
+): Promise<BridgeEndpoint> {
+  const { attachPasta } = await import('./rootless/pasta.js');
+  let pasta: { close(): void } | undefined;
+  return {
+    ip: '',
+    request: {},
+    attach: async (child, pidFile) => {
+      const pid = await waitForPidFile(pidFile, child);
+      pasta = await attachPasta(pid, spec.ports ?? [], runDir);
+      const sync = child.stdio[3] as Writable;
+      sync.write('g');
+      sync.end();
+    },
+    release: () => pasta?.close(),
+  };
+}
+
+/** The user namespace the helper joins first: rootless, when not already root in it. */
+async function helperUserns(): Promise<string | undefined> {
+  if (!isRootless()) return undefined;
+  return (await import('./rootless/userns.js')).helperUserns();
 }
 
 /** The helper's --net (and --uts) for a network spec. */
@@ -107,15 +136,15 @@ function helperExit(child: ChildProcess): Promise<number> {
 
 export const namespaceExecutor: Executor = {
   async run(proc, rootfs, mounts, opts): Promise<Running> {
-    if (opts.userns) throw new TsdockError('user namespaces are not supported by this executor');
-    if (opts.platform)
-      throw new TsdockError('foreign platforms are not supported by this executor');
     const runDir = rootfs.runDir ?? rootfs.dir;
     const overlay = prepareOverlay(rootfs.dir, rootfs.layers, runDir);
     const pidFile = join(runDir, 'ctr.pid');
-    const net = opts.network.mode === 'bridge' ? await import('./network.js') : undefined;
-    const endpoint =
-      net && opts.network.mode === 'bridge' ? bridgeEndpoint(net, opts.network) : undefined;
+    const userns = await helperUserns();
+    let endpoint: BridgeEndpoint | undefined;
+    if (opts.network.mode === 'bridge')
+      endpoint = isRootless()
+        ? await pastaEndpoint(opts.network, runDir)
+        : bridgeEndpoint(await import('./network.js'), opts.network);
     let cgroup: Cgroup | undefined;
     let child: ChildProcess | undefined;
     const release = () => {
@@ -126,6 +155,7 @@ export const namespaceExecutor: Executor = {
       const made = createCgroup(opts);
       cgroup = made.cgroup;
       const args = sandboxArgs({
+        userns,
         rootfs: overlay.rootfs,
         overlay,
         argv: proc.argv,
@@ -188,6 +218,7 @@ export const namespaceExecutor: Executor = {
       cgroups: driver.open(target.id).dirs,
       tty: proc.tty,
       noMknod: driver.version === 2,
+      userns: await helperUserns(),
     });
     const child = spawn(nativeBinary('sandbox'), args, { stdio: opts.stdio });
     const exited = helperExit(child);

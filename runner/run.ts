@@ -32,12 +32,15 @@ import { containerResolvConf, hostsFile, parseExtraHost } from './resolv-conf.js
 import { prepareOverlay, ensureLayers } from './rootfs.js';
 import { securePrivateDir, secureStateDirs } from '../shared/state-dirs.js';
 import { InvalidInputError, TsdockError } from '../shared/errors.js';
+import { isRootless } from '../shared/rootless-env.js';
 
 export interface CreateOptions {
   image: string;
   /** podman's --rootfs: run a directory (kept read-only: it becomes the single lower layer) */
   rootfsDir?: string;
   name?: string;
+  /** `os/arch[/variant]` (tsrun --platform) */
+  platform?: string;
   flags: RunFlags;
   detached: boolean;
   autoRemove: boolean;
@@ -71,25 +74,26 @@ async function imageInputs(opts: CreateOptions): Promise<{
       throw new InvalidInputError(`no such directory: ${opts.rootfsDir}`);
     return { imageId: `rootfs:${opts.rootfsDir}`, config: {}, layers: [opts.rootfsDir] };
   }
-  const { loadRunnableImage, fastRunnableImage, fastRefName } = await import('./image.js');
+  const { loadRunnableImage, fastRunnableImage, fastRefName, requireRunnablePlatform } =
+    await import('./image.js');
   const { layersRoot, storeRoot } = await import('../shared/paths.js');
   const refName = fastRefName(opts.image);
-  const fast = refName && fastRunnableImage(opts.image, storeRoot(), layersRoot(), refName);
-  if (fast)
+  const fast =
+    refName && !opts.platform && fastRunnableImage(opts.image, storeRoot(), layersRoot(), refName);
+  if (fast) {
+    await requireRunnablePlatform(fast.configDocument);
     return { imageId: fast.id, config: fast.config, layers: fast.dirs, doc: fast.configDocument };
-  const image = await loadRunnableImage(opts.image);
+  }
+  // rootless hook: unpacking layers (their owners) needs root of the user's namespace
+  if (process.getuid?.() !== 0) await (await import('./rootless/userns.js')).reexecInUserns();
+  const image = await loadRunnableImage(opts.image, opts.platform);
+  await requireRunnablePlatform(image.configDocument);
   const layers = await ensureLayers(layersRoot(), image.layers);
   return { imageId: image.id, config: image.config, layers, doc: image.configDocument };
 }
 
 /** Creates the record and the rootfs layout; nothing runs yet. */
 export async function createContainer(opts: CreateOptions): Promise<ContainerState> {
-  if (process.getuid?.() !== 0) {
-    throw new TsdockError(
-      'running containers needs root',
-      'namespaces, mounts and cgroups; rootless mode is not supported',
-    );
-  }
   const id = randomId();
   await reconcileAtStart();
   const { imageId, config, layers, doc } = await imageInputs(opts);
@@ -145,7 +149,10 @@ function writeEtcFiles(st: ContainerState, gateway: () => string): void {
 async function containerNetwork(st: ContainerState): Promise<NetworkSpec> {
   const n = st.spec.network;
   if (n.mode === 'host') return { mode: 'host' };
-  if (n.mode === 'bridge') return { mode: 'bridge', reservation: { ip: st.ip!, owner: st.id } };
+  if (n.mode === 'bridge')
+    return st.ip
+      ? { mode: 'bridge', reservation: { ip: st.ip, owner: st.id } }
+      : { mode: 'bridge', ports: st.spec.ports }; // rootless: pasta publishes them
   if (n.mode !== 'container') return { mode: 'none' };
   const other = await findContainer(n.container);
   const pid = containerPid(other);
@@ -187,16 +194,19 @@ export async function startContainer(
 ): Promise<Started> {
   const s = st.spec;
   const bridge = s.network.mode === 'bridge';
+  // rootless hook: user-mode networking (pasta, runner/rootless/pasta.ts) instead of the bridge
+  const userMode = bridge && isRootless();
   let net: typeof import('./network.js') | undefined;
   let running: Running | undefined;
   let proxies: { close(): void } | undefined;
   try {
-    if (bridge || s.extraHosts?.some((h) => h.endsWith('host-gateway')))
+    if ((bridge && !userMode) || s.extraHosts?.some((h) => h.endsWith('host-gateway')))
       net = await import('./network.js');
-    if (bridge) st.ip = net!.allocateAddress(st.id, net!.parseSubnet());
+    if (bridge && !userMode) st.ip = net!.allocateAddress(st.id, net!.parseSubnet());
     const gw = net ? net.gatewayOf(net.parseSubnet()) : '';
     writeEtcFiles(st, () => gw);
     const network = await containerNetwork(st);
+    if (isRootless()) await rootlessWarning(st); // rootless hook (runner/rootless/)
     running = await namespaceExecutor.run(
       {
         argv: s.argv,
@@ -227,7 +237,7 @@ export async function startContainer(
         },
       },
     );
-    if (bridge && s.ports.length) proxies = await net!.publishPorts(s.ports, st.ip!);
+    if (bridge && !userMode && s.ports.length) proxies = await net!.publishPorts(s.ports, st.ip!);
     const started = running;
     return {
       child: started.child,
@@ -272,4 +282,14 @@ async function finishContainer(st: ContainerState, exit: ExitResult): Promise<nu
   if (st.autoRemove) await removeContainer(st);
   else saveState(st);
   return code;
+}
+
+/** Rootless: the warning for limits that cannot be enforced (no delegated cgroup). */
+async function rootlessWarning(st: ContainerState): Promise<void> {
+  const { cgroupDriver } = await import('./cgroup-driver.js');
+  const driver = cgroupDriver();
+  if ('enforcesLimits' in driver && !driver.enforcesLimits) {
+    const { unenforcedLimitsWarning } = await import('./rootless/cgroups.js');
+    process.stderr.write(unenforcedLimitsWarning(st.spec.limits, 'tsrun'));
+  }
 }

@@ -44,6 +44,8 @@ export interface SandboxRequest {
   /** drop CAP_MKNOD (when no devices cgroup fences device nodes, e.g. cgroup v2) */
   noMknod?: boolean;
   rlimits?: { name: string; soft: number | 'unlimited'; hard: number | 'unlimited' }[];
+  /** rootless: the user namespace to join first (runner/rootless/userns.ts) */
+  userns?: string;
 }
 
 /** The helper's --bind mode: rw, ro (submounts too), rro or ro-non-recursive. */
@@ -56,6 +58,7 @@ function bindMode(m: Mount): string {
 /** The helper's argv for a request (pure). */
 export function sandboxArgs(req: SandboxRequest): string[] {
   const a: string[] = ['run', '--rootfs', req.rootfs];
+  if (req.userns) a.push('--userns', req.userns);
   if (req.overlay) {
     const { base, lowers, upper, work } = req.overlay;
     a.push('--overlay', base, lowers.join(':'), upper, work);
@@ -94,8 +97,10 @@ export function sandboxExecArgs(opts: {
   cgroups?: string[];
   tty?: boolean;
   noMknod?: boolean;
+  userns?: string;
 }): string[] {
   const a = ['exec', '--target', String(opts.target), '--cwd', opts.cwd || '/'];
+  if (opts.userns) a.push('--userns', opts.userns);
   if (opts.user) a.push('--user', opts.user);
   for (const dir of opts.cgroups ?? []) a.push('--cgroup', dir);
   for (const e of opts.env) a.push('--env', e);

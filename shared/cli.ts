@@ -1,33 +1,30 @@
-// Common plumbing for the bin/ entries: run main and turn errors into one stderr line and
-// docker's exit codes, a small docker-style (pflag-like) flag parser, and password input.
+// Common plumbing for the bin/ entries: the one docker-style (pflag-like) flag parser every
+// command uses, driven by a CommandSpec (flags with their help text and value checks, usage,
+// argument counts) that --help and shell completion (shared/cli-help.ts) are made from too;
+// runCommand/runCli turn errors into one stderr line and docker's exit codes; password input.
 // Kept lean on purpose: tsrun's start latency matters, so nothing heavy is imported here.
 import { ExitCode, TsdockError, errorLine } from './errors.js';
+import { helpText } from './cli-help.js';
+import type { CommandSpec, FlagSpec, FlagSpecs, FlagValues, ParsedFlags } from './cli-spec.js';
 
 /** A command-line mistake; exits 125 like docker, with a hint to read --help. */
 export class UsageError extends TsdockError {}
 
-export interface FlagSpec {
-  type: 'string' | 'boolean';
-  /** One-letter alias: `-d`. */
-  short?: string;
-  /** Repeatable: values collect into an array (`-e A=1 -e B=2`). */
-  multiple?: boolean;
-  default?: string | boolean | string[] | boolean[];
+/** A bad flag, flag value or argument count: `<what is wrong>; see 'NAME --help'`. */
+export class FlagError extends UsageError {
+  constructor(message: string, name: string) {
+    super(escapeControls(message), `see '${name} --help'`);
+  }
+  override toLine(): string {
+    return `${this.message}; ${this.hint}`;
+  }
 }
-export type FlagSpecs = Record<string, FlagSpec>;
 
-type ValueOf<S extends FlagSpec> = S['type'] extends 'boolean'
-  ? S['multiple'] extends true
-    ? boolean[]
-    : boolean
-  : S['multiple'] extends true
-    ? string[]
-    : string;
-export type FlagValues<T extends FlagSpecs> = { [K in keyof T]?: ValueOf<T[K]> };
+export type { CommandSpec, FlagSpec, FlagSpecs, FlagValues, ParsedFlags } from './cli-spec.js';
 
-export interface ParsedFlags<T extends FlagSpecs> {
-  values: FlagValues<T>;
-  positionals: string[];
+/** Declares a command (a typed identity: keeps the flag names as literal types). */
+export function defineCommand<const T extends FlagSpecs>(spec: CommandSpec<T>): CommandSpec<T> {
+  return spec;
 }
 
 export interface ParseFlagsOptions {
@@ -35,6 +32,74 @@ export interface ParseFlagsOptions {
   stopAtFirstPositional?: boolean;
   /** Command name for the `see 'NAME --help'` hint (default: the script's name). */
   name?: string;
+}
+
+/** --help on every command; -h too where the command does not use -h itself. */
+function withHelp(flags: FlagSpecs): FlagSpecs {
+  const shortTaken = Object.values(flags).some((f) => f.short === 'h');
+  return {
+    ...flags,
+    help: { type: 'boolean', description: 'Print usage', ...(shortTaken ? {} : { short: 'h' }) },
+  };
+}
+
+/** The flags a command accepts, --help included (for help text and completion). */
+export function commandFlags(spec: CommandSpec): FlagSpecs {
+  return withHelp(spec.flags);
+}
+
+/**
+ * Parses a command line against its spec: flags, their values' checks, the argument count and
+ * the spec's own validate, all before the command does any work. Undefined means --help.
+ */
+export function parseCommand<const T extends FlagSpecs>(
+  spec: CommandSpec<T>,
+  argv: readonly string[],
+): ParsedFlags<T> | undefined {
+  const parsed = parseFlags(argv, withHelp(spec.flags), {
+    name: spec.name,
+    stopAtFirstPositional: spec.stopAtFirstPositional,
+  }) as ParsedFlags<T> & { values: { help?: boolean } };
+  if (parsed.values.help) return undefined;
+  const n = parsed.positionals.length;
+  const { min = 0, max = Infinity } = spec.args ?? {};
+  if (n < min || n > max) {
+    const count = (k: number) => `${k} argument${k === 1 ? '' : 's'}`;
+    const want =
+      max === 0
+        ? 'accepts no arguments'
+        : min === max
+          ? `requires exactly ${count(min)}`
+          : n < min
+            ? `requires at least ${count(min)}`
+            : `accepts at most ${count(max)}`;
+    throw new FlagError(`"${spec.name}" ${want}`, spec.name);
+  }
+  try {
+    spec.validate?.(parsed);
+  } catch (err) {
+    if (err instanceof FlagError) throw err;
+    throw new FlagError(errorLine(err), spec.name);
+  }
+  return parsed;
+}
+
+/**
+ * Runs a command: parses its command line (--help prints the help and exits 0; a mistake is
+ * one line and exit 125), then main with the parsed flags; exits as runCli does.
+ */
+export function runCommand<const T extends FlagSpecs>(
+  spec: CommandSpec<T>,
+  main: (parsed: ParsedFlags<T>) => Promise<number | void>,
+): Promise<never> {
+  return runCli(spec.name, async (argv) => {
+    const parsed = parseCommand(spec, argv);
+    if (parsed === undefined) {
+      process.stdout.write(helpText(spec, commandFlags(spec)));
+      return 0;
+    }
+    return main(parsed);
+  });
 }
 
 /**
@@ -72,19 +137,24 @@ export function parseFlags<const T extends FlagSpecs>(
 class FlagParser {
   private readonly values: Record<string, unknown> = {};
   private readonly byShort = new Map<string, string>();
+  private readonly byAlias = new Map<string, string>();
 
   constructor(
     private readonly spec: FlagSpecs,
     private readonly name: string,
   ) {
-    for (const [long, s] of Object.entries(spec)) if (s.short) this.byShort.set(s.short, long);
+    for (const [long, s] of Object.entries(spec)) {
+      if (s.short) this.byShort.set(s.short, long);
+      for (const a of s.aliases ?? []) this.byAlias.set(a, long);
+    }
   }
 
   /** `--x`, `--x=v`, `--x v`. */
   long(arg: string, next: string | undefined): number {
     const eq = arg.indexOf('=');
-    const long = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (!Object.hasOwn(this.spec, long)) throw this.usage(`unknown flag: --${long}`);
+    const given = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    const long = Object.hasOwn(this.spec, given) ? given : this.byAlias.get(given);
+    if (long === undefined) throw this.usage(`unknown flag: --${given}`);
     if (this.spec[long]!.type === 'boolean') {
       this.set(long, eq < 0 ? true : this.bool(arg.slice(eq + 1), `--${long}`));
       return 0;
@@ -134,8 +204,24 @@ class FlagParser {
   }
 
   private set(long: string, value: string | boolean): void {
-    if (this.spec[long]!.multiple) ((this.values[long] ??= []) as unknown[]).push(value);
+    const s = this.spec[long]!;
+    if (typeof value === 'string') this.check(long, s, value);
+    if (s.multiple) ((this.values[long] ??= []) as unknown[]).push(value);
     else this.values[long] = value;
+  }
+
+  /** A value outside the flag's choices, or one its check throws on: docker's wording. */
+  private check(long: string, s: FlagSpec, value: string): void {
+    const flag = s.short ? `-${s.short}, --${long}` : `--${long}`;
+    if (s.choices && !s.choices.includes(value))
+      throw this.usage(
+        `invalid argument "${value}" for "${flag}" flag: use ${s.choices.join(', ')}`,
+      );
+    try {
+      s.check?.(value);
+    } catch (err) {
+      throw this.usage(`invalid argument "${value}" for "${flag}" flag: ${errorLine(err)}`);
+    }
   }
 
   private bool(v: string, flag: string): boolean {
@@ -144,9 +230,9 @@ class FlagParser {
     throw this.usage(`invalid argument "${v}" for "${flag}" flag: expected true or false`);
   }
 
-  /** Control characters from argv are escaped: the error stays on one line. */
-  private usage(msg: string): UsageError {
-    return new UsageError(escapeControls(msg), `see '${this.name} --help'`);
+  /** Control characters from argv are escaped (by FlagError): the error stays on one line. */
+  private usage(msg: string): FlagError {
+    return new FlagError(msg, this.name);
   }
 }
 

@@ -61,3 +61,10 @@ function xdgDir(variable: string, fallback: string): string {
   if (env && env.startsWith('/')) return env;
   return join(homedir(), fallback);
 }
+
+/** tmpfs scratch of a container (see runner/containers.ts). */
+export function runtimeRoot(): string {
+  if (process.env.TSDOCK_RUNTIME) return process.env.TSDOCK_RUNTIME;
+  if (process.getuid?.() === 0) return '/run/tsdock'; // container ids are unique across roots
+  return join(process.env.XDG_RUNTIME_DIR ?? join(containersRoot(), '..', 'run'), 'tsdock');
+}

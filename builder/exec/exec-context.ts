@@ -28,6 +28,8 @@ export interface ExecOptions {
   extraHosts?: ExtraHost[];
   /** RUN limits (the sandbox's cgroup). */
   limits?: { memory?: number; pids?: number };
+  /** Warnings for the user (stderr), e.g. a base image of another platform. */
+  warn?: (line: string) => void;
 }
 
 export interface ExecContext {
@@ -47,6 +49,8 @@ export interface ExecContext {
   records: CacheRecord[];
   /** Layer steps that were not cache hits. */
   misses: number;
+  /** In a multi-platform build, the platform this context builds (prefixes progress lines). */
+  platformLabel?: string;
 }
 
 export interface StageResult {

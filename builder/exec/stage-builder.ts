@@ -19,6 +19,7 @@ import {
 import { expandInstruction, type ExpandedStep } from '../plan/expand.js';
 import { stepSources, type PlannedStage, type StepSources } from '../plan/plan.js';
 import { StageVars, type DeclaredArgs } from '../plan/stage-vars.js';
+import { basePlatformWarning } from '../plan/platforms.js';
 import { ignoreMatcher } from '../context/build-context.js';
 import type { StepLog } from '../progress.js';
 import { loadBaseImage, unpackLayers } from './base-image.js';
@@ -46,7 +47,8 @@ export class StageBuilder implements StageState {
     private readonly ctx: ExecContext,
     private readonly ps: PlannedStage,
   ) {
-    this.label = ps.stage.name ?? `stage-${ps.stage.index}`;
+    const name = ps.stage.name ?? `stage-${ps.stage.index}`;
+    this.label = ctx.platformLabel ? `${ctx.platformLabel} ${name}` : name;
   }
 
   async build(): Promise<StageResult> {
@@ -100,6 +102,8 @@ export class StageBuilder implements StageState {
       return [];
     }
     const img = await loadBaseImage(this.ctx.env.store, base.ref, platform);
+    const mismatch = basePlatformWarning(base.ref, img.config, platform, stage.from.line);
+    if (mismatch) this.ctx.opts.warn?.(mismatch);
     this.cfg = fromBase(img.config);
     this.layers = [...img.layers];
     this.key = sha(`image ${img.manifestDigest}`);

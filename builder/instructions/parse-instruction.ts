@@ -13,6 +13,7 @@ import {
   type InstructionKind,
   type KeyValue,
 } from './types.js';
+import { editDistance } from '../../shared/edit-distance.js';
 
 const ALLOWED_FLAGS: Partial<Record<InstructionKind, string[]>> = {
   FROM: ['platform'],
@@ -264,26 +265,11 @@ function suggest(word: string): string | undefined {
   let best: string | undefined;
   let bestDist = 3;
   for (const k of INSTRUCTION_KEYWORDS) {
-    const d = levenshtein(word.toUpperCase(), k);
+    const d = editDistance(word.toUpperCase(), k);
     if (d < bestDist) {
       bestDist = d;
       best = k;
     }
   }
   return best;
-}
-
-function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++)
-      cur[j] = Math.min(
-        prev[j]! + 1,
-        cur[j - 1]! + 1,
-        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    prev = cur;
-  }
-  return prev[b.length]!;
 }

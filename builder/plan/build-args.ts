@@ -1,5 +1,6 @@
 // Build arguments: `--build-arg` values, the predefined ARGs (proxies, platform), and the global
 // ARGs declared before the first FROM (usable in FROM lines; inside a stage only once redeclared).
+// The platform ARGs themselves are made in platforms.ts.
 import { errorAt } from '../errors.js';
 import type { ArgInstruction } from '../instructions/types.js';
 import { processWord, ShellSyntaxError, type EnvLookup } from '../parse/shell-lex.js';
@@ -18,44 +19,9 @@ export const PROXY_ARGS: readonly string[] = [
   'all_proxy',
 ];
 
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
-
-const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386' };
-
-export function hostPlatform(): Platform {
-  return { os: 'linux', architecture: ARCH[process.arch] ?? process.arch };
-}
-
-export function parsePlatform(s: string): Platform {
-  const [os, architecture, variant] = s.split('/');
-  return { os: os || 'linux', architecture: architecture || hostPlatform().architecture, variant };
-}
-
-export function formatPlatform(p: Platform): string {
-  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
-}
-
-/** BUILDPLATFORM, TARGETPLATFORM and their OS/ARCH/VARIANT parts. */
-export function platformArgs(
-  target: Platform,
-  build: Platform = hostPlatform(),
-): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const [prefix, p] of [
-    ['BUILD', build],
-    ['TARGET', target],
-  ] as const) {
-    m.set(`${prefix}PLATFORM`, formatPlatform(p));
-    m.set(`${prefix}OS`, p.os);
-    m.set(`${prefix}ARCH`, p.architecture);
-    m.set(`${prefix}VARIANT`, p.variant ?? '');
-  }
-  return m;
-}
+export type { Platform } from './platforms.js';
+/** Kept here for callers that import them with the other build-arg helpers. */
+export { hostPlatform, platformArgs } from './platforms.js';
 
 /** Expands with a Dockerfile location attached to syntax errors. */
 export function expandAt(
@@ -90,7 +56,9 @@ export function resolveGlobalArgs(
         used.add(a.name);
       } else if (a.defaultValue !== undefined)
         value = expandAt(a.defaultValue, lookup, ins, escape);
-      else value = auto.get(a.name);
+      // Declared without a value it is unset, even a platform ARG (BuildKit: the declaration
+      // replaces the automatic value; `ARG TARGETARCH` belongs inside the stage).
+      else value = undefined;
       globals.set(a.name, value);
     }
   }

@@ -8,14 +8,8 @@ import type { Dockerfile, Stage } from '../instructions/dockerfile.js';
 import { mountFrom } from '../instructions/mounts.js';
 import type { Instruction } from '../instructions/types.js';
 import { InvalidInputError } from '../../shared/errors.js';
-import {
-  expandAt,
-  hostPlatform,
-  parsePlatform,
-  platformArgs,
-  resolveGlobalArgs,
-  type Platform,
-} from './build-args.js';
+import { expandAt, resolveGlobalArgs } from './build-args.js';
+import { parseBuildPlatform, platformArgs, targetPlatforms, type Platform } from './platforms.js';
 
 export type BaseRef =
   { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; ref: string };
@@ -41,7 +35,8 @@ export interface PlannedStage {
 export interface BuildOptions {
   target?: string;
   buildArgs?: ReadonlyMap<string, string>;
-  platform?: string;
+  /** One target platform (`os/arch[/variant]` or parsed); default: the host's. */
+  platform?: string | Platform;
 }
 
 export interface BuildPlan {
@@ -60,7 +55,8 @@ export interface BuildPlan {
 
 export function planBuild(df: Dockerfile, opts: BuildOptions = {}): BuildPlan {
   const buildArgs = opts.buildArgs ?? new Map<string, string>();
-  const target = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+  const target =
+    typeof opts.platform === 'object' ? opts.platform : targetPlatforms(opts.platform)[0]!;
   const used = new Set<string>();
   const escape = df.directives.escape;
   const globals = resolveGlobalArgs(df.globalArgs, buildArgs, platformArgs(target), escape, used);
@@ -74,7 +70,7 @@ export function planBuild(df: Dockerfile, opts: BuildOptions = {}): BuildPlan {
         `"${stage.from.image}" expanded to nothing`,
       );
     const platform = stage.from.platform
-      ? parsePlatform(expandAt(stage.from.platform, lookup, stage.from, escape))
+      ? fromPlatform(expandAt(stage.from.platform, lookup, stage.from, escape), stage.from)
       : target;
     const base = resolveSource(df, stage.index, image, true);
     const deps = new Set<number>();
@@ -100,6 +96,15 @@ export function planBuild(df: Dockerfile, opts: BuildOptions = {}): BuildPlan {
     target: targetIndex,
     platform: target,
   };
+}
+
+/** `FROM --platform=P`, with the Dockerfile line on an error. */
+function fromPlatform(spec: string, at: SourceLocation): Platform {
+  try {
+    return parseBuildPlatform(spec);
+  } catch (e) {
+    throw errorAt(at, `FROM --platform: ${(e as Error).message}`);
+  }
 }
 
 /** Resolves a FROM image or --from value to a stage (by name or index) or an image/scratch. */

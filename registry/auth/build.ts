@@ -18,6 +18,8 @@ export interface AuthSetup {
   controller: AccessController;
   fast: FastAuthorizer;
   routers: Router[];
+  /** The users of the built-in token service (the user admin endpoints edit them). */
+  users?: UsersFile;
   /** Stops what the auth setup started (the password worker threads). */
   close(): Promise<void>;
 }
@@ -68,6 +70,7 @@ export async function buildAuth(config: RegistryConfig, scheme: string): Promise
     controller,
     fast: (req, repo) => controller.fastPull(req, repo),
     routers: [router],
+    users,
     close: () => pool.close(),
   };
 }

@@ -4,6 +4,8 @@
 // and its libtrust `kid`; they grant the intersection of the scopes asked and the user's grants.
 // Failed logins are rate limited (login-limiter.ts). Refresh tokens carry the user's credential
 // generation (`gen`) and stop working when the password or grants change or the user is removed.
+// The web console signs in as `client_id=tsregistry-ui`: its refresh token is a short session
+// (UI_SESSION_LIFETIME), and refreshing it gives access tokens only, never a longer session.
 import express, { type Request, type Response, type Router } from 'express';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
@@ -24,6 +26,10 @@ export interface TokenServiceOptions {
 }
 
 const REFRESH_LIFETIME = 30 * 24 * 3600;
+/** The OAuth2 client id the web console (registry/ui) signs in with. */
+export const UI_CLIENT_ID = 'tsregistry-ui';
+/** Seconds a console session (its refresh token) lasts. */
+export const UI_SESSION_LIFETIME = 8 * 3600;
 
 export function tokenRouter(opts: TokenServiceOptions): Router {
   const router = express.Router();
@@ -31,7 +37,7 @@ export function tokenRouter(opts: TokenServiceOptions): Router {
     const who = basicCredentials(req);
     const subject = who ? await login(opts, req, who.user, who.password) : '';
     const offline = req.query.offline_token === 'true' && subject !== '';
-    await reply(opts, res, subject, scopesOf(req.query.scope), offline);
+    await reply(opts, res, subject, scopesOf(req.query.scope), offline && REFRESH_LIFETIME);
   });
   router.post(
     '/token',
@@ -39,10 +45,14 @@ export function tokenRouter(opts: TokenServiceOptions): Router {
     async (req, res) => {
       const body = (req.body ?? {}) as Record<string, string | undefined>;
       let subject: string;
+      let session: number | false = REFRESH_LIFETIME;
       if (body.grant_type === 'password') {
         subject = await login(opts, req, body.username ?? '', body.password ?? '');
+        if (body.client_id === UI_CLIENT_ID) session = UI_SESSION_LIFETIME;
       } else if (body.grant_type === 'refresh_token') {
-        subject = await refreshSubject(opts, body.refresh_token ?? '');
+        const refreshed = await refreshSubject(opts, body.refresh_token ?? '');
+        subject = refreshed.subject;
+        if (refreshed.client === UI_CLIENT_ID) session = false;
       } else {
         throw new RegistryError(
           'UNSUPPORTED',
@@ -51,7 +61,7 @@ export function tokenRouter(opts: TokenServiceOptions): Router {
           { status: 400 },
         );
       }
-      await reply(opts, res, subject, scopesOf(body.scope), true);
+      await reply(opts, res, subject, scopesOf(body.scope), session);
     },
   );
   return router;
@@ -103,7 +113,8 @@ async function reply(
   res: Response,
   subject: string,
   asked: Access[],
-  offline: boolean,
+  /** Lifetime of a refresh token to add (seconds), or false for none. */
+  session: number | false,
 ): Promise<void> {
   const access = allowedAccess(grantsOf(opts, subject), asked);
   const now = Math.floor(Date.now() / 1000);
@@ -116,14 +127,14 @@ async function reply(
   };
   if (asked.length)
     body.scope = asked.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`).join(' ');
-  if (offline)
-    body.refresh_token = await sign(
-      opts,
-      { token_type: 'refresh', gen: opts.users.generation(subject) },
-      subject,
-      now,
-      REFRESH_LIFETIME,
-    );
+  if (session !== false) {
+    const claims: Record<string, unknown> = {
+      token_type: 'refresh',
+      gen: opts.users.generation(subject),
+    };
+    if (session === UI_SESSION_LIFETIME) claims.cid = UI_CLIENT_ID;
+    body.refresh_token = await sign(opts, claims, subject, now, session);
+  }
   res.setHeader('Cache-Control', 'no-store');
   res.status(200).json(body);
 }
@@ -147,7 +158,10 @@ async function sign(
     .sign(opts.key.privateKey);
 }
 
-async function refreshSubject(opts: TokenServiceOptions, token: string): Promise<string> {
+async function refreshSubject(
+  opts: TokenServiceOptions,
+  token: string,
+): Promise<{ subject: string; client?: string }> {
   try {
     const { payload } = await jwtVerify(token, opts.key.publicKey, {
       algorithms: [opts.key.alg],
@@ -158,7 +172,7 @@ async function refreshSubject(opts: TokenServiceOptions, token: string): Promise
     const gen = opts.users.generation(sub);
     if (payload.token_type !== 'refresh' || gen === undefined || payload.gen !== gen)
       throw new Error('not a current refresh token');
-    return sub;
+    return { subject: sub, client: typeof payload.cid === 'string' ? payload.cid : undefined };
   } catch {
     throw new RegistryError('UNAUTHORIZED', 'invalid refresh token');
   }

@@ -20,6 +20,7 @@ export const ADMIN_ACCESS = [
   'repository:*:pull,push,delete',
   'registry:catalog:*',
   'registry:gc:*',
+  'registry:users:*',
 ];
 
 /** A cost-10 bcrypt hash of a random password nobody knows: what unknown names are checked against. */
@@ -71,14 +72,23 @@ export class UsersFile {
   add(name: string, password: string, access: string[] = ADMIN_ACCESS): void {
     if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(name))
       throw new InvalidInputError(`invalid user name "${name}"`);
-    if (password.length < 1) throw new InvalidInputError('empty password');
-    for (const a of access)
-      if (!parseScope(a))
-        throw new InvalidInputError(
-          `invalid grant "${a}"`,
-          'expected e.g. repository:team-a/*:pull,push',
-        );
+    checkPassword(password);
+    checkGrants(access);
     const users = { ...this.read(), [name]: { hash: bcrypt.hashSync(password, 10), access } };
+    this.write(users);
+  }
+
+  /** Changes an existing user's password and/or grants (a new credential generation). */
+  update(name: string, change: { password?: string; access?: string[] }): void {
+    const users = { ...this.read() };
+    const user = Object.hasOwn(users, name) ? users[name] : undefined;
+    if (!user) throw new NotFoundError(`no such user "${name}"`);
+    if (change.password !== undefined) checkPassword(change.password);
+    if (change.access !== undefined) checkGrants(change.access);
+    users[name] = {
+      hash: change.password === undefined ? user.hash : bcrypt.hashSync(change.password, 10),
+      access: change.access ?? user.access,
+    };
     this.write(users);
   }
 
@@ -118,6 +128,19 @@ export class UsersFile {
     renameSync(tmp, this.file);
     this.cache = undefined;
   }
+}
+
+function checkPassword(password: string): void {
+  if (password.length < 1) throw new InvalidInputError('empty password');
+}
+
+function checkGrants(access: string[]): void {
+  for (const a of access)
+    if (!parseScope(a))
+      throw new InvalidInputError(
+        `invalid grant "${a}"`,
+        'expected e.g. repository:team-a/*:pull,push',
+      );
 }
 
 /** The intersection of what is asked and what the grant patterns allow. */

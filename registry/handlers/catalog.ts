@@ -18,13 +18,10 @@ export function catalogRouter(ctx: HandlerContext): Router {
     async (req, res) => {
       const page = pageParams(req);
       const n = page.n ?? DEFAULT_PAGE;
-      const repos = await ctx.registry.meta.listRepositories({ ...page, n: n + 1 });
-      if (repos.length > n) {
-        repos.length = n;
-        // n=0 asks for an empty list, and no next page (there is no `last` to give).
-        if (n > 0) setNextLink(res, '/v2/_catalog', n, repos[repos.length - 1]!);
-      }
-      res.status(200).json({ repositories: repos });
+      const { items, more } = await ctx.registry.listings.repositories({ ...page, n });
+      // n=0 asks for an empty list, and no next page (there is no `last` to give).
+      if (more && n > 0) setNextLink(res, '/v2/_catalog', n, items[items.length - 1]!);
+      res.status(200).json({ repositories: items });
     },
   );
   return router;

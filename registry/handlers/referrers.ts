@@ -11,12 +11,10 @@ export function referrersRouter(ctx: HandlerContext): Router {
     requireAccess(ctx, onRepo('pull')),
     async (req, res) => {
       const { repo, digest } = locals(res);
-      let manifests = await ctx.registry.meta.referrers(repo, digest);
-      const artifactType = req.query.artifactType;
-      if (typeof artifactType === 'string') {
-        manifests = manifests.filter((d) => d.artifactType === artifactType);
-        res.setHeader('OCI-Filters-Applied', 'artifactType');
-      }
+      const filter = req.query.artifactType;
+      const artifactType = typeof filter === 'string' ? filter : undefined;
+      const manifests = await ctx.registry.listings.referrers(repo, digest, artifactType);
+      if (artifactType !== undefined) res.setHeader('OCI-Filters-Applied', 'artifactType');
       const body = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests });
       res.status(200).setHeader('Content-Type', MediaType.OciIndex).end(body);
     },

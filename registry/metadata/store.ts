@@ -46,9 +46,11 @@ export interface ReferenceHold {
   at: number;
 }
 
-/** A write another process made that can leave a cached entry stale (see `watch`). */
+/**
+ * A write another process made that can leave a cached entry stale (see `watch`). Tags are not
+ * among them: with a shared store no process caches tags (services/manifests.ts).
+ */
 export type StoreChange =
-  | { kind: 'tag'; repo: string; tag: string }
   | { kind: 'manifest'; repo: string; digest: string }
   | { kind: 'link'; repo: string; digest: string }
   /** Some notices may have been missed: forget everything cached. */

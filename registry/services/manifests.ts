@@ -1,5 +1,10 @@
 // Manifests of a repository (spec "Pulling/Pushing manifests"): stored byte-exact as blobs,
-// indexed per repository in the metadata store, tags resolved through a bounded cache.
+// indexed per repository in the metadata store, bytes cached by digest (they never change). When
+// this process is the store's one writer (the embedded store) tags and manifests are served from
+// bounded caches too. With a shared store (PostgreSQL) another replica may move a tag or delete a
+// manifest at any moment, and a cache would answer with what was true before until that
+// replica's notice arrived: every read asks the store what the tag names, or whether the digest
+// is still there (one indexed query), so what one replica acknowledged every replica serves.
 import { digestOf, parseDigest } from '../../shared/digest.js';
 import { manifestReferences, parseManifest, type ParsedManifest } from '../../shared/manifest.js';
 import { createHash } from 'node:crypto';
@@ -34,13 +39,20 @@ export class ManifestService {
   /** Bumped by every delete and forget: a lookup that raced one does not fill the caches. */
   private epoch = 0;
 
+  /** Other processes write to the store: reads ask it (only bytes are cached). */
+  private readonly shared: boolean;
+
   constructor(
     private readonly meta: MetadataStore,
     private readonly blobs: BlobStore,
-  ) {}
+  ) {
+    // A store that can tell of other processes' writes (watch) has other writers.
+    this.shared = meta.watch !== undefined;
+  }
 
   /** Cached lookup only (fast path): the manifest for a tag or digest, or undefined. */
   cached(repo: string, reference: string): StoredManifest | undefined {
+    if (this.shared) return undefined;
     const digest = isDigestReference(reference) ? reference : this.tags.get(`${repo}:${reference}`);
     return digest === undefined ? undefined : this.manifests.get(`${repo}@${digest}`);
   }
@@ -55,7 +67,13 @@ export class ManifestService {
       : await this.meta.getTag(repo, reference);
     if (digest === undefined)
       throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag: reference });
-    const record = await this.meta.getManifest(repo, digest);
+    // A tag read from the store names a manifest it holds; a digest is asked about.
+    const known = this.manifests.get(`${repo}@${digest}`);
+    const record =
+      known && !isDigestReference(reference)
+        ? undefined
+        : await this.meta.getManifest(repo, digest);
+    if (known && (record || !isDigestReference(reference))) return known;
     if (!record) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest });
     const bytes = await this.blobs.get(digest).catch(() => {
       throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest });
@@ -115,7 +133,8 @@ export class ManifestService {
   /** Caches a manifest read or written since `epoch`, unless a delete or GC ran meanwhile. */
   private remember(repo: string, reference: string, stored: StoredManifest, epoch: number): void {
     if (epoch !== this.epoch) return;
-    if (!isDigestReference(reference)) this.tags.set(`${repo}:${reference}`, stored.digest);
+    if (!this.shared && !isDigestReference(reference))
+      this.tags.set(`${repo}:${reference}`, stored.digest);
     this.manifests.set(`${repo}@${stored.digest}`, stored);
   }
 
@@ -135,12 +154,6 @@ export class ManifestService {
     this.epoch++;
     this.manifests.delete(`${repo}@${digest}`);
     this.tags.deleteWhere((k) => k.startsWith(`${repo}:`));
-  }
-
-  /** Forgets where a tag points (another process moved or deleted it). */
-  forgetTag(repo: string, tag: string): void {
-    this.epoch++;
-    this.tags.delete(`${repo}:${tag}`);
   }
 
   /** Forgets everything cached. */

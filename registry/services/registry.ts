@@ -14,6 +14,7 @@ import type { S3StorageConfig } from '../storage/drivers/s3/s3-config.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { blobDataPath } from '../paths.js';
 import { BlobStore } from './blob-store.js';
+import { ListingService } from './listings.js';
 import { ManifestService } from './manifests.js';
 import { UploadService } from './uploads.js';
 
@@ -41,11 +42,15 @@ export class Registry {
   readonly blobs: BlobStore;
   readonly uploads: UploadService;
   readonly manifests: ManifestService;
+  readonly listings: ListingService;
   readonly driver: StorageDriver;
   readonly meta: MetadataStore;
   readonly deleteEnabled: boolean;
-  /** `${repo}@${digest}` known to be linked (immutable until a delete or GC). */
-  private readonly links = new LinkCache();
+  /**
+   * `${repo}@${digest}` known to be linked (immutable until a delete or GC); nothing is kept with
+   * a store other processes write to (they may unlink at any moment: every lookup asks it).
+   */
+  private readonly links: LinkCache;
   /** Bumped when GC deletes a blob: a lookup that raced it does not fill the link cache. */
   private linksEpoch = 0;
 
@@ -53,9 +58,11 @@ export class Registry {
     this.driver = opts.driver;
     this.meta = opts.meta;
     this.deleteEnabled = opts.deleteEnabled ?? true;
+    this.links = new LinkCache(this.meta.watch ? 0 : undefined);
     this.blobs = new BlobStore(this.driver);
     this.uploads = new UploadService(this.driver, this.meta, this.blobs, this.guard);
     this.manifests = new ManifestService(this.meta, this.blobs);
+    this.listings = new ListingService(this.meta);
   }
 
   /**
@@ -86,7 +93,6 @@ export class Registry {
 
   /** Drops what another process's write made stale in this one's caches. */
   forgetChange(change: StoreChange): void {
-    if (change.kind === 'tag') return this.manifests.forgetTag(change.repo, change.tag);
     if (change.kind === 'manifest') return this.manifests.forget(change.repo, change.digest);
     this.linksEpoch++;
     if (change.kind === 'link') this.links.delete(change.repo, change.digest);

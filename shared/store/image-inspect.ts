@@ -3,7 +3,8 @@
 import type { Descriptor } from '../manifest.js';
 import { familiarName, familiarRepository, parseReference } from '../reference.js';
 import type { ContentStore } from './content-store.js';
-import { imageSize, loadImageByDescriptor, type LoadedImage } from './image.js';
+import { imageSize, type LoadedImage } from './image.js';
+import { indexPlatforms, loadShownImage } from './image-platforms.js';
 
 /** Familiar tags (`busybox:latest`) and repo digests (`busybox@sha256:...`) of a manifest/index. */
 export async function imageNames(
@@ -27,7 +28,19 @@ export async function inspectImage(
   ref: string,
 ): Promise<Record<string, unknown>> {
   const desc = await store.resolve(ref);
-  return inspectDocument(store, desc, await loadImageByDescriptor(store, desc));
+  const doc = await inspectDocument(store, desc, await loadShownImage(store, desc));
+  const platforms = await indexPlatforms(store, desc);
+  // An index lists its platforms as docker's image inspect `Manifests` (containerd store).
+  if (platforms)
+    doc['Manifests'] = platforms.map((p) => ({
+      ID: p.descriptor.digest,
+      Descriptor: p.descriptor,
+      Available: p.available,
+      Size: { Content: p.size },
+      Kind: 'image',
+      ImageData: { Platform: p.descriptor.platform },
+    }));
+  return doc;
 }
 
 export async function inspectDocument(

@@ -3,7 +3,8 @@
 import { familiarRepository, parseReference } from '../reference.js';
 import { REF_NAME_ANNOTATION } from '../media-types.js';
 import type { ContentStore } from './content-store.js';
-import { imageSize, loadImageByDescriptor, shortId } from './image.js';
+import { imageSize, shortId } from './image.js';
+import { indexPlatforms, loadShownImage, type PlatformEntry } from './image-platforms.js';
 
 export interface ImageRow {
   Repository: string;
@@ -14,6 +15,10 @@ export interface ImageRow {
   CreatedAt: string;
   CreatedSince: string;
   Size: string;
+  /** `linux/amd64,linux/arm64` for an index; the image's own platform otherwise. */
+  Platforms: string;
+  /** An index's platforms (tsimages --tree). */
+  platforms?: PlatformEntry[];
   /** For sorting and filtering. */
   created: number;
   name?: string;
@@ -29,10 +34,12 @@ export async function listImageRows(
   const now = opts.now ?? Date.now();
   for (const d of doc.manifests) {
     let image;
+    let platforms: PlatformEntry[] | undefined;
     try {
-      image = await loadImageByDescriptor(store, d);
+      image = await loadShownImage(store, d);
+      platforms = await indexPlatforms(store, d);
     } catch {
-      continue; // another platform only, or damaged: tsinspect says why
+      continue; // no platform stored, or damaged: tsinspect says why
     }
     const name = d.annotations?.[REF_NAME_ANNOTATION];
     const ref = name ? parseReference(name) : undefined;
@@ -51,6 +58,12 @@ export async function listImageRows(
         : '',
       CreatedSince: created ? `${humanDuration(now - created)} ago` : 'N/A',
       Size: humanSize(imageSize(image)),
+      Platforms: platforms
+        ? platforms.map((p) => p.platform).join(',')
+        : [image.config.os, image.config.architecture, image.config.variant]
+            .filter(Boolean)
+            .join('/'),
+      ...(platforms ? { platforms } : {}),
       created,
       name,
     });
@@ -100,4 +113,27 @@ export function formatColumns(rows: string[][]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/**
+ * `tsimages --tree` (docker images --tree): each image, then one line per platform of an index
+ * (its manifest's short digest, size, and `(not stored)` for a platform that was not pulled).
+ */
+export function formatTree(rows: ImageRow[]): string {
+  const table: string[][] = [['IMAGE', 'ID', 'SIZE', '']];
+  for (const r of rows) {
+    const name =
+      r.Repository === '<none>' ? `<none>@${shortId(r.Digest)}` : `${r.Repository}:${r.Tag}`;
+    table.push([name, r.ID, r.Size, r.platforms ? '' : r.Platforms]);
+    (r.platforms ?? []).forEach((p, i, all) => {
+      const branch = i === all.length - 1 ? '└─' : '├─';
+      table.push([
+        `${branch} ${p.platform}`,
+        shortId(p.descriptor.digest),
+        p.available ? humanSize(p.size) : '0B',
+        p.available ? '' : '(not stored)',
+      ]);
+    });
+  }
+  return `${formatColumns(table)}\n`;
 }

@@ -4,11 +4,11 @@
 // deterministic: fixed order, mtime 0, root-owned.
 import { createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
-import { once } from 'node:events';
-import tar from 'tar-stream';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { InvalidInputError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
+import { encodeHeader, padding, trailer } from '../tar/tar-format.js';
 import { parseManifest, type Descriptor, type Platform } from '../manifest.js';
 import { MediaType, REF_NAME_ANNOTATION, isManifestMediaType } from '../media-types.js';
 import { familiarName, parseReference } from '../reference.js';
@@ -182,58 +182,55 @@ async function writeTar(
   out: Writable,
   docker: boolean,
 ): Promise<void> {
-  const pack = tar.pack();
-  const done = new Promise<void>((resolve, reject) => {
-    out.on('error', (err) => {
-      pack.destroy(err);
-      reject(err);
-    });
-    out.on('finish', resolve);
-    pack.on('error', reject);
+  // stdout stays open for whatever the process writes after (as with a pipe's `end: false`).
+  await pipeline(Readable.from(tarChunks(store, items, docker)), out, {
+    end: out !== process.stdout,
   });
-  done.catch(() => undefined);
-  pack.pipe(out);
-  try {
-    await writeEntries(store, items, pack, docker);
-  } catch (err) {
-    pack.destroy(err as Error);
-    out.destroy();
-    throw err;
-  }
-  pack.finalize();
-  await done;
 }
 
-type Pack = ReturnType<typeof tar.pack>;
-const HEADER = { mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' };
+/** Entries are root-owned with mtime 0, so the same images always give the same bytes. */
+const OWNER = { uid: 0, gid: 0, mtime: 0 };
 
-async function writeEntries(
+async function* tarChunks(
   store: ContentStore,
   items: ExportItem[],
-  pack: Pack,
   docker: boolean,
-): Promise<void> {
-  const addFile = (name: string, data: Buffer): Promise<void> =>
-    new Promise((resolve, reject) =>
-      pack.entry({ ...HEADER, name, mode: 0o644 }, data, (err) => (err ? reject(err) : resolve())),
-    );
-  await addFile('oci-layout', LAYOUT_FILE);
-  for (const dir of ['blobs/', 'blobs/sha256/']) {
-    await new Promise<void>((resolve, reject) =>
-      pack.entry({ ...HEADER, name: dir, type: 'directory', mode: 0o755 }, (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
-  }
+): AsyncGenerator<Buffer> {
+  yield* smallFile('oci-layout', LAYOUT_FILE);
+  for (const path of ['blobs', 'blobs/sha256'])
+    yield encodeHeader({ ...OWNER, path, type: 'dir', mode: 0o755, size: 0 });
   const written = new Set<string>();
   for (const b of items.flatMap((i) => i.blobs)) {
     if (written.has(b.digest)) continue;
     written.add(b.digest);
-    await addBlob(store, pack, { ...HEADER, name: blobEntryName(b.digest), mode: 0o644 }, b);
+    yield* blobFile(store, b);
   }
-  await addFile('index.json', indexDocument(items.map(indexEntry)));
+  yield* smallFile('index.json', indexDocument(items.map(indexEntry)));
   if (docker)
-    await addFile('manifest.json', Buffer.from(`${JSON.stringify(dockerManifest(items))}\n`));
+    yield* smallFile('manifest.json', Buffer.from(`${JSON.stringify(dockerManifest(items))}\n`));
+  yield trailer();
+}
+
+function smallFile(path: string, data: Buffer): Buffer[] {
+  const header = encodeHeader({ ...OWNER, path, type: 'file', mode: 0o644, size: data.length });
+  return [header, data, padding(data.length)];
+}
+
+/** A stored blob as a tar entry; its size is checked against what the header announced. */
+async function* blobFile(store: ContentStore, b: Descriptor): AsyncGenerator<Buffer> {
+  const size = await store.statBlob(b.digest);
+  if (size === undefined) await store.readBlob(b.digest); // throws NotFoundError naming the blob
+  const path = blobEntryName(b.digest);
+  yield encodeHeader({ ...OWNER, path, type: 'file', mode: 0o644, size: size! });
+  let sent = 0;
+  for await (const chunk of store.openBlob(b.digest)) {
+    sent += (chunk as Buffer).length;
+    if (sent > size!) break;
+    yield chunk as Buffer;
+  }
+  if (sent !== size)
+    throw new InvalidInputError(`blob ${b.digest} changed size while it was exported`);
+  yield padding(size);
 }
 
 /** manifest.json of `docker save`: one entry per image, all its names in RepoTags. */
@@ -246,24 +243,4 @@ function dockerManifest(items: ExportItem[]): NonNullable<ExportItem['docker']>[
     else byConfig.set(d.Config, { ...d, RepoTags: [...d.RepoTags] });
   }
   return [...byConfig.values()];
-}
-
-async function addBlob(
-  store: ContentStore,
-  pack: Pack,
-  header: Partial<tar.Header> & { name: string },
-  b: Descriptor,
-): Promise<void> {
-  const size = await store.statBlob(b.digest);
-  let entry!: ReturnType<typeof pack.entry>;
-  const finishedEntry = new Promise<void>((resolve, reject) => {
-    entry = pack.entry({ ...header, size }, (err?: Error | null) =>
-      err ? reject(err) : resolve(),
-    );
-  });
-  for await (const chunk of store.openBlob(b.digest)) {
-    if (!entry.write(chunk as Buffer)) await once(entry as unknown as NodeJS.EventEmitter, 'drain');
-  }
-  (entry as unknown as { end(): void }).end();
-  await finishedEntry;
 }

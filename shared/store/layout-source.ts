@@ -6,9 +6,9 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { join, normalize } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import tar from 'tar-stream';
 import { isDigest, type Digest } from '../digest.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
+import { readTar } from '../tar/tar-reader.js';
 import type { ContentStore, WrittenBlob } from './content-store.js';
 
 const SMALL_FILE_LIMIT = 4 << 20;
@@ -88,46 +88,26 @@ class TarSource implements LayoutSource {
 /** Reads a (possibly gzipped) tar once, storing blobs as they stream past. */
 export async function scanTar(store: ContentStore, input: Readable): Promise<LayoutSource> {
   const source = new TarSource(store);
-  const extract = tar.extract();
-  const plain = Readable.from(plainTar(input));
-  plain.on('error', (err) => extract.destroy(err));
-  plain.pipe(extract);
   try {
-    await readEntries(store, source, extract);
+    for await (const { header, body } of readTar(plainTar(input))) {
+      if (header.type !== 'file') continue; // directories, links: nothing to import
+      const name = safeArchivePath(header.path);
+      const m = BLOB_PATH_RE.exec(name);
+      if (m && isDigest(`${m[1]}:${m[2]}`)) {
+        await store.writeBlob(body, { digest: `${m[1]}:${m[2]}` as Digest, size: header.size });
+      } else if (header.size <= SMALL_FILE_LIMIT) {
+        const chunks: Buffer[] = [];
+        for await (const c of body) chunks.push(c);
+        source.files.set(name, Buffer.concat(chunks));
+      } else {
+        source.largeFiles.set(name, await store.writeBlob(body));
+      }
+    }
   } catch (err) {
-    plain.destroy();
     input.destroy();
     throw err;
   }
   return source;
-}
-
-async function readEntries(
-  store: ContentStore,
-  source: TarSource,
-  extract: ReturnType<typeof tar.extract>,
-): Promise<void> {
-  for await (const entry of extract) {
-    const { header } = entry;
-    if (header.type !== 'file' && header.type !== 'contiguous-file') {
-      entry.resume();
-      continue;
-    }
-    const name = safeArchivePath(header.name);
-    const m = BLOB_PATH_RE.exec(name);
-    if (m && isDigest(`${m[1]}:${m[2]}`)) {
-      await store.writeBlob(entry as AsyncIterable<Buffer>, {
-        digest: `${m[1]}:${m[2]}` as Digest,
-        size: header.size,
-      });
-    } else if ((header.size ?? 0) <= SMALL_FILE_LIMIT) {
-      const chunks: Buffer[] = [];
-      for await (const c of entry) chunks.push(c as Buffer);
-      source.files.set(name, Buffer.concat(chunks));
-    } else {
-      source.largeFiles.set(name, await store.writeBlob(entry as AsyncIterable<Buffer>));
-    }
-  }
 }
 
 /** Yields the plain tar bytes of a tar or a gzipped tar (recognised by its magic). */

@@ -8,6 +8,7 @@
 // renames into place, so a layer directory either is complete or does not exist.
 // Unpacked size and entry count are limited (unpack-limits.ts), and runs of zeros in file bodies
 // are written as holes (sparse files), so a gzip bomb of zeros costs neither time nor disk.
+import { inRootlessNamespace } from '../rootless-env.js';
 import {
   constants as C,
   chmodSync,
@@ -137,7 +138,8 @@ class Extractor {
     // Into an empty root nothing can pre-exist: skips an lstat per entry.
     if (readdirSync(root).length === 0) this.r.fresh.add('');
     this.sameOwner = opts.sameOwner ?? this.isRoot;
-    this.allowDevices = opts.allowDevices ?? this.isRoot;
+    // root of a rootless user namespace may not make device nodes (whiteouts excepted)
+    this.allowDevices = opts.allowDevices ?? (this.isRoot && !inRootlessNamespace());
     this.mode = opts.whiteouts ?? 'apply';
   }
 
@@ -177,7 +179,7 @@ class Extractor {
     if (h.type === 'file') return this.file(target, h, body);
     if (h.type === 'symlink') {
       symlinkSync(h.linkname ?? '', abs);
-      if (this.sameOwner) lchownSync(abs, h.uid, h.gid);
+      if (this.sameOwner) this.chown(() => lchownSync(abs, h.uid, h.gid), h);
       lutimesSync(abs, h.mtime, h.mtime);
       return;
     }
@@ -221,7 +223,7 @@ class Extractor {
     const fd = openSync(this.r.abs(target), flags, 0o600);
     try {
       await writeBody(fd, body);
-      if (this.sameOwner) fchownSync(fd, h.uid, h.gid);
+      if (this.sameOwner) this.chown(() => fchownSync(fd, h.uid, h.gid), h);
       fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
       futimesSync(fd, h.mtime, h.mtime);
     } finally {
@@ -250,7 +252,7 @@ class Extractor {
 
   private async finishNode(target: string, h: TarHeader): Promise<void> {
     const abs = this.r.abs(target);
-    if (this.sameOwner) lchownSync(abs, h.uid, h.gid);
+    if (this.sameOwner) this.chown(() => lchownSync(abs, h.uid, h.gid), h);
     // mknod set the exact mode; chown may have cleared setuid/setgid, so set it again.
     if (this.sameOwner && h.mode & 0o6000) chmodSync(abs, h.mode);
     lutimesSync(abs, h.mtime, h.mtime);
@@ -273,7 +275,9 @@ class Extractor {
   private async opaque(dir: string): Promise<void> {
     const real = this.r.resolveDir(dir, true, dir)!;
     if (this.mode === 'overlay') {
-      await this.fsops().setXattr(real, 'trusted.overlay.opaque', Buffer.from('y'));
+      // in a user namespace overlayfs reads user.overlay.* (its userxattr option)
+      const xattr = inRootlessNamespace() ? 'user.overlay.opaque' : 'trusted.overlay.opaque';
+      await this.fsops().setXattr(real, xattr, Buffer.from('y'));
       return;
     }
     for (const name of readdirSync(this.r.abs(real))) {
@@ -305,6 +309,20 @@ class Extractor {
     }
   }
 
+  /** A chown; an owner the rootless user namespace does not map is one clear error. */
+  private chown(op: () => void, owner: { uid: number; gid: number }): void {
+    try {
+      op();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL' || !inRootlessNamespace()) throw err;
+      throw new TsdockError(
+        `layer file owned by ${owner.uid}:${owner.gid}, which the rootless user namespace does not map`,
+        'give this user ranges in /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 ' +
+          '--add-subgids 100000-165535 USER), then kill its tsdock-pause process',
+      );
+    }
+  }
+
   /** Applies directory metadata last (children change a dir's mtime), deepest first. */
   finish(): void {
     const dirs = [...this.dirMeta.keys()].sort((a, b) => b.length - a.length);
@@ -312,7 +330,7 @@ class Extractor {
       const m = this.dirMeta.get(d)!;
       const fd = openSync(this.r.abs(d), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
       try {
-        if (this.sameOwner) fchownSync(fd, m.uid, m.gid);
+        if (this.sameOwner) this.chown(() => fchownSync(fd, m.uid, m.gid), m);
         fchmodSync(fd, m.mode);
         futimesSync(fd, m.mtime, m.mtime);
       } finally {

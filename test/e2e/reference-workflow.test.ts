@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { runReferenceWorkflow, type WorkflowResult } from '../../bin/demo/reference-workflow.js';
 import { Tools } from '../../bin/demo/run-tools.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { peerUnavailable, requirePeer } from '../helpers/peers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsdock-e2e-'));
 const root = join(dir, 'root');
@@ -95,7 +96,7 @@ test('the reference workflow passes every step', () => {
 
 test('skopeo copies the pushed image with the same digests', (t) => {
   const r = result!;
-  if (spawnSync('sh', ['-c', 'command -v skopeo']).status !== 0) return t.skip('skopeo missing');
+  if (!requirePeer(t, 'skopeo')) return;
   const creds = `${r.registry.username}:${r.registry.password}`;
   const oci = join(dir, 'skopeo-oci');
   const copy = spawnSync(
@@ -126,7 +127,7 @@ test('skopeo copies the pushed image with the same digests', (t) => {
 test('docker pulls and runs what tspush pushed; tspull runs what docker pushed', async (t) => {
   const r = result!;
   const started = await startDockerd({ insecureRegistries: [r.registry.host] });
-  if (!started.ok) return t.skip(`docker interop skipped: ${started.reason}`);
+  if (!started.ok) return peerUnavailable(t, started.reason);
   dockerd = started.dockerd;
   const docker = (args: string[], input?: string) => {
     const res = dockerd!.docker(args, { input });

@@ -21,6 +21,8 @@ export interface BuildKitPeer {
   build(args: string[]): { status: number; stdout: string; stderr: string };
   /** Builds `ctx` as `tag` and reads the image back. Throws with BuildKit's output on failure. */
   image(tag: string, args: string[], ctx: string): BuildKitImage;
+  /** `docker image inspect --format FORMAT ref`, trimmed. */
+  inspect(ref: string, format: string): string;
   /** Exports the filesystem `docker build ARGS ctx` makes into a new dir (caller removes it). */
   exportFs(args: string[], ctx: string, tmp: string): string;
   close(): Promise<void>;
@@ -68,6 +70,7 @@ export async function startBuildKit(
         .reverse();
       return { config: config as Record<string, unknown>, history };
     },
+    inspect: (ref, format) => ok(['image', 'inspect', ref, '--format', format]).trim(),
     exportFs(args, ctx, dir) {
       const dest = mkdtempSync(join(dir, 'buildkit-fs-'));
       ok(['build', '-q', '--network=none', '--output', `type=local,dest=${dest}`, ...args, ctx]);

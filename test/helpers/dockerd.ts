@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hasCommand } from './peers.js';
 
 export interface Dockerd {
   /** The docker CLI this daemon is driven with (docker.io's, whose BuildKit needs no buildx). */
@@ -42,9 +43,8 @@ export async function startDockerd(
   } = {},
 ): Promise<DockerdResult> {
   if (process.getuid?.() !== 0) return { ok: false, reason: 'dockerd needs root' };
-  const which = spawnSync('sh', ['-c', 'command -v dockerd'], { encoding: 'utf8' });
   const cli = dockerCli();
-  if (which.status !== 0 || !cli)
+  if (!hasCommand('dockerd') || !cli)
     return { ok: false, reason: 'dockerd/docker not installed (apt-get install docker.io)' };
   // Short base path: the unix socket path must stay under 108 bytes.
   const dir = mkdtempSync(join(tmpdir(), 'dkd-'));

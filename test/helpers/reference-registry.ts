@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hasCommand } from './peers.js';
 import { startTokenIssuer, type TokenIssuer } from './token-issuer.js';
 
 export type RegistryAuth =
@@ -26,7 +27,7 @@ export interface ReferenceRegistry {
 }
 
 export function referenceRegistryAvailable(): boolean {
-  return spawnSync('sh', ['-c', 'command -v docker-registry'], { encoding: 'utf8' }).status === 0;
+  return hasCommand('docker-registry');
 }
 
 export async function startReferenceRegistry(

@@ -325,3 +325,49 @@ export async function expectIntact(url: string, repo: string, tag: string, img: 
     assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(b));
   }
 }
+
+/** One HTTP request, retried (as clients do) while the connection fails or the answer is 5xx. */
+export async function retrying(url: string, init: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url, init).catch((err: Error) => err);
+    if (res instanceof Response && res.status < 500) return res;
+    if (res instanceof Response) await res.arrayBuffer();
+    if (attempt === 50) throw new Error(`${url}: gave up (${String(res)})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function pushRetrying(url: string, repo: string, tag: string, img: TestImage) {
+  for (const blob of [img.config, ...img.layers]) {
+    const res = await retrying(`${url}/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: blob,
+    });
+    assert.equal(res.status, 201, await res.text());
+  }
+  const res = await retrying(`${url}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: img.manifest,
+  });
+  assert.equal(res.status, 201, await res.text());
+}
+
+/**
+ * Runs one compiled test file in a child `node --test` with extra environment (e.g. REGISTRY_URL
+ * or TSREGISTRY_TEST_POSTGRES_DSN); returns its status and TAP output (stdout and stderr).
+ */
+export async function runTestFile(file: string, env: Record<string, string>) {
+  // Without the runner's marker, or the child's node:test would refuse to run files.
+  const { NODE_TEST_CONTEXT: _, ...parent } = process.env;
+  const child = spawn(process.execPath, ['--test', '--test-reporter=tap', file], {
+    env: { ...parent, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stdout += d.toString()));
+  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { status, stdout };
+}

@@ -7,12 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCredentials, removeCredentials, saveCredentials } from '../../shared/credentials.js';
-import {
-  referenceRegistryAvailable,
-  startReferenceRegistry,
-} from '../helpers/reference-registry.js';
+import { startReferenceRegistry } from '../helpers/reference-registry.js';
+import { requirePeer } from '../helpers/peers.js';
 
-const hasSkopeo = spawnSync('sh', ['-c', 'command -v skopeo']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'tsdock-cred-peers-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 process.env['TSDOCK_CONFIG'] = join(dir, 'tsdock');
@@ -23,7 +20,8 @@ function skopeo(...args: string[]) {
   return spawnSync('skopeo', args, { encoding: 'utf8', timeout: 30_000 });
 }
 
-test('skopeo reads and edits the auth.json tslogin writes', { skip: !hasSkopeo }, async () => {
+test('skopeo reads and edits the auth.json tslogin writes', async (t) => {
+  if (!requirePeer(t, 'skopeo')) return;
   await saveCredentials('127.0.0.1:5999', 'alice', 'pw');
   await saveCredentials('docker.io', 'hub', 'pw2');
   let r = skopeo('login', '--get-login', '--authfile', authFile, '127.0.0.1:5999');
@@ -36,48 +34,45 @@ test('skopeo reads and edits the auth.json tslogin writes', { skip: !hasSkopeo }
   assert.deepEqual(await loadCredentials('docker.io'), { username: 'hub', password: 'pw2' });
 });
 
-test(
-  'we read what skopeo login writes after a real htpasswd login',
-  { skip: !hasSkopeo || !referenceRegistryAvailable() },
-  async () => {
-    const reg = await startReferenceRegistry({
-      auth: { kind: 'htpasswd', users: { carol: 's3cret:x' } },
+test('we read what skopeo login writes after a real htpasswd login', async (t) => {
+  if (!requirePeer(t, 'skopeo', 'docker-registry', 'htpasswd')) return;
+  const reg = await startReferenceRegistry({
+    auth: { kind: 'htpasswd', users: { carol: 's3cret:x' } },
+  });
+  try {
+    const file = join(dir, 'docker', 'config.json');
+    const bad = skopeo(
+      'login',
+      '--tls-verify=false',
+      '--authfile',
+      file,
+      '-u',
+      'carol',
+      '-p',
+      'wrong',
+      reg.host,
+    );
+    assert.notEqual(bad.status, 0, 'a wrong password is refused by the registry');
+    const r = skopeo(
+      'login',
+      '--tls-verify=false',
+      '--authfile',
+      file,
+      '-u',
+      'carol',
+      '-p',
+      's3cret:x',
+      reg.host,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(readFileSync(file, 'utf8').includes(reg.host));
+    // Docker's config.json (here written by skopeo) is read when auth.json has nothing.
+    assert.deepEqual(await loadCredentials(reg.host), {
+      username: 'carol',
+      password: 's3cret:x',
     });
-    try {
-      const file = join(dir, 'docker', 'config.json');
-      const bad = skopeo(
-        'login',
-        '--tls-verify=false',
-        '--authfile',
-        file,
-        '-u',
-        'carol',
-        '-p',
-        'wrong',
-        reg.host,
-      );
-      assert.notEqual(bad.status, 0, 'a wrong password is refused by the registry');
-      const r = skopeo(
-        'login',
-        '--tls-verify=false',
-        '--authfile',
-        file,
-        '-u',
-        'carol',
-        '-p',
-        's3cret:x',
-        reg.host,
-      );
-      assert.equal(r.status, 0, r.stderr);
-      assert.ok(readFileSync(file, 'utf8').includes(reg.host));
-      // Docker's config.json (here written by skopeo) is read when auth.json has nothing.
-      assert.deepEqual(await loadCredentials(reg.host), {
-        username: 'carol',
-        password: 's3cret:x',
-      });
-      assert.equal(await removeCredentials(reg.host), false, 'logout only edits auth.json');
-    } finally {
-      await reg.close();
-    }
-  },
-);
+    assert.equal(await removeCredentials(reg.host), false, 'logout only edits auth.json');
+  } finally {
+    await reg.close();
+  }
+});

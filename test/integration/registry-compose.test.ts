@@ -26,8 +26,7 @@ import { blobDataPath } from '../../registry/paths.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { importNodeBase, repo } from '../helpers/node-base-image.js';
 import { makeImage, sha256, tarLayer, writeOciLayout } from '../helpers/registry-server.js';
-
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+import { peerUnavailable, requirePeer } from '../helpers/peers.js';
 
 /** A port nobody listens on right now (the kernel's pick), for TSREGISTRY_PORT. */
 async function freePort(): Promise<number> {
@@ -59,11 +58,9 @@ test(
   'docker-compose.yml: up --build, push, down + up keeps the image, config file in effect',
   { timeout: 420_000 },
   async (t) => {
-    if (!has('docker-compose'))
-      return t.skip('docker-compose not installed (apt-get install docker-compose)');
-    if (!has('skopeo')) return t.skip('skopeo not installed (apt-get install skopeo)');
+    if (!requirePeer(t, 'docker-compose', 'skopeo')) return;
     const started = await startDockerd({});
-    if (!started.ok) return t.skip(started.reason);
+    if (!started.ok) return peerUnavailable(t, started.reason);
     const d: Dockerd = started.dockerd;
     const dir = mkdtempSync(join(tmpdir(), 'tsreg-compose-'));
     const project = `tsregcompose${process.pid}`;

@@ -19,6 +19,7 @@ import {
   type RegistryProcess,
 } from '../helpers/registry-server.js';
 import { UsersFile } from '../../registry/auth/users.js';
+import { peerUnavailable } from '../helpers/peers.js';
 
 let dir: string;
 let reg: RegistryProcess | undefined;
@@ -47,7 +48,7 @@ after(async () => {
 });
 
 test('docker login, pull, tag and push against tsregistry', { timeout: 180_000 }, async (t) => {
-  if (!dockerd || !reg) return t.skip(skip);
+  if (!dockerd || !reg) return peerUnavailable(t, skip ?? 'the registry did not start');
   const layout = join(dir, 'layout');
   writeOciLayout(layout, 'v1', makeImage([await tarLayer('hello.txt', 'hello from tsregistry\n')]));
   const copy = await run('skopeo', [
@@ -86,7 +87,7 @@ test(
   'docker login: its identity token dies with a password change; repeated wrong logins get 429',
   { timeout: 180_000 },
   async (t) => {
-    if (!dockerd || !reg) return t.skip(skip);
+    if (!dockerd || !reg) return peerUnavailable(t, skip ?? 'the registry did not start');
     let r = dockerd.docker(['login', '-u', 'ops', '--password-stdin', reg.host], {
       input: 'opspw\n',
     });

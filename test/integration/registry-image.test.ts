@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { startDockerd } from '../helpers/dockerd.js';
 import { buildContext, compiled, importNodeBase, nodeBaseTar } from '../helpers/node-base-image.js';
 import { makeImage, run, startRegistry, writeOciLayout } from '../helpers/registry-server.js';
+import { peerUnavailable } from '../helpers/peers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsreg-image-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,7 +21,7 @@ test(
   { timeout: 240_000 },
   async (t) => {
     const started = await startDockerd({});
-    if (!started.ok) return t.skip(started.reason);
+    if (!started.ok) return peerUnavailable(t, started.reason);
     const d = started.dockerd;
     try {
       importNodeBase(d, dir, 'local/node-base:20');

@@ -5,7 +5,8 @@ import { makeSelfSigned } from '../helpers/self-signed.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { once } from 'node:events';
+import { request, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,22 +77,24 @@ test('graceful shutdown finishes an in-flight upload', async () => {
   const data = randomBytes(2 << 20);
   const post = await fetch(`${reg.url}/v2/ops/slow/blobs/uploads/`, { method: 'POST' });
   const loc = new URL(post.headers.get('location')!, reg.url);
-  // Send half the body, start closing, then send the rest: the request must complete.
-  const done = new Promise<number>((resolve, reject) => {
-    const req = request(
-      loc,
-      { method: 'PATCH', headers: { 'Content-Length': String(data.length) } },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
-    );
-    req.on('error', reject);
-    req.write(data.subarray(0, 1 << 20));
-    setTimeout(() => req.end(data.subarray(1 << 20)), 200);
+  // Send half the body; once the server has the request, start closing, then send the rest:
+  // the request must complete.
+  const arrived = once(reg.running.server, 'request');
+  const req = request(loc, {
+    method: 'PATCH',
+    headers: { 'Content-Length': String(data.length) },
   });
-  await new Promise((r) => setTimeout(r, 100));
+  const done = new Promise<number>((resolve, reject) => {
+    req.on('response', (res: IncomingMessage) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
+  req.write(data.subarray(0, 1 << 20));
+  await arrived;
   const closing = reg.close();
+  req.end(data.subarray(1 << 20));
   assert.equal(await done, 202);
   await closing;
 });

@@ -16,6 +16,7 @@ import {
   makeImage,
   pushImage,
   run,
+  runTestFile,
   sha256,
   spawnRegistry,
   tsregistryBin,
@@ -195,11 +196,9 @@ test('the distribution-spec workflow and pagination tests pass on PostgreSQL met
   // in a fresh database (testConfig in test/helpers/registry-server.ts).
   for (const file of ['registry-workflows.test.js', 'registry-pagination.test.js']) {
     const dsn = await server().createDatabase(`suite_${file.split('.')[0]!.replace('-', '_')}`);
-    const res = await runWithEnv(
-      process.execPath,
-      ['--test', '--test-reporter=tap', fileURLToPath(new URL(file, import.meta.url))],
-      { TSREGISTRY_TEST_POSTGRES_DSN: dsn },
-    );
+    const res = await runTestFile(fileURLToPath(new URL(file, import.meta.url)), {
+      TSREGISTRY_TEST_POSTGRES_DSN: dsn,
+    });
     assert.equal(res.status, 0, `${file} on PostgreSQL:\n${res.stdout.slice(-4000)}`);
     assert.match(res.stdout, /# fail 0/);
     assert.doesNotMatch(res.stdout, /# pass 0\b/, 'it ran tests');
@@ -210,18 +209,3 @@ test('the distribution-spec workflow and pagination tests pass on PostgreSQL met
     assert.ok(Number(rows[0]!.n) > 0, `${file} stored its repositories in PostgreSQL`);
   }
 });
-
-async function runWithEnv(cmd: string, args: string[], env: Record<string, string>) {
-  const { spawn } = await import('node:child_process');
-  // Without the runner's marker, or the child's node:test would refuse to run files.
-  const { NODE_TEST_CONTEXT: _, ...parent } = process.env;
-  const child = spawn(cmd, args, {
-    env: { ...parent, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stdout += d.toString()));
-  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { status, stdout };
-}

@@ -16,6 +16,7 @@ import { MetadataUnavailableError } from '../../registry/metadata/store.js';
 import { metadataContract } from '../helpers/metadata-contract.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { freePort, tsregistryBin } from '../helpers/registry-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 let server: TestPostgres;
 let databases = 0;
@@ -172,7 +173,19 @@ test('postgres metadata: one collection at a time across processes (advisory loc
       second = true;
       return release;
     });
-    await new Promise((r) => setTimeout(r, 500));
+    // Wait until the other store has asked for the lock (and been refused) at least once.
+    const watcher = new pg.Client({ connectionString: dsn });
+    await watcher.connect();
+    try {
+      await waitFor(async () => {
+        const { rows } = await watcher.query<{ n: string }>(
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'tsregistry gc' AND query LIKE '%pg_try_advisory_lock%'",
+        );
+        return Number(rows[0]!.n) >= 2;
+      }, 'the second store to try the collection lock');
+    } finally {
+      await watcher.end();
+    }
     assert.equal(second, false, 'the other store waits');
     await first();
     const release = await waiting;

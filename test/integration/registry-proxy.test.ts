@@ -10,11 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  referenceRegistryAvailable,
-  startReferenceRegistry,
-  type ReferenceRegistry,
-} from '../helpers/reference-registry.js';
+import { startReferenceRegistry, type ReferenceRegistry } from '../helpers/reference-registry.js';
 import {
   makeImage,
   run,
@@ -27,6 +23,7 @@ import {
 import { ensureBusyboxLayout } from '../helpers/busybox-image.js';
 import { startDockerd } from '../helpers/dockerd.js';
 import type { UpstreamConfig } from '../../registry/proxy/config.js';
+import { missingReason, peerUnavailable, requirePeer } from '../helpers/peers.js';
 
 const HUB = { user: 'hub', password: 'hubpw' };
 let dir: string;
@@ -122,10 +119,8 @@ function writeIndexLayout(layoutDir: string, tag: string): string {
 }
 
 before(async () => {
-  if (!referenceRegistryAvailable()) {
-    skip = 'docker-registry not installed (apt-get install docker-registry)';
-    return;
-  }
+  skip = missingReason('docker-registry', 'skopeo');
+  if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'tsreg-proxy-'));
   upstream = await startReferenceRegistry({
     auth: { kind: 'token', users: { [HUB.user]: HUB.password } },
@@ -148,7 +143,7 @@ after(async () => {
 });
 
 test('skopeo pulls busybox through the root mirror path and a prefix, with the upstream token flow', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return peerUnavailable(t, skip);
   const expected = await rawManifest(upstream!.host, 'library/busybox:latest', true);
   for (const ref of ['library/busybox:latest', 'hub/library/busybox:latest']) {
     const r = await skopeo([
@@ -173,7 +168,7 @@ test('skopeo pulls busybox through the root mirror path and a prefix, with the u
 });
 
 test('a multi-platform index pulls through the proxy (skopeo --all), byte-exact', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return peerUnavailable(t, skip);
   const r = await skopeo([
     'copy',
     '--all',
@@ -189,7 +184,7 @@ test('a multi-platform index pulls through the proxy (skopeo --all), byte-exact'
 });
 
 test('proxied repositories refuse pushes; a local repository on the same server takes them', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return peerUnavailable(t, skip);
   const layout = join(dir, 'local');
   writeOciLayout(layout, 'v1', makeImage([512]));
   let r = await skopeo([
@@ -216,7 +211,7 @@ test('proxied repositories refuse pushes; a local repository on the same server 
 });
 
 test('a tag moved upstream is seen once its TTL is over (revalidated with HEAD)', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return peerUnavailable(t, skip);
   const a = makeImage([700]);
   const b = makeImage([900]);
   writeOciLayout(join(dir, 'a'), 'v1', a);
@@ -246,13 +241,13 @@ test(
   'dockerd with registry-mirrors pulls busybox through tsregistry',
   { timeout: 180_000 },
   async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) return peerUnavailable(t, skip);
     const started = await startDockerd({
       registryMirrors: [proxy!.url],
       insecureRegistries: [proxy!.host],
       offline: true,
     });
-    if (!started.ok) return t.skip(started.reason);
+    if (!started.ok) return peerUnavailable(t, started.reason);
     const { dockerd } = started;
     try {
       // asynchronously: this process serves the proxy and the upstream's token issuer
@@ -273,9 +268,8 @@ test(
 );
 
 test('podman with a registries.conf mirror pulls busybox through tsregistry', async (t) => {
-  if (skip) return t.skip(skip);
-  if ((await run('sh', ['-c', 'command -v podman'])).status !== 0)
-    return t.skip('podman not installed (apt-get install podman)');
+  if (skip) return peerUnavailable(t, skip);
+  if (!requirePeer(t, 'podman')) return;
   const home = join(dir, 'podman');
   mkdirSync(home, { recursive: true });
   const conf = join(home, 'registries.conf');
@@ -333,7 +327,7 @@ test('podman with a registries.conf mirror pulls busybox through tsregistry', as
 });
 
 test('with the upstream stopped, cached tags and digests still pull; a never-seen image fails clearly', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return peerUnavailable(t, skip);
   const digest = sha256(await rawManifest(proxy!.host, 'library/busybox:latest'));
   await upstream!.close();
   upstreamStopped = true;

@@ -17,6 +17,7 @@ import {
   writeOciLayout,
   type TestRegistry,
 } from '../helpers/registry-server.js';
+import { requirePeer } from '../helpers/peers.js';
 
 let reg: TestRegistry;
 let dir: string;
@@ -34,7 +35,8 @@ const skopeo = (...args: string[]) => run('skopeo', args, { timeoutMs: 60_000 })
 test(
   'skopeo copy in, inspect, copy across repos, copy out, delete',
   { timeout: 90_000 },
-  async () => {
+  async (t) => {
+    if (!requirePeer(t, 'skopeo')) return;
     const img = makeImage([1_000_000, 1000]);
     writeOciLayout(join(dir, 'in'), 'v1', img);
     let r = await skopeo(

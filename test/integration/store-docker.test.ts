@@ -11,6 +11,7 @@ import { loadImage } from '../../shared/store/image.js';
 import { exportLayout, importLayout } from '../../shared/store/layout-io.js';
 import { importBusybox } from '../helpers/busybox-image.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { peerUnavailable } from '../helpers/peers.js';
 
 let dockerd: Dockerd | undefined;
 let skipReason = '';
@@ -27,7 +28,7 @@ after(async () => {
 });
 
 test('docker load accepts our docker-tar; we import docker save output; ids match', async (t) => {
-  if (!dockerd) return t.skip(skipReason);
+  if (!dockerd) return peerUnavailable(t, skipReason);
   const store = await ContentStore.open(join(dir, 'store'));
   await importBusybox(store, 'tsdock/busybox:exported');
   const id = (await loadImage(store, 'tsdock/busybox:exported')).configDescriptor.digest;

@@ -1,11 +1,11 @@
-// The commands' shebang sets NODE_EXTRA_CA_CERTS aside (Node would parse it at every start);
-// the client must then trust those certificates itself. Runs a script with tslogin's shebang line,
-// as the kernel would from PATH, that lists tags over HTTPS with verification on (loopback
-// registries are otherwise trusted blindly, as docker does) from a server whose certificate only
-// the extra CA file vouches for.
+// The commands' launcher lines (scripts/bundle.mjs) set NODE_EXTRA_CA_CERTS aside (Node would
+// parse it at every start); the client must then trust those certificates itself. Runs a script
+// that starts with tslogin's launcher lines, as an executable the way the kernel runs it from
+// PATH, that lists tags over HTTPS with verification on (loopback registries are otherwise
+// trusted blindly, as docker does) from a server whose certificate only the extra CA file vouches for.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,12 +16,6 @@ import { makeSelfSigned } from '../helpers/self-signed.js';
 
 const tslogin = fileURLToPath(new URL('../../bin/tslogin.js', import.meta.url));
 const clientModule = new URL('../../shared/client/registry-client.js', import.meta.url).href;
-
-/** argv that runs a script as the kernel would run it from PATH: through its shebang line. */
-function viaShebang(line: string, script: string): string[] {
-  assert.match(line, /^#!\/usr\/bin\/env -S /);
-  return ['/usr/bin/env', '-S', line.replace(/^#!\/usr\/bin\/env -S /, ''), script];
-}
 
 function run(argv: string[], env: NodeJS.ProcessEnv) {
   return new Promise<{ code: number | null; out: string }>((resolve) => {
@@ -34,7 +28,7 @@ function run(argv: string[], env: NodeJS.ProcessEnv) {
   });
 }
 
-test('a command started through its shebang trusts NODE_EXTRA_CA_CERTS for TLS', async () => {
+test('a command started through its launcher trusts NODE_EXTRA_CA_CERTS for TLS', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsdock-ca-'));
   const srvOpts: { key?: Buffer; cert?: Buffer } = {};
   try {
@@ -57,10 +51,11 @@ test('a command started through its shebang trusts NODE_EXTRA_CA_CERTS for TLS',
       };
       delete base.NODE_EXTRA_CA_CERTS;
       const script = join(dir, 'list-tags.mjs');
-      const shebang = readFileSync(tslogin, 'utf8').split('\n')[0]!;
+      const launcher = readFileSync(tslogin, 'utf8').split('\n').slice(0, 2);
+      assert.equal(launcher[0], '#!/bin/sh');
       writeFileSync(
         script,
-        `${shebang}
+        `${launcher.join('\n')}
 import { RegistryClient } from ${JSON.stringify(clientModule)};
 const c = new RegistryClient({ registry: ${JSON.stringify(host)}, insecure: false });
 c.listTags('a/b').then(
@@ -69,12 +64,13 @@ c.listTags('a/b').then(
 );
 `,
       );
-      const argv = viaShebang(shebang, script);
+      chmodSync(script, 0o755);
+      const argv = [script];
       // without the CA file the certificate is unknown: refused, with the --insecure hint
       const refused = await run(argv, base);
       assert.equal(refused.code, 125, refused.out);
       assert.match(refused.out, /TLS error talking to 127\.0\.0\.1:\d+: .*--insecure/);
-      // with it, Node no longer sees the variable (the shebang moved it), yet the CA is trusted
+      // with it, Node no longer sees the variable (the launcher moved it), yet the CA is trusted
       const trusted = await run(argv, { ...base, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') });
       assert.equal(trusted.code, 0, trusted.out);
       assert.equal(trusted.out.trim(), 'tags t1 extra unset');

@@ -28,6 +28,7 @@ import {
   unpack,
   type BuildRoot,
 } from '../helpers/builder-run.js';
+import { peerNotCompared } from '../helpers/peers.js';
 
 interface Expected {
   buildArgs?: Record<string, string>;
@@ -74,7 +75,7 @@ async function compareWithBuildKit(
 ): Promise<void> {
   peer ??= startBuildKit();
   const bk = await peer;
-  if ('reason' in bk) return diag(`BuildKit comparison skipped: ${bk.reason}`);
+  if ('reason' in bk) return peerNotCompared({ diagnostic: diag }, bk.reason);
   const image = bk.image('golden-buildkit:test', args, caseDir);
   for (const [k, v] of Object.entries(exp.config ?? {}))
     assert.deepEqual(image.config[k] ?? null, v, `BuildKit config.${k}`);

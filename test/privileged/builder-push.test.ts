@@ -6,19 +6,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fixturesDir } from '../helpers/builder-fixtures.js';
 import { makeBuildRoot, run, tsbuild, type BuildRoot } from '../helpers/builder-run.js';
-import {
-  referenceRegistryAvailable,
-  startReferenceRegistry,
-  type ReferenceRegistry,
-} from '../helpers/reference-registry.js';
+import { startReferenceRegistry, type ReferenceRegistry } from '../helpers/reference-registry.js';
 import { startDockerd } from '../helpers/dockerd.js';
+import { missingReason, peerUnavailable, requirePeer } from '../helpers/peers.js';
 
 let br: BuildRoot;
 let reg: ReferenceRegistry | undefined;
 
 before(async () => {
   br = await makeBuildRoot();
-  if (referenceRegistryAvailable()) reg = await startReferenceRegistry();
+  if (!missingReason('docker-registry')) reg = await startReferenceRegistry();
 });
 after(async () => {
   await reg?.close();
@@ -26,7 +23,7 @@ after(async () => {
 });
 
 test('--push sends the image to a registry; docker runs it', async (t) => {
-  if (!reg) return t.skip('docker-registry not installed');
+  if (!requirePeer(t, 'docker-registry', 'skopeo') || !reg) return;
   const ref = `${reg.host}/tsbuild/p1:v1`;
   const res = tsbuild(br, [
     '-t',
@@ -41,7 +38,7 @@ test('--push sends the image to a registry; docker runs it', async (t) => {
   assert.ok(cfg.config.Env.includes('NAME=World'));
   assert.deepEqual(cfg.config.Cmd, ['httpd', '-f', '-p', '80', '-h', '/app/www']);
   const d = await startDockerd();
-  if (!d.ok) return t.skip(d.reason);
+  if (!d.ok) return peerUnavailable(t, d.reason);
   try {
     const out = d.dockerd.docker(
       [
@@ -85,7 +82,7 @@ test('--push sends the image to a registry; docker runs it', async (t) => {
 });
 
 test('--cache-to a registry, then --cache-from it in a fresh store: every step is CACHED', async (t) => {
-  if (!reg) return t.skip('docker-registry not installed');
+  if (!requirePeer(t, 'docker-registry', 'skopeo') || !reg) return;
   const ctx = join(fixturesDir(), 'dockerfiles', 'whiteouts');
   const cacheRef = `${reg.host}/tsbuild/cache:whiteouts`;
   const first = tsbuild(br, ['-t', 'cached:1', '--cache-to', `type=registry,ref=${cacheRef}`, ctx]);

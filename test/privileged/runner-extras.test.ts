@@ -24,6 +24,7 @@ import {
   sandboxProcesses,
   tsCommand,
   cgroupV2Root,
+  waitFor,
 } from './runner-helpers.js';
 import { prepareOverlay, ensureLayers } from '../../runner/rootfs.js';
 import { sandboxArgs } from '../../runner/sandbox.js';
@@ -33,7 +34,6 @@ let dir = '';
 let root = '';
 let rootfs = '';
 const ts = (cmd: string, args: string[]) => tsCommand(root, cmd, args);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'tsdock-extra-'));
@@ -78,7 +78,7 @@ test('--network container:NAME shares the network (and hostname) of a running co
   ]);
   assert.equal(web.code, 0, web.stderr);
   try {
-    await sleep(300);
+    // Asks until httpd listens (it starts in the background of `tsrun -d`), at most ~10 s.
     const r = ts('tsrun', [
       '--rm',
       '--network',
@@ -87,7 +87,7 @@ test('--network container:NAME shares the network (and hostname) of a running co
       rootfs,
       'sh',
       '-c',
-      'wget -qO- 127.0.0.1:8081; hostname',
+      'for i in $(seq 200); do wget -qO- 127.0.0.1:8081 2>/dev/null && break; sleep 0.05; done; hostname',
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `shared\n${web.stdout.trim().slice(0, 12)}\n`);
@@ -150,10 +150,12 @@ test('a killed monitor leaves nothing behind for the next command', async () => 
     monitorPid: number;
   };
   process.kill(state.monitorPid, 'SIGKILL');
-  await sleep(100);
-  const ps = ts('tsps', ['-a']);
-  assert.match(ps.stdout, new RegExp(`${id.slice(0, 12)}.*Exited \\(255\\)`));
-  await sleep(100);
+  const exited = new RegExp(`${id.slice(0, 12)}.*Exited \\(255\\)`);
+  await waitFor(
+    () => exited.test(ts('tsps', ['-a']).stdout),
+    'tsps to report the container exited',
+  );
+  await waitFor(() => sandboxProcesses(root).length === 0, 'the container processes to be gone');
   assert.deepEqual(sandboxProcesses(root), []);
   assert.deepEqual(leftoverCgroups(id.slice(0, 12)), []);
   assert.equal(ts('tsrm', [id]).code, 0);
@@ -216,13 +218,11 @@ test('cgroup v2 driver on a v2 hierarchy: the process joins before exec; missing
       readFileSync(join(v2root, 'tsdock', id, 'cgroup.procs'), 'utf8')
         .split('\n')
         .includes(pid);
-    for (let i = 0; i < 50 && !member(); i++) await sleep(20);
-    assert.ok(member(), 'PID 1 is in the container cgroup');
-    let inside = '';
-    for (let i = 0; i < 100 && !/CapEff/.test(inside); i++) {
-      await sleep(20);
-      inside = tsCommand(root, 'tslogs', [id], { env }).stdout;
-    }
+    await waitFor(member, 'PID 1 to be in the container cgroup');
+    const inside = await waitFor(() => {
+      const out = tsCommand(root, 'tslogs', [id], { env }).stdout;
+      return /CapEff/.test(out) && out;
+    }, 'the container to print its capabilities');
     assert.match(inside, /^0::\/$/m, 'its own cgroup namespace');
     assert.match(
       inside,

@@ -142,20 +142,7 @@ export function collect(child: ChildProcessByStdio<null, Readable, Readable>): {
   return { out: () => out, err: () => err, exit };
 }
 
-/** Polls `probe` every 20 ms until it returns something truthy; fails after `ms`. */
-export async function waitFor<T>(
-  probe: () => T | undefined | null | false | '',
-  what: string,
-  ms = 10000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { waitFor } from '../helpers/wait.js';
 
 /**
  * Runs a shell command line under script(1), so the command's stdin and stdout are a terminal.

@@ -10,10 +10,8 @@ import { tsCommand } from './runner-helpers.js';
 import { importBusybox } from '../helpers/busybox-image.js';
 import { ContentStore } from '../../shared/store/content-store.js';
 import { pushImage } from '../../shared/client/transfer.js';
-import {
-  referenceRegistryAvailable,
-  startReferenceRegistry,
-} from '../helpers/reference-registry.js';
+import { startReferenceRegistry } from '../helpers/reference-registry.js';
+import { requirePeer } from '../helpers/peers.js';
 
 let dir = '';
 let root = '';
@@ -61,7 +59,7 @@ test('an image from the store runs its Cmd; its layers are unpacked once and sha
 });
 
 test('a missing image is pulled from a registry (the reference registry) and run', async (t) => {
-  if (!referenceRegistryAvailable()) return t.skip('docker-registry is not installed');
+  if (!requirePeer(t, 'docker-registry')) return;
   const reg = await startReferenceRegistry();
   try {
     const seed = await ContentStore.open(join(dir, 'seed-registry'));

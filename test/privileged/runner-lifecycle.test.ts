@@ -14,13 +14,13 @@ import {
   mountsMatching,
   sandboxProcesses,
   tsCommand,
+  waitFor,
 } from './runner-helpers.js';
 
 let dir = '';
 let root = '';
 let rootfs = '';
 const ts = (cmd: string, args: string[]) => tsCommand(root, cmd, args);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'tsdock-life-'));
@@ -81,11 +81,14 @@ test('fork bomb under --pids-limit 20 is contained', async () => {
     '(for i in $(seq 60); do sleep 30 & done) 2>/dev/null; exec sleep 30',
   ]).stdout.trim();
   assert.match(id, /^[0-9a-f]{64}$/);
-  await sleep(700);
+  // Wait until the limit has refused a fork (the bomb reached it), then check the count.
+  const events = await waitFor(() => {
+    const text = readFileSync(cgroupFile(id, 'pids.events', 'pids.events'), 'utf8');
+    return /max [1-9]/.test(text) && text;
+  }, 'the pids limit to refuse a fork');
+  assert.match(events, /max [1-9]/, 'the limit refused forks');
   const current = Number(readFileSync(cgroupFile(id, 'pids.current', 'pids.current'), 'utf8'));
   assert.ok(current <= 20 && current >= 10, `pids.current=${current}`);
-  const events = readFileSync(cgroupFile(id, 'pids.events', 'pids.events'), 'utf8');
-  assert.match(events, /max [1-9]/, 'the limit refused forks');
   assert.match(ts('tsps', []).stdout, new RegExp(id.slice(0, 12)), 'the container itself survived');
   assert.equal(ts('tsrm', ['-f', id]).code, 0);
   assert.deepEqual(leftoverCgroups(id.slice(0, 12)), []);
@@ -105,6 +108,8 @@ test('--cpus 0.2 holds a busy loop near 20% of a core', async () => {
     'while :; do :; done',
   ]).stdout.trim();
   try {
+    // CPU seconds used, and CFS periods in which the loop was runnable (the scheduler's own
+    // clock: the share is measured over periods, not over a wall-clock sleep).
     const usage = () => {
       const v1 = join('/sys/fs/cgroup/cpuacct/tsdock', id, 'cpuacct.usage');
       if (existsSync(v1)) return Number(readFileSync(v1, 'utf8')) / 1e9;
@@ -113,11 +118,20 @@ test('--cpus 0.2 holds a busy loop near 20% of a core', async () => {
       );
       return Number(m?.[1]) / 1e6;
     };
-    await sleep(300);
-    const t0 = Date.now();
-    const u0 = usage();
-    await sleep(2000);
-    const share = (usage() - u0) / ((Date.now() - t0) / 1000);
+    const cpuStat = cgroupFile(id, 'cpu.stat', 'cpu.stat');
+    const periods = () => Number(/nr_periods (\d+)/.exec(readFileSync(cpuStat, 'utf8'))?.[1]);
+    const v1Period = join('/sys/fs/cgroup/cpu/tsdock', id, 'cpu.cfs_period_us');
+    const periodSeconds = existsSync(v1Period)
+      ? Number(readFileSync(v1Period, 'utf8')) / 1e6
+      : Number(readFileSync(join('/sys/fs/cgroup/tsdock', id, 'cpu.max'), 'utf8').split(' ')[1]) /
+        1e6;
+    await waitFor(() => usage() > 0 && periods() > 0, 'the busy loop to start');
+    const [u0, p0] = [usage(), periods()];
+    const span = await waitFor(
+      () => periods() - p0 >= 20 && periods() - p0,
+      '20 scheduler periods',
+    );
+    const share = (usage() - u0) / (span * periodSeconds);
     assert.ok(share > 0.12 && share < 0.28, `measured ${share.toFixed(3)} of a core`);
   } finally {
     ts('tsrm', ['-f', id]);
@@ -140,14 +154,14 @@ test('detached web server: -p publishes, logs, exec joins the pid namespace, sto
   ]);
   assert.equal(r.code, 0, r.stderr);
   const id = r.stdout.trim();
-  let body = '';
-  for (let i = 0; i < 50 && !body; i++) {
-    await sleep(50);
-    body = await fetch(`http://127.0.0.1:${port}/`).then(
-      (res) => res.text(),
-      () => '',
-    );
-  }
+  const body = await waitFor(
+    () =>
+      fetch(`http://127.0.0.1:${port}/`).then(
+        (res) => res.text(),
+        () => undefined,
+      ),
+    'the published port to answer',
+  );
   assert.equal(body, `Hello from ${id.slice(0, 12)}\n`);
   assert.match(ts('tsps', []).stdout, new RegExp(`${id.slice(0, 12)} .* web`));
   assert.equal(ts('tslogs', ['web']).stdout, 'started\n');

@@ -6,13 +6,19 @@ import { spawn, spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
+  FlagError,
   UsageError,
+  commandFlags,
+  defineCommand,
   exitCodeOf,
+  parseCommand,
   parseFlags,
   promptPassword,
   readPasswordFromStdin,
 } from '../../shared/cli.js';
 import { TsdockError } from '../../shared/errors.js';
+import { helpText } from '../../shared/cli-help.js';
+import { requirePeer } from '../helpers/peers.js';
 
 const RUN = {
   name: { type: 'string' },
@@ -144,7 +150,7 @@ test('runCli: exit codes and one-line errors', () => {
   assert.equal(r.stderr, 'tsfoo: thrown\n');
   r = runScript(`parseFlags(['--x'], {}, { name: 'tsfoo' });`);
   assert.equal(r.status, 125);
-  assert.equal(r.stderr, "tsfoo: unknown flag: --x: see 'tsfoo --help'\n");
+  assert.equal(r.stderr, "tsfoo: unknown flag: --x; see 'tsfoo --help'\n");
 });
 
 test('runCli: a closed stdout pipe ends quietly', () => {
@@ -183,7 +189,7 @@ test('promptPassword refuses without a terminal', async () => {
 });
 
 test('promptPassword on a pseudo-terminal: no echo, backspace works', async (t) => {
-  if (spawnSync('script', ['--version']).status !== 0) return t.skip('no util-linux script');
+  if (!requirePeer(t, 'script')) return;
   const js = `import(${JSON.stringify(cliModule)}).then(async (m) => { const p = await m.promptPassword('Password: '); console.log('GOT[' + p + ']'); })`;
   // type only once the prompt is up (the terminal is then in no-echo mode), however slow the start
   const child = spawn(
@@ -210,4 +216,48 @@ test('promptPassword on a pseudo-terminal: no echo, backspace works', async (t) 
   assert.match(out, /Password: /);
   assert.match(out, /GOT\[seret\]/);
   assert.doesNotMatch(out.replace(/GOT\[seret\]/, ''), /se|ret/);
+});
+
+test('parseCommand: aliases, choices, value checks, argument counts, --help', () => {
+  const spec = defineCommand({
+    name: 'tsfoo',
+    usage: 'A [B]',
+    summary: 'Does foo.',
+    args: { min: 1, max: 2 },
+    flags: {
+      time: { type: 'string', short: 't', aliases: ['timeout'], description: 'Seconds' },
+      mode: { type: 'string', choices: ['a', 'b'], description: 'Mode' },
+      size: {
+        type: 'string',
+        description: 'Size',
+        check: (v) => {
+          if (!/^\d+$/.test(v)) throw new TsdockError('not a number');
+        },
+      },
+    },
+  });
+  const p = parseCommand(spec, ['--timeout=3', '--mode', 'b', '--size', '12', 'x']);
+  assert.deepEqual(p?.values, { time: '3', mode: 'b', size: '12' });
+  assert.equal(parseCommand(spec, ['--help']), undefined);
+  assert.equal(parseCommand(spec, ['-h']), undefined);
+  const refused = (argv: string[], line: string) =>
+    assert.throws(
+      () => parseCommand(spec, argv),
+      (e: unknown) => e instanceof FlagError && e.toLine() === line && e.exitCode === 125,
+    );
+  refused(
+    ['--mode', 'c', 'x'],
+    `invalid argument "c" for "--mode" flag: use a, b; see 'tsfoo --help'`,
+  );
+  refused(
+    ['--size', '12zz', 'x'],
+    `invalid argument "12zz" for "--size" flag: not a number; see 'tsfoo --help'`,
+  );
+  refused([], `"tsfoo" requires at least 1 argument; see 'tsfoo --help'`);
+  refused(['a', 'b', 'c'], `"tsfoo" accepts at most 2 arguments; see 'tsfoo --help'`);
+  const help = helpText(spec, commandFlags(spec));
+  assert.match(help, /^Usage: tsfoo \[OPTIONS\] A \[B\]\n\nDoes foo\.\n\nOptions:\n/);
+  assert.match(help, /\n {2}-t, --time string {3}Seconds\n/);
+  assert.match(help, /\n {6}--mode string {3}Mode \(a, b\)\n/);
+  assert.match(help, /\n {2}-h, --help {10}Print usage\n$/);
 });

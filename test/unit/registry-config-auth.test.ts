@@ -44,7 +44,7 @@ test('config: file shaped like the reference registry, env overrides, defaults',
     assert.equal(embedded.http.addr, '127.0.0.1:5000');
     assert.ok(embedded.auth, 'no file: token auth on');
     writeFileSync(file, 'http:\n  addr: nonsense\n');
-    assert.throws(() => loadConfig(file, {}), /invalid http.addr/);
+    assert.throws(() => loadConfig(file, {}), /config: http\.addr: expected host:port/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

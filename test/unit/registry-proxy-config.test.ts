@@ -99,5 +99,8 @@ test('bad proxy config: one-line errors', () => {
     () => load('proxy:\n  remoteurl: https://x\n  maxsize: lots\n'),
     /invalid proxy.maxsize/,
   );
-  assert.throws(() => load('proxy:\n  remoteurl: https://x\n  ttl: soon\n'), /invalid duration/);
+  assert.throws(
+    () => load('proxy:\n  remoteurl: https://x\n  ttl: soon\n'),
+    /config: proxy\.ttl: expected a duration/,
+  );
 });

@@ -49,6 +49,11 @@ test('tsrun flags stop at the image; combined short flags; = values; lists', () 
   assert.throws(() => parseRunArgs(['--name']), /needs an argument/);
   assert.throws(() => parseRunArgs(['-d']), /at least 1 argument/);
   assert.throws(() => parseRunArgs(['-dz', 'x']), /unknown shorthand/);
+  // values are checked while parsing, before anything is looked up or pulled
+  assert.throws(() => parseRunArgs(['-m', '12zz', 'x']), /"-m, --memory" flag: invalid memory/);
+  assert.throws(() => parseRunArgs(['-p', '1:2:3:4', 'x']), /"-p, --publish" flag/);
+  assert.throws(() => parseRunArgs(['--cpus', '1', '--cpu-period', '9', 'x']), /--cpus conflicts/);
+  assert.equal(parseRunArgs(['--net', 'none', '--rm=false', 'x']).flags.network, 'none');
 });
 
 test('subnet parsing and lowest-free address allocation', () => {

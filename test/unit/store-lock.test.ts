@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { withLock } from '../../shared/store/lock-file.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'store-lock-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +48,7 @@ test('a live, refreshed lock is waited for, and times out clearly', async () => 
   const path = join(dir, 'live.lock');
   let release!: () => void;
   const holding = withLock(path, () => new Promise<void>((r) => (release = r)), { staleMs: 200 });
-  await sleep(20);
+  await waitFor(() => release, 'the first holder to take the lock');
   // Longer than staleMs: the holder's heartbeat keeps it fresh.
   await assert.rejects(
     withLock(path, async () => undefined, { staleMs: 200, timeoutMs: 500 }),

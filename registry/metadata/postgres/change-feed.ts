@@ -1,7 +1,8 @@
-// What other processes changed, for the in-memory caches (services/manifests.ts, the link cache
-// in services/registry.ts): the PostgreSQL store announces each write that can make a cached
-// entry stale (a tag moved or deleted, a manifest or a blob link deleted) with NOTIFY once it has
-// committed, and answers the request once it hears its own notice back; every process LISTENs on a connection of its own and
+// What other processes changed, for the in-memory caches (manifests by digest in
+// services/manifests.ts, the link cache in services/registry.ts; tags are never cached with a
+// shared store): the PostgreSQL store announces each write that can make a cached entry stale (a
+// manifest or a blob link deleted) with NOTIFY once it has committed, and answers the request
+// once it hears its own notice back; every process LISTENs on a connection of its own and
 // drops what the notice names. A lost listening connection may have missed notices: every cache
 // is dropped then, and again once it listens anew.
 import { randomUUID } from 'node:crypto';

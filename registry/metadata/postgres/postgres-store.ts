@@ -91,9 +91,8 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async deleteTag(repo: string, tag: string): Promise<boolean> {
-    const found = await this.changed(sql.deleteTag([repo, tag]));
-    if (found) await this.announce({ kind: 'tag', repo, tag });
-    return found;
+    // No notice: no process caches tags of a shared store (services/manifests.ts).
+    return await this.changed(sql.deleteTag([repo, tag]));
   }
 
   async getManifest(repo: string, digest: string): Promise<ManifestRecord | undefined> {
@@ -112,7 +111,6 @@ export class PostgresMetadataStore implements MetadataStore {
     for (let attempt = 1; ; attempt++) {
       try {
         await write();
-        if (tag !== undefined) await this.announce({ kind: 'tag', repo, tag });
         return;
       } catch (err) {
         // The manifest row was there, then deleted by a concurrent deleteManifest before the

@@ -178,7 +178,14 @@ int main(int argc, char **argv) {
   pid_t supervisor = getppid();
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (getppid() != supervisor) return 125;
+  if (argc >= 2 && !strcmp(argv[1], "pause")) return pause_main();
+  if (argc >= 2 && !strcmp(argv[1], "userns-exec")) return userns_exec_main(argc, argv);
   parse(argc, argv);
+  join_userns(o.userns); /* rootless: first, so every namespace below is owned by it */
+  if (o.userns) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* the credential change cleared it */
+    if (getppid() != supervisor) return 125;
+  }
   int flags = 0;
   cg_fds = calloc((size_t)o.ncgroups + 1, sizeof *cg_fds);
   if (!cg_fds) fail(125, "out of memory");
@@ -198,6 +205,15 @@ int main(int argc, char **argv) {
       if (fds[i] < 0) fail(125, "container process %d is gone: %s", o.target, strerror(errno));
     }
     for (int i = 0; i < 6; i++) {
+      /* one we are in already (the host's network with --network host, the host's cgroup
+       * namespace where a rootless container has none): nothing to join, and joining the
+       * host's from a user namespace would be refused */
+      char self[64]; snprintf(self, sizeof self, "/proc/self/ns/%s", ns[i].n);
+      struct stat a, b;
+      if (fstat(fds[i], &a) == 0 && stat(self, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+        close(fds[i]);
+        continue;
+      }
       if (setns(fds[i], ns[i].t) < 0) fail(125, "join %s namespace: %s", ns[i].n, strerror(errno));
       close(fds[i]);
     }

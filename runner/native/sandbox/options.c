@@ -50,6 +50,7 @@ void parse(int argc, char **argv) {
     else if (!strcmp(a, "--net")) { NEED(1); o.net = argv[++i]; }
     else if (!strcmp(a, "--ipc")) { NEED(1); o.ipc = argv[++i]; }
     else if (!strcmp(a, "--uts")) { NEED(1); o.uts = argv[++i]; }
+    else if (!strcmp(a, "--userns")) { NEED(1); o.userns = argv[++i]; }
     else if (!strcmp(a, "--pid-file")) { NEED(1); o.pid_file = argv[++i]; }
     else if (!strcmp(a, "--target")) { NEED(1); o.target = atoi(argv[++i]); }
     else if (!strcmp(a, "--sync-fd")) { NEED(1); o.sync_fd = atoi(argv[++i]); }

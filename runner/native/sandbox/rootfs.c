@@ -94,12 +94,48 @@ void mount_at(int rootfd, const char *src, const char *dst, const char *type,
 
 /* ---------- the container's filesystem ---------- */
 
+/* mount() at DST inside the rootfs, returning -1 with errno instead of failing */
+static int try_mount_at(int rootfd, const char *src, const char *dst, const char *type,
+                        unsigned long flags, const char *data, int as_file) {
+  int fd = resolve_target(rootfd, dst, as_file);
+  char target[64];
+  snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+  int r = mount(src, target, type, flags, data);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r;
+}
+
+/* Rootless: a recursive read-only bind of a host path (sysfs of the host's network namespace,
+ * which a user namespace may not mount afresh; runc's rootless /sys does the same). */
+static void bind_host_readonly(int rootfd, const char *path) {
+  if (try_mount_at(rootfd, path, path, NULL, MS_BIND | MS_REC, NULL, 0) < 0)
+    fail(125, "bind %s: %s", path, strerror(errno));
+  int fd = resolve_target(rootfd, path, 0);
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+    fail(125, "make %s read-only: %s", path, strerror(errno));
+  close(fd);
+}
+
 static void setup_dev(int rootfd) {
   mount_at(rootfd, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", 0);
   int dev = open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
   static const struct { const char *n; int maj, min; } nodes[] = {
     {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
   for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++) {
+    if (in_userns) {
+      /* no mknod in a user namespace: the host's nodes, bound over empty files (runc's
+       * rootless /dev) */
+      char dst[32], src[32];
+      snprintf(dst, sizeof dst, "/dev/%s", nodes[i].n);
+      snprintf(src, sizeof src, "/dev/%s", nodes[i].n);
+      mount_at(rootfd, src, dst, NULL, MS_BIND, NULL, 1);
+      continue;
+    }
     if (mknodat(dev, nodes[i].n, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0)
       fail(125, "mknod /dev/%s: %s", nodes[i].n, strerror(errno));
     /* umask may have narrowed the mode */
@@ -112,8 +148,13 @@ static void setup_dev(int rootfd) {
     {"/proc/kcore", "core"}};
   for (size_t i = 0; i < sizeof links / sizeof *links; i++) symlinkat(links[i][0], dev, links[i][1]);
   close(dev);
-  mount_at(rootfd, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-           "newinstance,ptmxmode=0666,mode=0620,gid=5", 0);
+  if (try_mount_at(rootfd, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                   "newinstance,ptmxmode=0666,mode=0620,gid=5", 0) < 0) {
+    /* rootless with a single-id mapping: gid 5 (tty) does not exist in the namespace */
+    if (!in_userns || errno != EINVAL) fail(125, "mount devpts on /dev/pts: %s", strerror(errno));
+    mount_at(rootfd, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+             "newinstance,ptmxmode=0666,mode=0620", 0);
+  }
   mount_at(rootfd, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k", 0);
   mount_at(rootfd, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0);
 }
@@ -133,7 +174,10 @@ void setup_rootfs(void) {
   CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make mounts private: %s", strerror(errno));
   if (o.ov_lowers) {
     char data[8192];
-    int n = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", o.ov_lowers, o.ov_upper, o.ov_work);
+    /* in a user namespace overlayfs keeps its whiteouts and opaque marks in user.overlay.*
+     * xattrs (userxattr, Linux 5.11+): trusted.* is not ours to set there */
+    int n = snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s%s", o.ov_lowers, o.ov_upper,
+                     o.ov_work, in_userns ? ",userxattr" : "");
     if (n >= 4096) fail(125, "overlay options too long (%d bytes); too many layers", n);
     CHECK(chdir(o.ov_base), "chdir %s: %s", o.ov_base, strerror(errno));
     CHECK(mount("overlay", o.rootfs, "overlay", 0, data), "mount overlay: %s", strerror(errno));
@@ -145,7 +189,11 @@ void setup_rootfs(void) {
   mount_at(rootfd, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0);
   /* a fresh read-only sysfs (never a bind of the host's: its submounts, e.g. cgroups, would
    * stay writable) */
-  mount_at(rootfd, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL, 0);
+  if (try_mount_at(rootfd, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL, 0) < 0) {
+    /* rootless in the host's network namespace: sysfs is the host's to mount */
+    if (!in_userns || errno != EPERM) fail(125, "mount sysfs on /sys: %s", strerror(errno));
+    bind_host_readonly(rootfd, "/sys");
+  }
   setup_dev(rootfd);
   for (int i = 0; i < o.ntmpfs; i++)
     mount_at(rootfd, "tmpfs", o.tmpfs[i].dst, "tmpfs", MS_NOSUID | MS_NODEV, o.tmpfs[i].mode, 0);

@@ -26,6 +26,8 @@
  *   --status-fd N  (writes "0" once the command was exec'd, or "CODE message" when it failed)
  *   --ip ADDR PREFIX GATEWAY  configure eth0 (a veth peer moved in while we waited on --sync-fd)
  *   --no-mknod (drop CAP_MKNOD: used where no devices cgroup can fence device nodes)
+ *   --userns PATH  rootless: join that user namespace (the user's pause process) first
+ *   sandbox pause / sandbox userns-exec --userns PATH -- CMD...   (rootless, see userns.c)
  */
 /*
  * The helper is split along runc's lines; this header is what the parts share:
@@ -38,6 +40,7 @@
  *   capabilities.c  docker's default capability set, bounding set, capset
  *   seccomp.c       the syscall filter
  *   tty.c           the container's pty and the supervisor's relay
+ *   userns.c        rootless mode: the shared user namespace (pause process), joining it
  *   main.c          namespaces, clone, supervisor, PID 1 (--init), exec
  */
 #ifndef TSDOCK_SANDBOX_H
@@ -56,6 +59,7 @@ struct opts {
   pid_t target;
   const char *rootfs, *ov_base, *ov_lowers, *ov_upper, *ov_work;
   const char *hostname, *cwd, *user, *net, *ipc, *uts, *pid_file;
+  const char *userns;                   /* rootless: the pause process's user namespace */
   struct bind *binds; int nbinds;       /* sized by argc, like every repeated option */
   struct bind *tmpfs; int ntmpfs;
   const char **cgroups; int ncgroups;   /* sized by argc: never truncated */
@@ -102,6 +106,12 @@ void drop_bounding(uint64_t keep);
 void set_caps(uint64_t keep);
 /* seccomp.c */
 void install_seccomp(void);
+/* userns.c: rootless mode (see there); in_userns is 1 once we run in a non-initial user ns */
+extern int in_userns;
+void join_userns(const char *path);
+int setgroups_denied(void);
+int pause_main(void);
+int userns_exec_main(int argc, char **argv);
 /* tty.c */
 void relay_tty(void);
 int recv_fd(int sock);

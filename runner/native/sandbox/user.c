@@ -80,7 +80,15 @@ void set_user(void) {
   int dup = 0;
   for (int i = 0; i < ng; i++) dup |= groups[i] == gid;
   if (!dup) groups[ng++] = gid;
-  CHECK(setgroups(ng, groups), "setgroups: %s", strerror(errno));
+  if (setgroups(ng, groups) < 0) {
+    /* rootless with a single-id mapping: setgroups is denied, and only root's group exists */
+    if (!(errno == EPERM && setgroups_denied() && ng == 1 && groups[0] == 0))
+      fail(125, "setgroups: %s", strerror(errno));
+  }
+  if (in_userns && (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) && errno == EINVAL)
+    fail(125, "user %u:%u is not mapped in the rootless user namespace: give this user a range in "
+              "/etc/subuid and /etc/subgid (usermod --add-subuids/--add-subgids), then "
+              "kill the tsdock-pause process", uid, gid);
   CHECK(setresgid(gid, gid, gid), "setgid %u: %s", gid, strerror(errno));
   CHECK(setresuid(uid, uid, uid), "setuid %u: %s", uid, strerror(errno));
 }
