@@ -24,6 +24,7 @@ import { readPlatformFile } from '../helpers/platform-file.js';
 import { spawnRegistry, type RegistryProcess } from '../helpers/registry-server.js';
 import { startDockerd } from '../helpers/dockerd.js';
 import { tsCommand } from './runner-helpers.js';
+import { peerUnavailable } from '../helpers/peers.js';
 
 const ARM64 = { os: 'linux', architecture: 'arm64' };
 let br: BuildRoot;
@@ -52,7 +53,7 @@ const pushedFile = (ref: string, arch: string, path: string): Promise<string> =>
 const DOCKERFILE = 'FROM busybox\nRUN uname -m > /arch && ls /bin/busybox\nCMD ["uname", "-m"]\n';
 
 test('RUN of an arm64 stage runs under QEMU; --push sends the index; skopeo and docker read it', async (t) => {
-  if ('reason' in emulation) return t.skip(emulation.reason);
+  if ('reason' in emulation) return peerUnavailable(t, emulation.reason);
   if (currentPlatform().architecture !== 'amd64') return t.skip('the busybox index is amd64+arm64');
   const ctx = await writeContext(work, 'uname', { Dockerfile: DOCKERFILE });
   const ref = `${reg.host}/multi/busybox:1`;
@@ -92,7 +93,7 @@ test('RUN of an arm64 stage runs under QEMU; --push sends the index; skopeo and 
   assert.match(tree, /├─ linux\/amd64 .*\n└─ linux\/arm64 /);
 
   const d = await startDockerd({ insecureRegistries: [reg.host] });
-  if (!d.ok) return t.skip(d.reason);
+  if (!d.ok) return peerUnavailable(t, d.reason);
   try {
     const out = d.dockerd.docker(
       ['run', '--rm', '--network', 'none', '--platform', 'linux/arm64', ref],
