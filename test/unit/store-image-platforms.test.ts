@@ -74,6 +74,10 @@ test('tsimages lists an index with its platforms; one not pulled is marked', asy
   assert.match(tree[1]!, new RegExp(`^multi:1 +[0-9a-f]{12} +\\S+B`));
   assert.match(tree[2]!, new RegExp(`^├─ linux/${host} +[0-9a-f]{12} +\\S+B$`));
   assert.match(tree[3]!, new RegExp(`^└─ linux/${foreign} +[0-9a-f]{12} +0B +\\(not stored\\)$`));
+  // tsinspect --platform: that platform's image, or an error when it is not stored
+  const hostDoc = await inspectImage(store, 'multi:1', { os: 'linux', architecture: host });
+  assert.equal(hostDoc['Architecture'], host);
+  await assert.rejects(inspectImage(store, 'multi:1', { os: 'linux', architecture: foreign }));
 });
 
 test('an index without this machine platform is listed and inspected, with its Manifests', async () => {
