@@ -12,6 +12,7 @@ import { currentPlatform } from '../../shared/platform.js';
 import { ContentStore } from '../../shared/store/content-store.js';
 import { inspectImage } from '../../shared/store/image-inspect.js';
 import { formatTree, listImageRows } from '../../shared/store/image-list.js';
+import { loadImage } from '../../shared/store/image.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -96,4 +97,25 @@ test('an index without this machine platform is listed and inspected, with its M
     manifests.map((m) => [m.Available, m.ImageData.Platform]),
     [[true, { os: 'linux', architecture: foreign }]],
   );
+});
+
+test('the images of an index are found by their ids (tsimages ID, a container of another platform)', async () => {
+  const store = await freshStore();
+  const hostImage = await image(store, host);
+  const foreignImage = await image(store, foreign);
+  await tagIndex(store, 'both:1', [
+    [hostImage, host],
+    [foreignImage, foreign],
+  ]);
+  for (const [desc, arch] of [
+    [hostImage, host],
+    [foreignImage, foreign],
+  ] as const) {
+    const config = JSON.parse((await store.readBlob(desc.digest)).toString()).config.digest;
+    for (const id of [config, config.slice(7, 19)]) {
+      const found = await loadImage(store, id, { os: 'linux', architecture: arch });
+      assert.equal(found.descriptor.digest, desc.digest, id);
+      assert.equal(found.config.architecture, arch);
+    }
+  }
 });
