@@ -8,7 +8,7 @@ import { NotFoundError } from '../../shared/errors.js';
 import { parseManifest, type Descriptor } from '../../shared/manifest.js';
 import { selectManifest } from '../../shared/platform.js';
 import type { ContentStore } from '../../shared/store/content-store.js';
-import { ensureLayers } from '../../runner/rootfs.js';
+import { ensureLayers } from '../../runner/executor.js';
 import type { LayerRef } from '../cache/build-cache.js';
 import type { OciImageConfig } from '../image/image-config.js';
 import type { Platform } from '../plan/build-args.js';

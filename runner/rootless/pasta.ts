@@ -76,6 +76,24 @@ export async function attachPasta(
   };
 }
 
+/** Stops the pasta a killed supervisor left for the run in RUNDIR (its pid file, if it is one). */
+export function stopLeftoverPasta(runDir: string): void {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(runDir, 'pasta.pid'), 'utf8').trim());
+    const comm = readFileSync(`/proc/${pid}/comm`, 'utf8');
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    if (!comm.startsWith('pas') || Number(uid) !== process.getuid?.()) return;
+  } catch {
+    return; // no pasta, or gone
+  }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    /* gone meanwhile */
+  }
+}
+
 /** The builder's RUN on user-mode networking: the same shape as its bridge endpoint. */
 export function pastaEndpoint(pidFile: string): {
   ip: string;
