@@ -89,6 +89,22 @@ test('RUN of an arm64 stage runs under QEMU; --push sends the index; skopeo and 
   assert.equal(arm64Run.code, 0, arm64Run.stderr);
   assert.equal(arm64Run.stdout, 'aarch64\n');
   assert.equal(tsrun([]).stdout, 'x86_64\n');
+  // a container of the arm64 image is committed as an arm64 image
+  const name = `arm64-${process.pid}`;
+  const detached = ['-d', '--name', name, '--network', 'none', '--platform', 'linux/arm64'];
+  const started = tsCommand(br.root, 'tsrun', [...detached, ref, 'sleep', '60']);
+  assert.equal(started.code, 0, started.stderr);
+  const committed = tsCommand(br.root, 'tscommit', [name, 'committed:arm64']);
+  tsCommand(br.root, 'tsrm', ['-f', name]);
+  assert.equal(committed.code, 0, committed.stderr);
+  const arch = tsCommand(br.root, 'tsinspect', [
+    '--type',
+    'image',
+    '-f',
+    '{{.Architecture}}',
+    'committed:arm64',
+  ]);
+  assert.equal(arch.stdout, 'arm64\n', arch.stderr);
   const tree = tsCommand(br.root, 'tsimages', ['--tree']).stdout;
   assert.match(tree, /├─ linux\/amd64 .*\n└─ linux\/arm64 /);
 
