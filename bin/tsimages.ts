@@ -55,8 +55,9 @@ async function main({
 
 function render(format: string, rows: ImageRow[]): string {
   const table = format.startsWith('table ');
-  const body = table ? format.slice(6) : format;
-  const tpl = compileTemplate(body.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
+  // `\t` and `\n` as typed in a shell's single quotes are a tab and a newline, as docker reads them
+  const body = (table ? format.slice(6) : format).replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  const tpl = compileTemplate(body);
   const lines = rows.map((r) => tpl(r));
   if (!table) return lines.length ? `${lines.join('\n')}\n` : '';
   const header = body.replace(

@@ -55,6 +55,9 @@ test('load, list, tag, inspect, save, remove', () => {
   assert.equal(ts('tsimages', ['localhost:5000/me/bb']).stdout.trim().split('\n').length, 2);
   r = ts('tsimages', ['-f', 'reference=*/me/*:v?', '--format', '{{.Repository}}']);
   assert.equal(r.stdout, 'localhost:5000/me/bb\n');
+  // a typed `\t` separates columns in the header too, as docker's
+  r = ts('tsimages', ['-f', 'reference=*/me/*:v?', '--format', 'table {{.Repository}}\\t{{.Tag}}']);
+  assert.match(r.stdout, /^REPOSITORY\s+TAG\nlocalhost:5000\/me\/bb\s+v1\n$/);
   assert.equal(ts('tsimages', ['-f', 'dangling=true', '-q']).stdout, '');
 
   r = ts('tsinspect', ['--type', 'image', 'busybox']);
