@@ -4,8 +4,9 @@
 // networking), run it with a published port and curl it, exec into it, commit and push to the
 // registry, pull into a second store and run again; files made in a bind mount belong on the
 // host to the user (container root) and to its mapped subordinate ids (container uid 1000);
-// -m warns and runs; tsexec reaches a container that runs as a subordinate id. A second user
-// without ranges gets a single-id mapping: busybox runs, other ids fail with one clear line.
+// -m warns and runs; tsexec, tsstop and tsrm reach a container that runs as a subordinate id;
+// kill -9 of a -p container's supervisor frees the port (pasta goes too). A second user without
+// ranges gets a single-id mapping: busybox runs, other ids fail with one clear line.
 // Everything is removed afterwards: containers, pause processes, users, files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -214,6 +215,32 @@ test('rootless: bind-mounted files belong to the user and its mapped ids on the 
   assert.deepEqual(owner('root-file'), [user.uid, user.gid]);
   assert.deepEqual(owner('by-root'), [user.subStart! + 999, user.subStart! + 999]);
   assert.deepEqual(owner('by-1000'), [user.subStart! + 999, user.subStart! + 999]);
+});
+
+test('rootless: a container running as a mapped id: tsexec joins it, tsstop and tsrm end it', () => {
+  ok(
+    user.ts('tsrun', [
+      '-d',
+      '--name',
+      'sub',
+      '--network',
+      'none',
+      '-u',
+      '1000:1000',
+      'busybox',
+      'sleep',
+      '300',
+    ]),
+    'tsrun -d -u',
+  );
+  assert.equal(ok(user.ts('tsexec', ['sub', 'id', '-u']), 'tsexec').trim(), '1000');
+  const pid = Number(
+    ok(user.ts('tsinspect', ['--format', '{{.State.Pid}}', 'sub']), 'tsinspect').trim(),
+  );
+  assert.equal(statSync(`/proc/${pid}`).uid, user.subStart! + 999);
+  ok(user.ts('tsstop', ['-t', '1', 'sub']), 'tsstop');
+  assert.match(ok(user.ts('tsps', ['-a']), 'tsps'), /Exited \(137\).*sub/);
+  ok(user.ts('tsrm', ['sub']), 'tsrm');
 });
 
 test('rootless: limits warn in one line and the container still runs (cgroup v1 here)', () => {
