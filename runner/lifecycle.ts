@@ -1,5 +1,4 @@
 // Operations on existing containers behind tsps, tsstop, tskill, tsrm, tslogs and tsexec.
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +12,6 @@ import {
   removeContainer,
   type ContainerState,
 } from './containers.js';
-import { cgroupDriver } from './cgroup-driver.js';
-import { sandboxExecArgs } from './sandbox.js';
-import { nativeBinary } from '../shared/native.js';
-import { isRootless } from '../shared/rootless-env.js';
 import { InvalidInputError, TsdockError } from '../shared/errors.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -211,31 +206,22 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
   const st = await findContainer(ref);
   const pid = containerPid(st);
   if (!pid) throw new TsdockError(`container ${ref} is not running`);
-  const driver = cgroupDriver();
   const env = new Map(st.spec.env.map((e) => [e.split('=')[0]!, e] as const));
   for (const e of opts.env)
     env.set(e.split('=')[0]!, e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
-  const args = sandboxExecArgs({
-    target: pid,
-    argv: opts.argv,
-    env: [...env.values()],
-    cwd: opts.workdir ?? st.spec.cwd,
-    user: opts.user ?? (st.spec.user || undefined),
-    cgroups: driver.open(st.id).dirs,
-    tty: opts.tty,
-    noMknod: driver.version === 2,
-    // rootless hook: join the user's namespace first
-    userns: isRootless() ? await (await import('./rootless/userns.js')).helperUserns() : undefined,
-  });
-  const child = spawn(nativeBinary('sandbox'), args, {
-    stdio: [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
-  });
+  const { namespaceExecutor } = await import('./namespace-executor.js');
+  const running = await namespaceExecutor.exec(
+    { id: st.id, pid },
+    {
+      argv: opts.argv,
+      env: [...env.values()],
+      cwd: opts.workdir ?? st.spec.cwd,
+      user: opts.user ?? (st.spec.user || undefined),
+      tty: opts.tty,
+    },
+    { stdio: [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'] },
+  );
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
-    process.on(sig, () => child.kill(sig));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) =>
-      resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 9) : 125)),
-    );
-  });
+    process.on(sig, () => running.child.kill(sig));
+  return (await running.wait()).exitCode;
 }

@@ -1,13 +1,15 @@
 // Container lifecycle core shared by `tsrun` (foreground: tsrun supervises) and the detached
-// monitor: create (record, name, rootfs layout, /etc files), start (cgroup, network, helper),
-// finish (exit status, OOM report, cleanup, --rm). Everything on the start path is synchronous
+// monitor: create (record, name, rootfs layout, /etc files), start (an address on the bridge,
+// the /etc files, then the executor: cgroup, network, helper; see executor.ts), finish (exit
+// status, OOM report, cleanup, --rm). Everything on the start path is synchronous
 // file work or a single spawn, to keep start latency low.
-import { spawn, type ChildProcess, type StdioOptions, type IOType } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { buildSpec, type ImageRunConfig, type RunFlags } from './spec.js';
-import { sandboxArgs, waitForPidFile, type SandboxRequest } from './sandbox.js';
+import { buildSpec, type ImageRunConfig, type Mount, type RunFlags } from './spec.js';
+import { waitForPidFile } from './sandbox.js';
+import type { ExitResult, NetworkSpec, Running, RunOptions } from './executor.js';
+import { namespaceExecutor } from './namespace-executor.js';
 
 export { waitForPidFile };
 import {
@@ -26,10 +28,8 @@ import {
   tsdockRoot,
   type ContainerState,
 } from './containers.js';
-import { cgroupDriver } from './cgroup-driver.js';
 import { containerResolvConf, hostsFile, parseExtraHost } from './resolv-conf.js';
 import { prepareOverlay, ensureLayers } from './rootfs.js';
-import { nativeBinary } from '../shared/native.js';
 import { securePrivateDir, secureStateDirs } from '../shared/state-dirs.js';
 import { InvalidInputError, TsdockError } from '../shared/errors.js';
 import { isRootless } from '../shared/rootless-env.js';
@@ -145,60 +145,37 @@ function writeEtcFiles(st: ContainerState, gateway: () => string): void {
   writeFileSync(join(dir, 'resolv.conf'), containerResolvConf(mode === 'host' ? 'host' : 'bridge'));
 }
 
-/** The helper request for a created container (network joins resolved). */
-async function buildRequest(
-  st: ContainerState,
-  cgroups: string[],
-  v2: boolean,
-): Promise<SandboxRequest> {
+/** The network as the executor takes it (another container's namespaces resolved). */
+async function containerNetwork(st: ContainerState): Promise<NetworkSpec> {
+  const n = st.spec.network;
+  if (n.mode === 'host') return { mode: 'host' };
+  if (n.mode === 'bridge')
+    return st.ip
+      ? { mode: 'bridge', reservation: { ip: st.ip, owner: st.id } }
+      : { mode: 'bridge', ports: st.spec.ports }; // rootless: pasta publishes them
+  if (n.mode !== 'container') return { mode: 'none' };
+  const other = await findContainer(n.container);
+  const pid = containerPid(other);
+  if (!pid) throw new TsdockError(`cannot join the network of ${n.container}: it is not running`);
+  return { mode: 'join', netns: `/proc/${pid}/ns/net`, uts: `/proc/${pid}/ns/uts` };
+}
+
+/** /etc files (not when joining another container's network: it has its own) and volumes. */
+function containerMounts(st: ContainerState): Mount[] {
   const dir = runtimeDir(st.id);
-  const s = st.spec;
-  const req: SandboxRequest = {
-    rootfs: join(dir, 'rootfs'),
-    overlay: {
-      base: dir,
-      lowers: [],
-      upper: join(containerDir(st.id), 'upper'),
-      work: join(containerDir(st.id), 'work'),
-    },
-    argv: s.argv,
-    env: s.env,
-    cwd: s.cwd,
-    user: s.user || undefined,
-    hostname: s.hostname || undefined,
-    network: s.network.mode === 'host' ? 'host' : 'new',
-    mounts: [],
-    cgroups,
-    init: s.init,
-    tty: s.tty,
-    readOnly: s.readOnly,
-    pidFile: join(dir, 'ctr.pid'),
-    noMknod: v2,
-  };
-  req.overlay!.lowers = st.layers.map((_, i) => `l/${i}`).reverse();
-  if (s.network.mode === 'container') {
-    const other = await findContainer(s.network.container);
-    const pid = containerPid(other);
-    if (!pid)
-      throw new TsdockError(`cannot join the network of ${s.network.container}: it is not running`);
-    req.network = `/proc/${pid}/ns/net`;
-    req.uts = `/proc/${pid}/ns/uts`;
-    req.hostname = undefined;
-  }
   const etc = ['hosts', 'hostname', 'resolv.conf'].map((f) => ({
     type: 'bind' as const,
     source: join(dir, f),
     target: `/etc/${f}`,
     readOnly: false,
   }));
-  const volumes = s.mounts.map((m) => {
+  const volumes = st.spec.mounts.map((m) => {
     if (m.type !== 'volume') return m;
     const source = join(tsdockRoot(), 'volumes', m.source, '_data');
     mkdirSync(source, { recursive: true });
     return { ...m, source };
   });
-  req.mounts = s.network.mode === 'container' ? volumes : [...etc, ...volumes];
-  return req;
+  return st.spec.network.mode === 'container' ? volumes : [...etc, ...volumes];
 }
 
 export interface Started {
@@ -215,82 +192,66 @@ export async function startContainer(
   stdio: StdioOptions,
   opts: { execStatus?: boolean } = {},
 ): Promise<Started> {
-  const driver = cgroupDriver();
-  let cgroup;
-  try {
-    cgroup = driver.create(st.id, st.spec.limits);
-  } catch (err) {
-    driver.open(st.id).remove();
-    await settleFailedStart(st);
-    throw err;
-  }
-  const bridge = st.spec.network.mode === 'bridge';
+  const s = st.spec;
+  const bridge = s.network.mode === 'bridge';
   // rootless hook: user-mode networking (pasta, runner/rootless/pasta.ts) instead of the bridge
   const userMode = bridge && isRootless();
   let net: typeof import('./network.js') | undefined;
+  let running: Running | undefined;
   let proxies: { close(): void } | undefined;
   try {
-    if (bridge && !userMode) {
+    if ((bridge && !userMode) || s.extraHosts?.some((h) => h.endsWith('host-gateway')))
       net = await import('./network.js');
-      const subnet = net.parseSubnet();
-      net.ensureBridge(subnet);
-      st.ip = net.allocateAddress(st.id, subnet);
-    }
-    if (!net && st.spec.extraHosts?.some((h) => h.endsWith('host-gateway')))
-      net = await import('./network.js');
+    if (bridge && !userMode) st.ip = net!.allocateAddress(st.id, net!.parseSubnet());
     const gw = net ? net.gatewayOf(net.parseSubnet()) : '';
     writeEtcFiles(st, () => gw);
-    const req = await buildRequest(st, cgroup.dirs, driver.version === 2);
-    if (isRootless()) await rootlessStart(st, req, driver); // rootless hook (runner/rootless/)
-    if (userMode) req.syncFd = 3;
-    if (bridge && !userMode && net) {
-      const sub = net.parseSubnet();
-      req.syncFd = 3;
-      req.ip = { address: st.ip!, prefix: sub.prefix, gateway: net.gatewayOf(sub) };
-    }
-    const args = sandboxArgs(req);
-    const statusFd = opts.execStatus ? (bridge ? 4 : 3) : undefined;
-    if (statusFd) args.splice(args.indexOf('--'), 0, '--status-fd', String(statusFd));
-    const fds = (Array.isArray(stdio) ? stdio : [stdio, stdio, stdio]) as IOType[];
-    const child: ChildProcess = spawn(nativeBinary('sandbox'), args, {
-      stdio: [...fds, ...(bridge ? ['pipe' as const] : []), ...(statusFd ? ['pipe' as const] : [])],
-    });
-    const exited = new Promise<number>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (code, signal) => resolve(code ?? (signal ? 137 : 125)));
-    });
-    st.status = 'running';
-    st.monitorPid = process.pid;
-    st.startedAt = new Date().toISOString();
-    saveState(st);
-    if (userMode) {
-      const pid = await waitForPidFile(join(runtimeDir(st.id), 'ctr.pid'), child);
-      const { attachPasta } = await import('./rootless/pasta.js');
-      proxies = await attachPasta(pid, st.spec.ports, runtimeDir(st.id));
-      const sync = child.stdio[3] as NodeJS.WritableStream;
-      sync.write('g');
-      sync.end();
-    } else if (bridge && net) {
-      const pid = await waitForPidFile(join(runtimeDir(st.id), 'ctr.pid'), child);
-      net.attachVeth(st.id, pid);
-      const sync = child.stdio[3] as NodeJS.WritableStream;
-      sync.write('g');
-      sync.end();
-      if (st.spec.ports.length) proxies = await net.publishPorts(st.spec.ports, st.ip!);
-    }
-    const status = statusFd ? readStatus(child.stdio[statusFd] as Readable) : undefined;
+    const network = await containerNetwork(st);
+    if (isRootless()) await rootlessWarning(st); // rootless hook (runner/rootless/)
+    running = await namespaceExecutor.run(
+      {
+        argv: s.argv,
+        env: s.env,
+        cwd: s.cwd,
+        user: s.user || undefined,
+        hostname: network.mode === 'join' ? undefined : s.hostname || undefined,
+        tty: s.tty,
+        init: s.init,
+      },
+      {
+        layers: st.layers,
+        dir: containerDir(st.id),
+        runDir: runtimeDir(st.id),
+        readOnly: s.readOnly,
+      },
+      containerMounts(st),
+      {
+        cgroup: { id: st.id, limits: s.limits },
+        network,
+        stdio: (Array.isArray(stdio) ? stdio : [stdio, stdio, stdio]) as RunOptions['stdio'],
+        execStatus: opts.execStatus,
+        spawned: () => {
+          st.status = 'running';
+          st.monitorPid = process.pid;
+          st.startedAt = new Date().toISOString();
+          saveState(st);
+        },
+      },
+    );
+    if (bridge && !userMode && s.ports.length) proxies = await net!.publishPorts(s.ports, st.ip!);
+    const started = running;
     return {
-      child,
-      execStatus: () => status ?? Promise.resolve({ code: 0, message: '' }),
+      child: started.child,
+      execStatus: () => started.execStatus(),
       wait: async () => {
-        const code = await exited;
+        const exit = await started.wait();
         proxies?.close();
-        return finishContainer(st, code, cgroup);
+        return finishContainer(st, exit);
       },
     };
   } catch (err) {
     proxies?.close();
-    cgroup.remove();
+    running?.child.kill('SIGKILL');
+    running?.release();
     await settleFailedStart(st);
     throw err;
   }
@@ -304,39 +265,16 @@ async function settleFailedStart(st: ContainerState): Promise<void> {
   else saveState(st);
 }
 
-function readStatus(pipe: Readable): Promise<{ code: number; message: string }> {
-  return new Promise((resolve) => {
-    let text = '';
-    const done = () => {
-      const line = text.split('\n')[0] ?? '';
-      const sp = line.indexOf(' ');
-      const head = sp < 0 ? line : line.slice(0, sp);
-      const code = /^\d+$/.test(head) ? Number(head) : 125; // no line at all: the helper died
-      resolve({ code, message: sp < 0 ? '' : line.slice(sp + 1) });
-    };
-    pipe.on('data', (c: Buffer) => {
-      text += c.toString();
-      if (text.includes('\n')) done();
-    });
-    pipe.on('end', done);
-    pipe.on('error', done);
-  });
-}
-
-/** Records the exit (OOM says so), frees the cgroup, removes the container with --rm. */
-async function finishContainer(
-  st: ContainerState,
-  code: number,
-  cgroup: { oomKilled(): boolean; remove(): void },
-): Promise<number> {
-  st.oomKilled = code === 137 && cgroup.oomKilled();
+/** Records the exit (OOM says so), removes the container with --rm. */
+async function finishContainer(st: ContainerState, exit: ExitResult): Promise<number> {
+  const code = exit.exitCode;
+  st.oomKilled = exit.oomKilled;
   if (st.oomKilled) {
     const mb = Math.round((st.spec.limits.memory ?? 0) / 1048576);
     process.stderr.write(
       `tsrun: container ${st.name} was killed: out of memory (memory limit ${mb}m)\n`,
     );
   }
-  cgroup.remove();
   removeTree(runtimeDir(st.id)); // the run's scaffolding is useless once PID 1 is gone
   st.status = 'exited';
   st.exitCode = code;
@@ -346,14 +284,10 @@ async function finishContainer(
   return code;
 }
 
-/** Rootless: the user namespace to join, and the warning for limits that cannot be enforced. */
-async function rootlessStart(
-  st: ContainerState,
-  req: SandboxRequest,
-  driver: ReturnType<typeof cgroupDriver>,
-): Promise<void> {
-  const { helperUserns } = await import('./rootless/userns.js');
-  req.userns = await helperUserns();
+/** Rootless: the warning for limits that cannot be enforced (no delegated cgroup). */
+async function rootlessWarning(st: ContainerState): Promise<void> {
+  const { cgroupDriver } = await import('./cgroup-driver.js');
+  const driver = cgroupDriver();
   if ('enforcesLimits' in driver && !driver.enforcesLimits) {
     const { unenforcedLimitsWarning } = await import('./rootless/cgroups.js');
     process.stderr.write(unenforcedLimitsWarning(st.spec.limits, 'tsrun'));

@@ -1,25 +1,15 @@
-// The Sandbox seam: run one process isolated (namespaces, pivot_root, mounts, cgroups, caps).
-//
-// Mechanism: Node cannot call unshare/setns/pivot_root, so a small static C helper
-// (runner/native/sandbox/, several C files) does every Linux call in one exec, with no shell
-// and no util-linux on the hot path; this module only turns a request (plain data) into the
-// helper's argv.
-//
-// The builder's RUN uses the simple entry point:
-//   runInSandbox({ rootfs, argv, env, cwd, user?, network: 'none'|'host', hostname?, mounts?,
-//                  limits?: {memory?, pids?}, stdout, stderr }) -> Promise<{ exitCode }>
-// `rootfs` is a directory (e.g. an overlay the builder mounted); it is bind-mounted onto itself
-// inside a private mount namespace, so nothing leaks to the host. Mount points the container
-// needs (/proc, /sys, /dev and the targets of `mounts`) are created in the rootfs when missing:
-// a builder that diffs the rootfs should ignore empty /proc, /sys and /dev directories it did
-// not have before. Exit codes: the process's own, 128+n on signal n, 126/127 when the command
-// is not executable / not found, 125 when the sandbox could not be set up.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
-import { constants } from 'node:os';
-import { join } from 'node:path';
-import type { Writable } from 'node:stream';
-import type { Limits, Mount } from './spec.js';
+// The native helper's argv: Node cannot call unshare/setns/pivot_root, so a small static C
+// helper (runner/native/sandbox/, several C files) does every Linux call in one exec, with no
+// shell and no util-linux on the hot path; this module only turns a request (plain data) into
+// its argv (`sandbox run` / `sandbox exec`), and waits for its pid file. Running a process is
+// the executor's job (executor.ts, namespace-executor.ts), which uses it. Mount points the
+// container needs (/proc, /sys, /dev and the targets of `mounts`) are created in the rootfs when
+// missing: a builder that diffs the rootfs ignores the ones it did not have before. Exit codes:
+// the process's own, 128+n on signal n, 126/127 when the command is not executable / not found,
+// 125 when the sandbox could not be set up.
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Mount } from './spec.js';
 import { TsdockError } from '../shared/errors.js';
 
 /** Everything the native helper needs for `sandbox run`. */
@@ -120,26 +110,6 @@ export function sandboxExecArgs(opts: {
   return a;
 }
 
-async function helperPath(): Promise<string> {
-  const { nativeBinary } = await import('../shared/native.js');
-  return nativeBinary('sandbox');
-}
-
-/** Starts the helper; `wait()` resolves with the container's exit code. */
-export async function spawnSandbox(
-  args: string[],
-  stdio: StdioOptions,
-): Promise<{ child: ChildProcess; wait(): Promise<number> }> {
-  const child = spawn(await helperPath(), args, { stdio });
-  const done = new Promise<number>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) =>
-      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 9) : 0)),
-    );
-  });
-  return { child, wait: () => done };
-}
-
 /** Waits for the helper's pid file (the container's PID 1 exists once it is there). */
 export async function waitForPidFile(file: string, child: ChildProcess): Promise<number> {
   for (let i = 0; i < 5000; i++) {
@@ -153,67 +123,4 @@ export async function waitForPidFile(file: string, child: ChildProcess): Promise
     await new Promise((r) => setTimeout(r, 1));
   }
   throw new TsdockError('the container did not start');
-}
-
-/** The builder's entry point: run one command in a rootfs directory and wait for it. */
-export interface RunInSandboxOptions {
-  rootfs: string;
-  argv: string[];
-  env: string[];
-  cwd: string;
-  user?: string;
-  network: 'none' | 'host';
-  hostname?: string;
-  mounts?: Mount[];
-  limits?: Pick<Limits, 'memory' | 'pids'>;
-  stdin?: 'ignore' | 'inherit';
-  stdout: Writable;
-  stderr: Writable;
-}
-
-/** Bind the host's resolver files over the rootfs's own when those exist as regular files. */
-function etcMounts(rootfs: string, network: 'none' | 'host'): Mount[] {
-  if (network !== 'host') return [];
-  return ['/etc/resolv.conf', '/etc/hosts']
-    .filter((p) => {
-      try {
-        return existsSync(p) && lstatSync(join(rootfs, p)).isFile();
-      } catch {
-        return false;
-      }
-    })
-    .map((p) => ({ type: 'bind' as const, source: p, target: p, readOnly: true }));
-}
-
-export async function runInSandbox(opts: RunInSandboxOptions): Promise<{ exitCode: number }> {
-  const { cgroupDriver } = await import('./cgroup-driver.js');
-  const { randomBytes } = await import('node:crypto');
-  const limits = opts.limits ?? {};
-  const driver = cgroupDriver();
-  const cgroup = driver.create(`build-${randomBytes(8).toString('hex')}`, limits);
-  try {
-    const args = sandboxArgs({
-      rootfs: opts.rootfs,
-      argv: opts.argv,
-      env: opts.env,
-      cwd: opts.cwd,
-      user: opts.user,
-      hostname: opts.hostname,
-      network: opts.network === 'host' ? 'host' : 'new',
-      uts: undefined,
-      mounts: [...etcMounts(opts.rootfs, opts.network), ...(opts.mounts ?? [])],
-      cgroups: cgroup.dirs,
-      noMknod: driver.version === 2,
-    });
-    const { child, wait } = await spawnSandbox(args, [opts.stdin ?? 'ignore', 'pipe', 'pipe']);
-    child.stdout!.pipe(opts.stdout, { end: false });
-    child.stderr!.pipe(opts.stderr, { end: false });
-    const exitCode = await wait();
-    if (exitCode === 137 && cgroup.oomKilled()) {
-      opts.stderr.write(`killed: out of memory (limit ${limits.memory} bytes)\n`);
-    }
-    return { exitCode };
-  } finally {
-    cgroup.remove();
-  }
 }

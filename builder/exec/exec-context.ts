@@ -3,14 +3,15 @@
 // and what a step's dispatch (run-dispatch.ts) sees of its stage (StageState, which
 // stage-builder.ts implements), so the step modules never import the stage builder.
 import type { BuildContext } from '../context/build-context.js';
-import type { BuildPlan, BaseRef, PlannedStage } from '../plan/plan.js';
+import type { BuildPlan, BaseRef, PlannedStage, StepSources } from '../plan/plan.js';
 import type { Progress } from '../progress.js';
 import type { BuildEnv } from './build-env.js';
 import type { LayerOptions } from './layer-output.js';
 import type { CacheRecord, LayerRef } from '../cache/build-cache.js';
+import type { Instruction } from '../instructions/types.js';
 import type { OciImageConfig } from '../image/image-config.js';
 import type { DeclaredArgs, StageVars } from '../plan/stage-vars.js';
-import type { ExtraHost } from '../../runner/resolv-conf.js';
+import type { ExtraHost } from '../../runner/executor.js';
 
 export interface SecretSource {
   file?: string;
@@ -75,6 +76,8 @@ export interface StageState {
   readonly stageVars: StageVars;
   readonly context: ExecContext;
   readonly planned: PlannedStage;
+  /** What an instruction reads from besides the context (COPY --from, RUN --mount from=). */
+  sourcesOf(ins: Instruction): StepSources | undefined;
   /** The stage's unpacked layers (bottom first), unpacked on first need. */
   layerDirs(): Promise<string[]>;
 }

@@ -5,7 +5,7 @@
 // step does not unpack what was just written.
 import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Mount } from '../../runner/spec.js';
+import type { Mount } from '../../runner/executor.js';
 import type { LayerRef } from '../cache/build-cache.js';
 import { cleanRel, resolveInRoot } from '../context/select.js';
 import { BuildStepError, errorAt } from '../errors.js';
@@ -13,8 +13,6 @@ import { commandArgv } from '../image/image-config.js';
 import type { RunMount } from '../instructions/mounts.js';
 import type { RunInstruction } from '../instructions/types.js';
 import type { ExpandedStep } from '../plan/expand.js';
-import { resolveSource } from '../plan/plan.js';
-import { expandAt } from '../plan/build-args.js';
 import type { StepLog } from '../progress.js';
 import { bindSource } from './bind-source.js';
 import { layerFromUpper } from './layer-output.js';
@@ -62,7 +60,7 @@ export async function prepareRun(
     ins.network && ins.network !== 'default' ? ins.network : (sb.context.opts.network ?? 'default');
   const extraHosts = sb.context.opts.extraHosts ?? [];
   const keyEnv = [...vars.runArgs(), ...vars.configEnv()];
-  const mountIds = await Promise.all(step.mounts.map((m) => mountIdentity(sb, ins, m)));
+  const mountIds = await Promise.all(step.mounts.map((m, i) => mountIdentity(sb, ins, m, i)));
   const inputs: Record<string, string> = {
     instruction: 'RUN',
     argv: JSON.stringify(argv),
@@ -77,34 +75,32 @@ export async function prepareRun(
   return { inputs, produce: () => execute(sb, ins, step, log, { argv, script, cwd, network }) };
 }
 
-async function mountIdentity(sb: StageState, ins: RunInstruction, m: RunMount): Promise<string> {
+async function mountIdentity(
+  sb: StageState,
+  ins: RunInstruction,
+  m: RunMount,
+  i: number,
+): Promise<string> {
   const base = `${m.type}:${m.target}:${m.readonly ? 'ro' : 'rw'}`;
-  if (m.type === 'bind') return `${base}:${(await bindRoot(sb, ins, m)).id}:${m.source ?? ''}`;
+  if (m.type === 'bind') return `${base}:${(await bindRoot(sb, ins, i)).id}:${m.source ?? ''}`;
   if (m.type === 'cache') return `${base}:${cacheMountIdentity(m)}`;
   if (m.type === 'secret')
     return `${base}:${m.id}:${m.env ?? ''}:${[m.uid, m.gid, m.mode].map((x) => x ?? '').join(':')}`;
   return base;
 }
 
+/** The files mount `i` of `ins` shows: its from= stage or image as the plan resolved it, else
+ * the build context. */
 async function bindRoot(
   sb: StageState,
   ins: RunInstruction,
-  m: RunMount,
+  i: number,
 ): Promise<{ dir: string; id: string }> {
   const ctx = sb.context;
-  if (!m.from) {
-    if (!ctx.context.dir) throw errorAt(ins, '--mount=type=bind needs a build context');
-    return { dir: ctx.context.dir, id: 'context' };
-  }
-  const from = expandAt(
-    m.from,
-    (n) => ctx.plan.globals.get(n),
-    ins,
-    ctx.plan.dockerfile.directives.escape,
-  );
-  const src = resolveSource(ctx.plan.dockerfile, sb.planned.stage.index, from, false, ins);
-  if (!src || src.kind === 'scratch') throw errorAt(ins, `invalid from=${from} in --mount`);
-  return ctx.fromView(src);
+  const from = sb.sourcesOf(ins)?.mounts[i];
+  if (from) return ctx.fromView(from.source);
+  if (!ctx.context.dir) throw errorAt(ins, '--mount=type=bind needs a build context');
+  return { dir: ctx.context.dir, id: 'context' };
 }
 
 async function sandboxMounts(
@@ -116,7 +112,7 @@ async function sandboxMounts(
 ): Promise<Mount[]> {
   const ctx = sb.context;
   const out: Mount[] = [];
-  for (const m of step.mounts) {
+  for (const [i, m] of step.mounts.entries()) {
     if (m.type === 'tmpfs')
       out.push({
         type: 'tmpfs',
@@ -131,7 +127,7 @@ async function sandboxMounts(
           ? await cacheMount(m, {
               mountDir: (key) => ctx.env.cache.mountDir(key),
               tmpDir: ctx.env.tmpDir,
-              fromView: async () => bindRoot(sb, ins, m),
+              fromView: async () => bindRoot(sb, ins, i),
             })
           : await secretMount(m, ctx.opts.secrets.get(m.id!), ctx.env.tmpDir, ins);
       if (!held) continue;
@@ -139,7 +135,7 @@ async function sandboxMounts(
       if (held.env) env.push(held.env);
       if (held.mount) out.push(held.mount);
     } else {
-      const root = await bindRoot(sb, ins, m);
+      const root = await bindRoot(sb, ins, i);
       // The build context as BuildKit sees it: without what .dockerignore excludes.
       const ctxIgnore = ctx.context.ignorePatterns.length > 0 ? ctx.context : undefined;
       const ignore = root.id === 'context' ? ctxIgnore : undefined;

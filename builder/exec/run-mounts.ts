@@ -21,7 +21,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { Mount } from '../../runner/spec.js';
+import type { Mount } from '../../runner/executor.js';
 import { withLock } from '../../shared/store/lock-file.js';
 import { BuildStepError } from '../errors.js';
 import type { RunMount } from '../instructions/mounts.js';

@@ -1,5 +1,6 @@
-// RUN: the command executes in the runner's sandbox (new mount/pid/uts/ipc namespaces, cgroup
-// limits) on an overlay of the parent's unpacked layers plus a fresh upper directory. Network as
+// RUN: the command executes through the runner's executor (runner/executor.ts: new
+// mount/pid/uts/ipc namespaces, cgroup limits) on an overlay of the parent's unpacked layers
+// plus a fresh upper directory. Network as
 // docker build: default = its own network namespace on the runner's bridge (outbound NAT, no
 // inbound), none = lo only, host = the host's. /etc/resolv.conf and /etc/hosts are files of the
 // run, bind-mounted read-only (BuildKit's): the host's resolvers (loopback ones replaced, the
@@ -10,13 +11,13 @@
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import type { StdioOptions } from 'node:child_process';
-import { prepareOverlay } from '../../runner/rootfs.js';
-import { sandboxArgs, spawnSandbox } from '../../runner/sandbox.js';
-import { cgroupDriver } from '../../runner/cgroup-driver.js';
-import type { Mount } from '../../runner/spec.js';
-import { bridgeEndpoint, type BridgeEndpoint } from '../../runner/bridge-endpoint.js';
-import { containerResolvConf, hostsFile, type ExtraHost } from '../../runner/resolv-conf.js';
+import {
+  containerResolvConf,
+  hostsFile,
+  type ExtraHost,
+  type Mount,
+} from '../../runner/executor.js';
+import { namespaceExecutor } from '../../runner/namespace-executor.js';
 import { onInterrupt, sleepSync, trackTemp } from './interrupt.js';
 
 export interface RunRequest {
@@ -53,64 +54,56 @@ const SANDBOX_POINTS = ['proc', 'sys', 'dev'];
 export async function runStep(req: RunRequest): Promise<RunOutcome> {
   const dir = trackTemp(await mkdtemp(join(req.tmpRoot, 'run-')));
   const cleanup = () => rm(dir, { recursive: true, force: true });
-  const driver = cgroupDriver();
-  let endpoint: BridgeEndpoint | undefined;
-  const cgroup = driver.create(`tsbuild-${dir.slice(-6)}-${process.pid}`, {
-    memory: req.limits?.memory,
-    pids: req.limits?.pids ?? 4096,
-  } as Parameters<typeof driver.create>[1]);
+  let off = () => {};
   try {
-    const plan = await prepareOverlay(dir, req.layerDirs);
     const mounts = [...(await etcMounts(dir, req.network, req.extraHosts ?? [])), ...req.mounts];
-    const candidates = [...SANDBOX_POINTS, ...mounts.map((m) => m.target.replace(/^\/+/, ''))];
-    const mountPoints = new Set<string>();
-    for (const p of candidates) {
-      if (!(await existsInLowers(req.layerDirs, p))) {
-        mountPoints.add(p);
-        for (let q = p; q.includes('/');) {
-          q = q.slice(0, q.lastIndexOf('/'));
-          if (!(await existsInLowers(req.layerDirs, q))) mountPoints.add(q);
-        }
-      }
-    }
-    if (req.network === 'default') endpoint = bridgeEndpoint(join(dir, 'pid'));
-    const args = sandboxArgs({
-      rootfs: plan.rootfs,
-      overlay: { base: plan.base, lowers: plan.lowers, upper: plan.upper, work: plan.work },
-      argv: req.argv,
-      env: req.env,
-      cwd: req.cwd,
-      user: req.user,
-      hostname: 'tsbuild',
-      network: req.network === 'host' ? 'host' : 'new',
+    const mountPoints = await madeMountPoints(req.layerDirs, mounts);
+    const running = await namespaceExecutor.run(
+      { argv: req.argv, env: req.env, cwd: req.cwd, user: req.user, hostname: 'tsbuild' },
+      { layers: req.layerDirs, dir },
       mounts,
-      cgroups: cgroup.dirs,
-      noMknod: driver.version === 2,
-      ...endpoint?.request,
-    });
-    const stdio = endpoint ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
-    const { child, wait } = await spawnSandbox(args, stdio as StdioOptions);
-    const off = onInterrupt(() => {
-      child.kill('SIGKILL');
-      sleepSync(200);
-      cgroup.remove();
-    });
-    child.stdout!.pipe(req.stdout, { end: false });
-    child.stderr!.pipe(req.stderr, { end: false });
-    if (endpoint)
-      await endpoint.attach(child).catch((e: unknown) => {
-        child.kill('SIGKILL');
-        throw e;
-      });
-    const exitCode = await wait().finally(off);
+      {
+        cgroup: {
+          id: `tsbuild-${dir.slice(-6)}-${process.pid}`,
+          limits: { memory: req.limits?.memory, pids: req.limits?.pids ?? 4096 },
+        },
+        network: { mode: req.network === 'default' ? 'bridge' : req.network },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        spawned: (r) => {
+          off = onInterrupt(() => {
+            r.child.kill('SIGKILL');
+            sleepSync(200);
+            r.release();
+          });
+        },
+      },
+    );
+    running.child.stdout!.pipe(req.stdout, { end: false });
+    running.child.stderr!.pipe(req.stderr, { end: false });
+    const { exitCode } = await running.wait();
     return { exitCode, upper: join(dir, 'upper'), mountPoints, cleanup };
   } catch (e) {
     await cleanup();
     throw e;
   } finally {
-    endpoint?.release();
-    cgroup.remove();
+    off();
   }
+}
+
+/** Mount points (and their parents) the sandbox will have to create: not part of the layer. */
+async function madeMountPoints(layerDirs: string[], mounts: Mount[]): Promise<Set<string>> {
+  const candidates = [...SANDBOX_POINTS, ...mounts.map((m) => m.target.replace(/^\/+/, ''))];
+  const mountPoints = new Set<string>();
+  for (const p of candidates) {
+    if (!(await existsInLowers(layerDirs, p))) {
+      mountPoints.add(p);
+      for (let q = p; q.includes('/');) {
+        q = q.slice(0, q.lastIndexOf('/'));
+        if (!(await existsInLowers(layerDirs, q))) mountPoints.add(q);
+      }
+    }
+  }
+  return mountPoints;
 }
 
 /** The run's /etc/resolv.conf and /etc/hosts, written in its temp dir; read-only binds. */

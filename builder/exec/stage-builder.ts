@@ -17,10 +17,8 @@ import {
   type OciImageConfig,
 } from '../image/image-config.js';
 import { expandInstruction, type ExpandedStep } from '../plan/expand.js';
-import type { PlannedStage } from '../plan/plan.js';
-import { resolveSource } from '../plan/plan.js';
+import { stepSources, type PlannedStage, type StepSources } from '../plan/plan.js';
 import { StageVars, type DeclaredArgs } from '../plan/stage-vars.js';
-import { expandAt } from '../plan/build-args.js';
 import { basePlatformWarning } from '../plan/platforms.js';
 import { ignoreMatcher } from '../context/build-context.js';
 import type { StepLog } from '../progress.js';
@@ -199,6 +197,14 @@ export class StageBuilder implements StageState {
     this.history(ins, step, !layer, hit?.created);
   }
 
+  /** What `ins` reads from besides the context, as the plan resolved it (ONBUILD triggers,
+   * which the plan does not see, are resolved the same way here). */
+  sourcesOf(ins: Instruction): StepSources | undefined {
+    if (this.ps.sources.has(ins)) return this.ps.sources.get(ins);
+    const { dockerfile, globals } = this.ctx.plan;
+    return stepSources(dockerfile, this.ps.stage.index, ins, globals);
+  }
+
   /** The stage's unpacked layers (bottom first), unpacked on first need. */
   async layerDirs(): Promise<string[]> {
     this.dirs ??= await unpackLayers(this.ctx.env.store, this.ctx.env.layersDir, this.layers);
@@ -260,13 +266,10 @@ export class StageBuilder implements StageState {
     let fromId = 'context';
     let isIgnored = this.ctx.context.isIgnored;
     let descendIgnored = this.ctx.context.hasExceptions;
-    if (ins.kind === 'COPY' && ins.from) {
-      const globals = (n: string) => this.ctx.plan.globals.get(n);
-      const from = expandAt(ins.from, globals, ins, this.ctx.plan.dockerfile.directives.escape);
-      const src = resolveSource(this.ctx.plan.dockerfile, this.ps.stage.index, from, false, ins);
-      if (!src || src.kind === 'scratch') throw errorAt(ins, `invalid --from=${from}`);
-      const v = await this.ctx.fromView(src).catch((e: unknown) => {
-        throw atLine(ins, e, `--from=${from}`);
+    const copyFrom = this.sourcesOf(ins)?.copy;
+    if (copyFrom) {
+      const v = await this.ctx.fromView(copyFrom.source).catch((e: unknown) => {
+        throw atLine(ins, e, `--from=${copyFrom.from}`);
       });
       sourceRoot = v.dir;
       fromId = v.id;

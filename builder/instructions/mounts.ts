@@ -1,5 +1,6 @@
 // RUN --mount=type=...: BuildKit's mount options (bind, cache, tmpfs, secret), parsed from the
-// expanded flag value into plain data the executor turns into sandbox mounts.
+// expanded flag value into plain data the executor turns into sandbox mounts; and the `from=`
+// of a raw value, which the plan resolves (a stage or an image) before anything is expanded.
 import { posix } from 'node:path';
 import { errorAt, type SourceLocation } from '../errors.js';
 
@@ -25,7 +26,8 @@ export interface RunMount {
 
 const TYPES = ['bind', 'cache', 'tmpfs', 'secret'] as const;
 
-export function parseRunMount(value: string, loc: SourceLocation): RunMount {
+/** A --mount value's key=value fields (keys lower-cased; a bare key is `true`). */
+function mountFields(value: string): Map<string, string> {
   const fields = new Map<string, string>();
   for (const part of value.split(',')) {
     if (part === '') continue;
@@ -33,6 +35,16 @@ export function parseRunMount(value: string, loc: SourceLocation): RunMount {
     const key = (eq < 0 ? part : part.slice(0, eq)).toLowerCase();
     fields.set(key, eq < 0 ? 'true' : part.slice(eq + 1));
   }
+  return fields;
+}
+
+/** The `from=` of a --mount value as written (the plan expands it with the global ARGs). */
+export function mountFrom(value: string): string | undefined {
+  return mountFields(value).get('from');
+}
+
+export function parseRunMount(value: string, loc: SourceLocation): RunMount {
+  const fields = mountFields(value);
   const type = (fields.get('type') ?? 'bind') as RunMount['type'];
   if (!TYPES.includes(type))
     throw errorAt(loc, `unsupported mount type "${type}"`, `expected one of ${TYPES.join(', ')}`);

@@ -1,8 +1,11 @@
 // Build plan: which stages the target needs (and only those), in dependency order, each with its
 // base resolved (scratch, a previous stage, or an image reference) and FROM expanded with the
-// global ARGs. Stage dependencies come from `FROM stage`, `COPY --from` and `RUN --mount from=`.
+// global ARGs. Stage dependencies come from `FROM stage`, `COPY --from` and `RUN --mount from=`,
+// each resolved here once (a stage index or an image reference) and kept in the plan for the
+// executor (`PlannedStage.sources`).
 import { errorAt, type SourceLocation } from '../errors.js';
 import type { Dockerfile, Stage } from '../instructions/dockerfile.js';
+import { mountFrom } from '../instructions/mounts.js';
 import type { Instruction } from '../instructions/types.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { expandAt, resolveGlobalArgs } from './build-args.js';
@@ -11,12 +14,22 @@ import { parseBuildPlatform, platformArgs, targetPlatforms, type Platform } from
 export type BaseRef =
   { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; ref: string };
 
+/** Where an instruction reads files from besides the build context. */
+export interface StepSources {
+  /** COPY --from */
+  copy?: { from: string; source: BaseRef };
+  /** RUN --mount from=, by the mount's position (undefined: the mount has no from=) */
+  mounts: ({ from: string; source: BaseRef } | undefined)[];
+}
+
 export interface PlannedStage {
   stage: Stage;
   base: BaseRef;
   platform: Platform;
   /** Stage indexes this stage reads from (base, COPY --from, RUN --mount from=). */
   deps: number[];
+  /** The instructions that read from a stage or image, with what they read from. */
+  sources: Map<Instruction, StepSources>;
 }
 
 export interface BuildOptions {
@@ -62,13 +75,16 @@ export function planBuild(df: Dockerfile, opts: BuildOptions = {}): BuildPlan {
     const base = resolveSource(df, stage.index, image, true);
     const deps = new Set<number>();
     if (base?.kind === 'stage') deps.add(base.index);
+    const sources = new Map<Instruction, StepSources>();
     for (const ins of stage.instructions) {
-      for (const from of fromRefs(ins)) {
-        const src = resolveSource(df, stage.index, expandAt(from, lookup, ins, escape), false, ins);
-        if (src?.kind === 'stage') deps.add(src.index);
-      }
+      const found = stepSources(df, stage.index, ins, globals);
+      if (!found) continue;
+      sources.set(ins, found);
+      for (const s of [found.copy, ...found.mounts])
+        if (s?.source.kind === 'stage') deps.add(s.source.index);
     }
-    return { stage, base: base ?? { kind: 'image', ref: image }, platform, deps: [...deps] };
+    const resolved = base ?? { kind: 'image' as const, ref: image };
+    return { stage, base: resolved, platform, deps: [...deps], sources };
   });
   const targetIndex = findTarget(df, opts.target);
   return {
@@ -92,7 +108,7 @@ function fromPlatform(spec: string, at: SourceLocation): Platform {
 }
 
 /** Resolves a FROM image or --from value to a stage (by name or index) or an image/scratch. */
-export function resolveSource(
+function resolveSource(
   df: Dockerfile,
   current: number,
   ref: string,
@@ -119,14 +135,30 @@ export function resolveSource(
   return isFrom ? undefined : { kind: 'image', ref };
 }
 
-function fromRefs(ins: Instruction): string[] {
-  if (ins.kind === 'COPY' && ins.from) return [ins.from];
-  if (ins.kind === 'RUN')
-    return ins.mounts.flatMap((m) => {
-      const f = /(?:^|,)from=([^,]+)/.exec(m);
-      return f ? [f[1]!] : [];
-    });
-  return [];
+/**
+ * What `ins` (in stage `current`) reads from: `COPY --from` and each `RUN --mount from=`,
+ * expanded with the global ARGs and resolved to an earlier stage or an image; undefined when it
+ * reads from neither. Also used for ONBUILD triggers, which only the executor sees.
+ */
+export function stepSources(
+  df: Dockerfile,
+  current: number,
+  ins: Instruction,
+  globals: ReadonlyMap<string, string | undefined>,
+): StepSources | undefined {
+  const resolve = (raw: string): { from: string; source: BaseRef } => {
+    const from = expandAt(raw, (n) => globals.get(n), ins, df.directives.escape);
+    // not FROM: never scratch or undefined (a name that is no stage is an image)
+    const source = resolveSource(df, current, from, false, ins) ?? { kind: 'image', ref: from };
+    return { from, source };
+  };
+  if (ins.kind === 'COPY' && ins.from) return { copy: resolve(ins.from), mounts: [] };
+  if (ins.kind !== 'RUN') return undefined;
+  const mounts = ins.mounts.map((m) => {
+    const raw = mountFrom(m);
+    return raw === undefined ? undefined : resolve(raw);
+  });
+  return mounts.some(Boolean) ? { mounts } : undefined;
 }
 
 function findTarget(df: Dockerfile, target: string | undefined): number {

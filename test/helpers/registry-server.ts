@@ -13,6 +13,8 @@ import { defaultConfig, defaultTokenAuth, type RegistryConfig } from '../../regi
 import { startServer, type RunningRegistry } from '../../registry/server.js';
 import { UsersFile } from '../../registry/auth/users.js';
 import type { ErrorCode } from '../../registry/errors.js';
+import { buildTar } from './hostile-tar.js';
+import { waitFor } from './wait.js';
 
 export interface TestUser {
   password: string;
@@ -120,14 +122,23 @@ export async function spawnRegistry(
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; ; i++) {
-    const ok = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
+  try {
+    // A generous deadline (workers and PostgreSQL start slowly on a loaded machine).
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+        return await fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      'tsregistry to answer /healthz',
+      60_000,
     );
-    if (ok) break;
-    if (i > 100 || child.exitCode !== null) throw new Error(`tsregistry did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
+  } catch (err) {
+    child.kill('SIGKILL'); // never leave a registry behind a failed start
+    await exited;
+    throw new Error(`tsregistry did not start (${(err as Error).message}): ${stderr}`);
   }
   return {
     url,
@@ -283,13 +294,7 @@ export async function pushImage(
 
 /** A real (uncompressed) tar layer holding one file, for clients that unpack layers. */
 export async function tarLayer(name: string, content: string): Promise<Buffer> {
-  const { pack } = await import('tar-stream');
-  const p = pack();
-  p.entry({ name, mode: 0o644, mtime: new Date(0) }, content);
-  p.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of p) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  return await buildTar([{ name, content, mtime: 0 }]);
 }
 
 /** Writes an OCI image layout at `dir` holding `image` under `tag` (for skopeo's `oci:` source). */

@@ -133,3 +133,56 @@ test('dry run: a stage built FROM another starts with its ARGs (as the build doe
   // an unrelated stage does not inherit them
   assert.throws(() => dryRun(planBuild(loadDockerfile(text))), /Dockerfile:6: .*unset/);
 });
+
+test('the plan resolves COPY --from and RUN --mount from= once, per instruction and mount', () => {
+  const text = [
+    'ARG SRC=stage1',
+    'FROM busybox AS stage0',
+    'FROM busybox AS stage1',
+    'FROM busybox AS stage2',
+    'COPY --from=0 /a /a',
+    'COPY --from=busybox:1.36 /b /b',
+    'RUN --mount=type=cache,target=/c --mount=type=bind,from=$SRC,target=/s --mount=type=bind,FROM=stage0,target=/t true',
+    'FROM scratch',
+    'RUN --mount=type=bind,from=stage2,target=/x --mount=type=cache,from=alpine,target=/y true',
+  ].join('\n');
+  const plan = planBuild(loadDockerfile(text));
+  const [s2, last] = [plan.stages.at(-2)!, plan.stages.at(-1)!];
+  const [copy0, copyImage, run2] = s2.stage.instructions;
+  assert.deepEqual(s2.sources.get(copy0!)?.copy, {
+    from: '0',
+    source: { kind: 'stage', index: 0 },
+  });
+  assert.deepEqual(s2.sources.get(copyImage!)?.copy?.source, {
+    kind: 'image',
+    ref: 'busybox:1.36',
+  });
+  // by position: no from= on the cache mount; a global ARG expanded; the key in any case
+  assert.deepEqual(s2.sources.get(run2!)?.mounts, [
+    undefined,
+    { from: 'stage1', source: { kind: 'stage', index: 1 } },
+    { from: 'stage0', source: { kind: 'stage', index: 0 } },
+  ]);
+  assert.deepEqual([...s2.deps].sort(), [0, 1]);
+  assert.deepEqual(
+    last.sources.get(last.stage.instructions[0]!)?.mounts.map((m) => m?.source),
+    [
+      { kind: 'stage', index: 2 },
+      { kind: 'image', ref: 'alpine' },
+    ],
+  );
+  assert.deepEqual(
+    plan.stages.map((s) => s.stage.index),
+    [0, 1, 2, 3],
+  );
+});
+
+test('a mount names its stage with any case of from= (as the executor reads it): a dependency', () => {
+  const text = 'FROM busybox AS builder\nFROM scratch\nRUN --mount=FROM=builder,target=/b true\n';
+  const plan = planBuild(loadDockerfile(text));
+  assert.deepEqual(
+    plan.stages.map((s) => s.stage.index),
+    [0, 1],
+  );
+  assert.deepEqual(plan.stages[1]!.deps, [0]);
+});

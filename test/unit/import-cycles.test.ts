@@ -1,7 +1,8 @@
 // No import cycles between the modules of tsdock: walks the import graph of the TypeScript
 // sources (static imports, `import type`, re-exports and literal dynamic import() calls alike:
 // a type-only cycle is still two modules that cannot be understood one without the other) and
-// fails naming each cycle.
+// fails naming each cycle; and checks that the builder reaches the runner only through its
+// executor (runner/executor.ts, runner/namespace-executor.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -87,11 +88,29 @@ test('the cycle finder sees direct, indirect and dynamic-import cycles', () => {
   assert.deepEqual(findCycles(graph), [['a', 'b', 'c']]);
 });
 
-test('no import cycles in the sources (type-only and dynamic imports included)', () => {
+function sourceGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of ROOTS.flatMap((r) => tsFiles(join(REPO, r))))
     graph.set(file, importsOf(file, readFileSync(file, 'utf8')));
   assert.ok(graph.size > 100, `only ${graph.size} modules under ${REPO}`);
+  return graph;
+}
+
+test('the builder imports the runner only through its executor', () => {
+  const door = new Set(['runner/executor.ts', 'runner/namespace-executor.ts']);
+  const reached = [...sourceGraph()]
+    .filter(([file]) => relative(REPO, file).startsWith('builder/'))
+    .flatMap(([file, imports]) =>
+      imports
+        .map((i) => relative(REPO, i))
+        .filter((i) => i.startsWith('runner/') && !door.has(i))
+        .map((i) => `${relative(REPO, file)} -> ${i}`),
+    );
+  assert.deepEqual(reached, []);
+});
+
+test('no import cycles in the sources (type-only and dynamic imports included)', () => {
+  const graph = sourceGraph();
   const shown = findCycles(graph).map((c) =>
     [...c, c[0]!].map((f) => relative(REPO, f).replace(/\.ts$/, '')).join(' -> '),
   );
