@@ -22,6 +22,8 @@ interface Candidate {
   times: number[];
 }
 
+const cand = (name: string, argv: string[]): Candidate => ({ name, argv, times: [] });
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function as(uid: number, gid: number, env: Record<string, string>, argv: string[]): string[] {
@@ -107,16 +109,8 @@ async function main(): Promise<void> {
 
     const run = ['--rm', '--network', 'none', 'busybox', 'true'];
     const starts: Candidate[] = [
-      {
-        name: 'tsrun (rootful)',
-        argv: root([node, bin(join(repo, 'dist'), 'tsrun'), ...run]),
-        times: [],
-      },
-      {
-        name: 'tsrun (rootless)',
-        argv: rootless([node, bin(user.dist, 'tsrun'), ...run]),
-        times: [],
-      },
+      cand('tsrun (rootful)', root([node, bin(join(repo, 'dist'), 'tsrun'), ...run])),
+      cand('tsrun (rootless)', rootless([node, bin(user.dist, 'tsrun'), ...run])),
     ];
     const podman = ['podman', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs'];
     podman.push('--events-backend', 'none');
@@ -140,7 +134,7 @@ async function main(): Promise<void> {
         imageId,
         'true',
       ];
-      starts.push({ name: 'podman run --rm (rootless, runc)', argv: rootless(pr), times: [] });
+      starts.push(cand('podman run --rm (rootless, runc)', rootless(pr)));
     } else console.log(`(rootless podman unavailable: ${pulled.stderr.trim().split('\n').pop()})`);
     measure(starts, user.home);
     const s = report('start-to-exit of `true` in busybox, --network none', starts);
@@ -152,20 +146,12 @@ async function main(): Promise<void> {
     if (pm)
       console.log(`  rootless tsrun / rootless podman: ${(rl / pm).toFixed(2)}x (target < 1x)`);
 
-    const build = ['-t', 'app:bench', '--progress', 'quiet', 'app'];
+    const build = ['-t', 'app:bench', '--network', 'none', '--progress', 'quiet', 'app'];
     must(root([node, bin(join(repo, 'dist'), 'tsbuild'), ...build]), dir);
     must(rootless([node, bin(user.dist, 'tsbuild'), ...build]), user.home);
     const builds: Candidate[] = [
-      {
-        name: 'tsbuild cached (rootful)',
-        argv: root([node, bin(join(repo, 'dist'), 'tsbuild'), ...build]),
-        times: [],
-      },
-      {
-        name: 'tsbuild cached (rootless)',
-        argv: rootless([node, bin(user.dist, 'tsbuild'), ...build]),
-        times: [],
-      },
+      cand('tsbuild cached (rootful)', root([node, bin(join(repo, 'dist'), 'tsbuild'), ...build])),
+      cand('tsbuild cached (rootless)', rootless([node, bin(user.dist, 'tsbuild'), ...build])),
     ];
     // each in its own directory: the context path is relative
     for (let i = 0; i < WARMUP + RUNS; i++) {

@@ -64,6 +64,11 @@ const BENCHES: Bench[] = [
     markdown: true,
   },
   { name: 'run-start', title: 'Runner: start-to-exit of `true`', markdown: false },
+  {
+    name: 'rootless',
+    title: 'Rootless: tsrun and a cached tsbuild as a user vs as root, and vs rootless podman',
+    markdown: false,
+  },
   { name: 'cli-start', title: 'Command start-up: `tsimages --help`', markdown: true },
   { name: 'gzip', title: 'Layer compression: block-parallel gzip', markdown: false },
 ];

@@ -117,7 +117,10 @@ function ipBatch(lines: string[]): void {
       .split('\n')[0];
     throw new TsdockError(
       `network setup failed: ${msg}`,
-      'bridge networking needs root and iproute2',
+      process.getuid?.() === 0
+        ? 'bridge networking needs root and iproute2'
+        : // rootless hook: the bridge is root's; rootless containers use pasta
+          "the bridge is root's: as a user, containers use pasta (nothing to set up); run as root to manage the bridge",
     );
   }
 }

@@ -4,8 +4,9 @@
 // networking), run it with a published port and curl it, exec into it, commit and push to the
 // registry, pull into a second store and run again; files made in a bind mount belong on the
 // host to the user (container root) and to its mapped subordinate ids (container uid 1000);
-// -m warns and runs; tsexec reaches a container that runs as a subordinate id. A second user
-// without ranges gets a single-id mapping: busybox runs, other ids fail with one clear line.
+// -m warns and runs; tsexec, tsstop and tsrm reach a container that runs as a subordinate id;
+// kill -9 of a -p container's supervisor frees the port (pasta goes too). A second user without
+// ranges gets a single-id mapping: busybox runs, other ids fail with one clear line.
 // Everything is removed afterwards: containers, pause processes, users, files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ensureBusyboxLayout, repoRoot } from '../helpers/busybox-image.js';
@@ -31,6 +33,14 @@ let single: RootlessUser | undefined;
 let registry: Awaited<ReturnType<typeof spawnRegistry>>;
 let registryRoot = '';
 const port = 20000 + (process.pid % 20000);
+
+function canListen(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(p, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
 
 function ok(r: { status: number | null; stdout: string; stderr: string }, what: string): string {
   assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
@@ -117,6 +127,52 @@ test('rootless: commit, push to tsregistry, pull into a fresh store and run agai
   assert.ok(statSync(join(other, 'images', 'index.json')).uid === user.uid);
 });
 
+test('rootless: kill -9 of the supervisor of a -p container leaves no published port', async () => {
+  const p2 = port + 1;
+  const id = ok(
+    user.ts('tsrun', [
+      '-d',
+      '--name',
+      'k9',
+      '-p',
+      `${p2}:80`,
+      'busybox',
+      'httpd',
+      '-f',
+      '-p',
+      '80',
+      '-h',
+      '/etc',
+    ]),
+    'tsrun -d -p',
+  ).trim();
+  const curl = () =>
+    spawnSync('curl', ['-s', '-m', '5', `http://127.0.0.1:${p2}/passwd`], { encoding: 'utf8' });
+  let body = '';
+  for (let i = 0; i < 50 && !body.startsWith('root:'); i++) {
+    body = curl().stdout;
+    if (!body.startsWith('root:')) spawnSync('sleep', ['0.1']);
+  }
+  assert.match(body, /^root:/);
+  const pid = Number(
+    ok(user.ts('tsinspect', ['--format', '{{.State.Pid}}', 'k9']), 'tsinspect').trim(),
+  );
+  const ppid = (p: number) =>
+    Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  const monitor = ppid(ppid(pid)); // container PID 1 <- sandbox helper <- monitor
+  assert.match(readFileSync(`/proc/${monitor}/cmdline`, 'utf8'), /monitor-main/);
+  process.kill(monitor, 'SIGKILL');
+  spawnSync('sleep', ['0.5']);
+  assert.match(ok(user.ts('tsps', ['-a']), 'tsps'), /Exited \(255\)/);
+  // the port is free again (pasta gone, not merely a listener whose container died)
+  let free = false;
+  for (let i = 0; i < 50 && !free; i++) {
+    free = await canListen(p2);
+    if (!free) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(free, `port ${p2} is still held after the supervisor of ${id} was killed`);
+});
+
 test('rootless: bind-mounted files belong to the user and its mapped ids on the host', () => {
   const out = join(user.home, 'out');
   mkdirSync(out);
@@ -159,6 +215,32 @@ test('rootless: bind-mounted files belong to the user and its mapped ids on the 
   assert.deepEqual(owner('root-file'), [user.uid, user.gid]);
   assert.deepEqual(owner('by-root'), [user.subStart! + 999, user.subStart! + 999]);
   assert.deepEqual(owner('by-1000'), [user.subStart! + 999, user.subStart! + 999]);
+});
+
+test('rootless: a container running as a mapped id: tsexec joins it, tsstop and tsrm end it', () => {
+  ok(
+    user.ts('tsrun', [
+      '-d',
+      '--name',
+      'sub',
+      '--network',
+      'none',
+      '-u',
+      '1000:1000',
+      'busybox',
+      'sleep',
+      '300',
+    ]),
+    'tsrun -d -u',
+  );
+  assert.equal(ok(user.ts('tsexec', ['sub', 'id', '-u']), 'tsexec').trim(), '1000');
+  const pid = Number(
+    ok(user.ts('tsinspect', ['--format', '{{.State.Pid}}', 'sub']), 'tsinspect').trim(),
+  );
+  assert.equal(statSync(`/proc/${pid}`).uid, user.subStart! + 999);
+  ok(user.ts('tsstop', ['-t', '1', 'sub']), 'tsstop');
+  assert.match(ok(user.ts('tsps', ['-a']), 'tsps'), /Exited \(137\).*sub/);
+  ok(user.ts('tsrm', ['sub']), 'tsrm');
 });
 
 test('rootless: limits warn in one line and the container still runs (cgroup v1 here)', () => {
