@@ -1,6 +1,6 @@
 // Build benchmark, tsbuild vs `buildah bud --layers`, same run, same Dockerfiles and contexts:
 // cold build and cache-hit rebuild of a 7-instruction busybox Dockerfile, and a 200 MiB COPY
-// layer. Prints medians and ratios, and the BuildKit reference figures (PEERS.md) as targets.
+// layer. Prints medians and ratios, and the BuildKit reference figures (measured earlier on this kind of machine) as targets.
 // Run as root: node dist/bench/build.js [--runs N] [--big-mib N]
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
       `\ntsbuild vs buildah bud --layers${dk ? ' vs docker BuildKit' : ''} (medians of ${RUNS} runs, ${bigRuns} for the big layer; node ${process.version})\n`,
     );
     console.log(
-      `| case | tsbuild | buildah | tsbuild/buildah |${dk ? ' BuildKit | tsbuild/BuildKit |' : ''} target (BuildKit reference, PEERS.md) |`,
+      `| case | tsbuild | buildah | tsbuild/buildah |${dk ? ' BuildKit | tsbuild/BuildKit |' : ''} target (BuildKit reference, measured earlier) |`,
     );
     console.log(`|---|---|---|---|${dk ? '---|---|' : ''}---|`);
     for (const { label, times, target } of rows) {

@@ -24,6 +24,8 @@ const BIG = 'bench/big';
 const USER = 'admin';
 const PASSWORD = 'benchpw';
 
+/** Per view: ms from navigation start until the console's script had run (page and bundle loaded). */
+const shell: number[] = [];
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function adminHeaders(url: string, scope: string): Promise<Record<string, string>> {
@@ -34,8 +36,15 @@ async function adminHeaders(url: string, scope: string): Promise<Record<string, 
   return { Authorization: `Bearer ${token}` };
 }
 
-/** Opens `hash` in a fresh navigation; ms from navigation start to `list-painted`, requests made. */
-async function timeView(page: Page, url: string, hash: string): Promise<[number, string[]]> {
+/**
+ * Opens `hash` in a fresh navigation: ms from navigation start to `list-painted`, the registry
+ * requests made by then, and the cumulative layout shift in the second after.
+ */
+async function timeView(
+  page: Page,
+  url: string,
+  hash: string,
+): Promise<[number, string[], number]> {
   await page.goto('about:blank');
   const requests: string[] = [];
   const onRequest = (r: { url(): string }): void => void requests.push(r.url());
@@ -47,8 +56,21 @@ async function timeView(page: Page, url: string, hash: string): Promise<[number,
   const ms = (await page.evaluate(
     `performance.getEntriesByName('list-painted')[0].startTime`,
   )) as number;
+  shell.push(
+    (await page.evaluate(
+      `performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd`,
+    )) as number,
+  );
   page.off('request', onRequest);
-  return [ms, requests.filter((u) => /\/(v2|ui\/api|token)\b/.test(u))];
+  // Layout shift while the rows' details and the later pages arrive (CLS, 1 s after paint).
+  const cls = (await page.evaluate(`new Promise((resolve) => {
+    let sum = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (!e.hadRecentInput) sum += e.value;
+    }).observe({ type: 'layout-shift', buffered: true });
+    setTimeout(() => resolve(sum), 1000);
+  })`)) as number;
+  return [ms, requests.filter((u) => /\/(v2|ui\/api|token)\b/.test(u)), cls];
 }
 
 async function main(): Promise<void> {
@@ -88,9 +110,13 @@ async function main(): Promise<void> {
     const tagTimes: number[] = [];
     let repoRequests: string[] = [];
     let tagRequests: string[] = [];
+    let repoShift = 0;
+    let tagShift = 0;
     for (let i = 0; i < ROUNDS; i++) {
-      const [a, ra] = await timeView(page, reg.url, '#/');
-      const [b, rb] = await timeView(page, reg.url, `#/r/${BIG}`);
+      const [a, ra, ca] = await timeView(page, reg.url, '#/');
+      const [b, rb, cb] = await timeView(page, reg.url, `#/r/${BIG}`);
+      repoShift = Math.max(repoShift, ca);
+      tagShift = Math.max(tagShift, cb);
       repoTimes.push(a);
       tagTimes.push(b);
       repoRequests = ra;
@@ -118,6 +144,7 @@ async function main(): Promise<void> {
     const rows = [
       ['repositories page, list painted', median(repoTimes)],
       [`${TAGS}-tag repository page, first rows painted`, median(tagTimes)],
+      ['of which: page and script loaded and run (DOMContentLoaded)', median(shell)],
       [`skopeo list-tags of the same ${TAGS} tags (peer, no rendering)`, median(skopeo)],
     ] as const;
     console.log(`| what (${REPOS + 1} repositories, median of ${ROUNDS}) | ms |`);
@@ -133,6 +160,9 @@ async function main(): Promise<void> {
         ` ${count(repoRequests, /\/v2\/_catalog/)} catalog fetches;` +
         ` tag page, by the time it painted: ${count(tagRequests, /\/tags\/list\?n=1000/)} pages of 1000 tag names` +
         ` (the rest follow; ${shownTags} listed in the end), ${count(tagRequests, /\/manifests\//)} manifests for the rows in view`,
+    );
+    console.log(
+      `layout shift (CLS, worst of ${ROUNDS}) while details load: repositories ${repoShift.toFixed(3)}, tag page ${tagShift.toFixed(3)}`,
     );
     console.log(
       `setup: ${REPOS} repositories pushed in ${fill.toFixed(1)} s; ${TAGS} tags PUT (16 at a time) in ${tagging.toFixed(1)} s`,

@@ -8,6 +8,7 @@
 //   - manifest GET by tag, wrk -c32: requests/s (the caches stay on with workers)
 // Prints medians over RUNS rounds (targets in a rotating order) and ratios to the reference.
 // Usage: node dist/bench/registry-workers.js [--blob-mib 16] [--duration 5] [--runs 3]
+//   [--only uploads] (just the parallel uploads)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +27,7 @@ const flag = (name: string, def: number): number => {
 const BLOB_MIB = flag('blob-mib', 16);
 const DURATION = flag('duration', 5);
 const RUNS = flag('runs', 3);
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const CONNECTIONS = [2, 8, 32];
 const UPLOADS = 8;
 const NAMES = [
@@ -153,6 +155,10 @@ async function measure(url: string, work: string): Promise<Figures> {
   if (put.status !== 201) throw new Error(`manifest PUT: ${put.status}`);
   const blobUrl = `${url}/v2/bench/img/blobs/${sha256(img.layers[0]!)}`;
   const out: Figures = {};
+  if (ONLY === 'uploads') {
+    out['uploads'] = await parallelUploads(url, work);
+    return out;
+  }
   for (const c of CONNECTIONS) {
     const w = wrk(blobUrl, c, work);
     out[`get${c}`] = w.mbs;
@@ -198,6 +204,7 @@ async function main(): Promise<void> {
   console.log(`| what | ${NAMES.join(' | ')} | LevelDB / reference | workers / reference |`);
   console.log('|---|---|---|---|---|---|---|');
   for (const [label, key, higherBetter] of rows) {
+    if (ONLY !== undefined && key !== ONLY) continue;
     const [ref, one, onePg, many] = NAMES.map((n) => fig(n, key)) as [
       number,
       number,

@@ -54,6 +54,11 @@ const BENCHES: Bench[] = [
   },
   { name: 'build', title: 'Builder: tsbuild vs buildah and docker BuildKit', markdown: true },
   {
+    name: 'build-emulated',
+    title: 'Builder, foreign platform under QEMU: tsbuild vs docker BuildKit',
+    markdown: true,
+  },
+  {
     name: 'build-many-files',
     title: 'Builder: a 50,000-file context, tsbuild vs docker BuildKit',
     markdown: true,

@@ -2,7 +2,7 @@
 // (a bundle made from the same rootfs), crun and `podman run --rm --rootfs` when they work here;
 // median of N interleaved runs after warm-up; and `docker run --rm` against a private dockerd
 // (test/helpers/dockerd.ts, the rootfs imported as an image) unless BENCH_NO_DOCKER is set or it
-// cannot start, in which case PEERS.md's 137 ms is the reference for the docker ratio.
+// cannot start, in which case 137 ms (measured on this kind of machine earlier) is the reference for the docker ratio.
 // Prints the figures and the ratios. Run as root: node dist/bench/run-start.js [runs]
 //
 // tsrun is run as installed (its sh launcher line, which sets NODE_EXTRA_CA_CERTS aside: Node parses
@@ -175,7 +175,7 @@ async function main(): Promise<void> {
     const rows: [string, number][] = cands.map((c) => [c.name, median(c.times)]);
     const runc = rows.find((r) => r[0] === 'runc run')?.[1];
     const podman = rows.find((r) => r[0].startsWith('podman'))?.[1];
-    // docker measured in this run when its daemon could start, else PEERS.md's figure
+    // docker measured in this run when its daemon could start, else the 137 ms figure
     const dockerRun = rows.find((r) => r[0].startsWith('docker'))?.[1];
     const dockerRef = dockerRun ?? 137;
     const dockerLabel = dockerRun ? 'docker' : 'docker (137 ms ref)';

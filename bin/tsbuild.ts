@@ -23,11 +23,6 @@ void runCommand(tsbuildCommand, async ({ values: v, positionals }) => {
     for (const l of lines) process.stdout.write(`${l}\n`);
     return 0;
   }
-  if (positionals.length !== 1)
-    throw new UsageError(
-      'tsbuild requires exactly 1 argument (the context: a directory or -)',
-      "see 'tsbuild --help'",
-    );
   // rootless hook: builds run as root of the user's namespace (runner/rootless/userns.ts)
   if (process.getuid?.() !== 0)
     await (await import('../runner/rootless/userns.js')).reexecInUserns();

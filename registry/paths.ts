@@ -9,6 +9,10 @@
 //   ├── uploads/
 //   │   └── <uuid>/
 //   │       └── data                bytes received so far for an upload session
+//   ├── proxy-fetch/
+//   │   └── sha256-<hex>/           a pull-through fetch in progress (proxy/fetch-files.ts)
+//   ├── proxy-last-use/
+//   │   └── <host>-<worker>.json    last uses of proxied items, for LRU eviction (proxy/last-use.ts)
 //   ├── meta/                       LevelDB metadata (not a driver key; see metadata/keys.ts)
 //   └── auth/                       users file and token signing key (see auth/)
 //
@@ -39,6 +43,19 @@ export function uploadDir(uuid: string): string {
 /** The bytes received so far for an upload session. */
 export function uploadDataPath(uuid: string): string {
   return `${uploadDir(uuid)}/data`;
+}
+
+/** Directory of a pull-through fetch in progress (lock, size and data files). */
+export function proxyFetchDir(digest: string): string {
+  const { algorithm, hex } = parseDigest(digest);
+  return `/proxy-fetch/${algorithm}-${hex}`;
+}
+
+export const PROXY_LAST_USE_ROOT = '/proxy-last-use';
+
+/** The last uses of proxied items saved by one process (`name`: host and worker). */
+export function proxyLastUsePath(name: string): string {
+  return `${PROXY_LAST_USE_ROOT}/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
 }
 
 /** Inverse of blobDataPath: the digest a blob data key stands for, or undefined. */

@@ -35,6 +35,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { isRootless } from '../shared/rootless-env.js';
 import type { ContainerSpec } from './spec.js';
 import {
   abandonedClaim,
@@ -209,6 +210,8 @@ export async function reconcile(st: ContainerState): Promise<ContainerState | un
       /* gone */
     }
   }
+  // rootless hook: the user-mode network (pasta) of a killed supervisor goes too
+  if (isRootless()) (await import('./rootless/pasta.js')).stopLeftoverPasta(runtimeDir(st.id));
   const settled: ContainerState = {
     ...st,
     status: 'exited',

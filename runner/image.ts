@@ -93,7 +93,7 @@ export function fastRunnableImage(
  */
 export async function loadRunnableImage(ref: string, platform?: string): Promise<RunnableImage> {
   const { ContentStore } = await import('../shared/store/content-store.js');
-  const { loadImage } = await import('../shared/store/image.js');
+  const { loadImage, loadImageByDescriptor } = await import('../shared/store/image.js');
   const { parsePlatform } = await import('../shared/platform.js');
   const want = platform !== undefined ? parsePlatform(platform) : undefined;
   const store = await ContentStore.open();
@@ -109,6 +109,9 @@ export async function loadRunnableImage(ref: string, platform?: string): Promise
     image = await loadImage(store, ref, want);
   }
   if (want) {
+    const { pulledIndexEntry } = await import('../shared/client/pulled-platform.js');
+    const other = await pulledIndexEntry(store, ref, await store.resolve(ref), want);
+    if (other) image = await loadImageByDescriptor(store, other, want);
     const { checkImagePlatform } = await import('../shared/emulation.js');
     checkImagePlatform(ref, image.config, want);
   }

@@ -19,10 +19,11 @@ case "$set_name" in
       [skopeo]=skopeo [docker-registry]=docker-registry [runc]=runc [curl]=curl [wrk]=wrk
       [ab]=apache2-utils [hyperfine]=hyperfine [dockerd]=docker.io [buildah]=buildah
       [podman]=podman [htpasswd]=apache2-utils [debootstrap]=debootstrap [openssl]=openssl
-      [docker-compose]=docker-compose [pg_ctlcluster]=postgresql [zsh]=zsh
+      [docker-compose]=docker-compose [pg_ctlcluster]=postgresql [zsh]=zsh [ctr]=containerd
       [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [radosgw]=radosgw [ceph]=ceph-common
       [qemu-aarch64-static]=qemu-user-static [haproxy]=haproxy [chromium]=chromium
       [newuidmap]=uidmap [pasta]=passt [slirp4netns]=slirp4netns [fuse-overlayfs]=fuse-overlayfs
+      [strace]=strace
     )
     ;;
   *)

@@ -198,6 +198,11 @@ async function registrationLine(entry: string): Promise<string> {
  * Debian provides when empty) or removes every qemu-* handler; returns lines to print.
  */
 export async function manageEmulators(install: boolean, platforms: Platform[]): Promise<string[]> {
+  if (process.getuid?.() !== 0)
+    throw new TsdockError(
+      'binfmt_misc handlers are host-wide: changing them needs root',
+      `run tsbuild --${install ? 'install' : 'uninstall'}-emulators as root`,
+    );
   if (!install) {
     const names = await registeredEmulators();
     await unregisterEmulators(names);

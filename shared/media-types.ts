@@ -42,5 +42,8 @@ export function isGzipLayer(mt: string): boolean {
   return mt.endsWith('+gzip') || mt.endsWith('.tar.gzip');
 }
 
+/** On a tag tsdock pulled from an index: the digest of that index (other platforms are in it). */
+export const INDEX_DIGEST_ANNOTATION = 'dev.tsdock.image.index.digest';
+
 /** The OCI annotation holding a tag in index.json of an image layout. */
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';

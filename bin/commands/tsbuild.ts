@@ -11,7 +11,7 @@ export const tsbuildCommand = defineCommand({
   name: 'tsbuild',
   usage: 'PATH | -',
   summary: 'Build an image from a Dockerfile.',
-  // 0 only with --install-emulators / --uninstall-emulators (checked in bin/tsbuild.ts)
+  // 0 only with --install-emulators / --uninstall-emulators (validate, below)
   args: { max: 1 },
   flags: {
     tag: {
@@ -128,5 +128,9 @@ export const tsbuildCommand = defineCommand({
       choices: ['gzip', 'none'],
       description: 'Layer compression in the store',
     },
+  },
+  validate: ({ values, positionals }) => {
+    if (positionals.length === 0 && !values['install-emulators'] && !values['uninstall-emulators'])
+      throw new Error('"tsbuild" requires exactly 1 argument (the context: a directory or -)');
   },
 });

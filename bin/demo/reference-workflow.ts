@@ -1,4 +1,4 @@
-// The reference workflow (issue 6, DESIGN.md) as a sequence of checked steps: registry with token
+// The reference workflow (the README's walk-through) as a sequence of checked steps: registry with token
 // auth, build, images/inspect, run with a published port, exec, namespaces, container networking,
 // commit/login/push/rmi/pull/run, volumes and cgroup limits. Used by `tsdemo` and the e2e test.
 import { mkdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';

@@ -13,6 +13,7 @@ import type { LayerRef } from '../cache/build-cache.js';
 import type { OciImageConfig } from '../image/image-config.js';
 import type { Platform } from '../plan/build-args.js';
 import { trackTemp } from './interrupt.js';
+import { pulledIndexEntry } from '../../shared/client/pulled-platform.js';
 
 export interface BaseImage {
   manifestDigest: string;
@@ -37,6 +38,11 @@ export async function loadBaseImage(
   }
   let parsed = parseManifest(await store.readBlob(desc.digest), desc.mediaType);
   let digest: string = desc.digest;
+  const other = parsed.kind === 'manifest' && (await pulledIndexEntry(store, ref, desc, platform));
+  if (other) {
+    parsed = parseManifest(await store.readBlob(other.digest), other.mediaType);
+    digest = other.digest;
+  }
   if (parsed.kind === 'index') {
     const pick = selectManifest(parsed.manifest, platform);
     parsed = parseManifest(await store.readBlob(pick.digest), pick.mediaType);

@@ -22,6 +22,7 @@ import { writeImage, writeOutputs, type OutputSpec } from '../export/exporter.js
 import { withPlatform, writeImageIndex, type PlatformImage } from '../export/image-index.js';
 import type { CacheRecord } from '../cache/build-cache.js';
 import type { Descriptor } from '../../shared/manifest.js';
+import { InvalidInputError } from '../../shared/errors.js';
 import { PROXY_ARGS } from '../plan/build-args.js';
 import { exportCache, importCache } from '../cache/cache-transfer.js';
 
@@ -65,6 +66,11 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
   const plans = targetPlatforms(req.platform).map((platform) =>
     planBuild(df, { target: req.target, buildArgs: req.buildArgs, platform }),
   );
+  if (plans.length > 1 && req.outputs.some((o) => o.type === 'docker'))
+    throw new InvalidInputError(
+      'docker exporter does not currently support exporting manifest lists',
+      'use --output type=oci (an OCI index) or build one --platform',
+    );
   await checkRunEmulation(plans);
   const created = new Date(
     req.sourceDateEpoch !== undefined ? req.sourceDateEpoch * 1000 : Date.now(),

@@ -47,7 +47,7 @@ export function tokenRouter(opts: TokenServiceOptions): Router {
       let subject: string;
       let session: number | false = REFRESH_LIFETIME;
       if (body.grant_type === 'password') {
-        subject = await login(opts, req, body.username ?? '', body.password ?? '');
+        subject = await login(opts, req, body.username ?? '', body.password ?? '', false);
         if (body.client_id === UI_CLIENT_ID) session = UI_SESSION_LIFETIME;
       } else if (body.grant_type === 'refresh_token') {
         const refreshed = await refreshSubject(opts, body.refresh_token ?? '');
@@ -85,6 +85,11 @@ async function login(
   req: Request,
   user: string,
   password: string,
+  /**
+   * Answer a failure with a Basic challenge (GET with Basic credentials). Not for the OAuth2
+   * password grant: a browser (the console) would pop up its own password dialog.
+   */
+  basicChallenge = true,
 ): Promise<string> {
   const address = req.socket.remoteAddress ?? '';
   const wait = opts.limiter.blocked(user, address);
@@ -94,9 +99,14 @@ async function login(
     });
   if (!(await opts.users.verify(user, password))) {
     opts.limiter.failed(user, address);
-    throw new RegistryError('UNAUTHORIZED', 'invalid username or password', undefined, {
-      headers: { 'WWW-Authenticate': `Basic realm=${quoted(opts.service)}` },
-    });
+    throw new RegistryError(
+      'UNAUTHORIZED',
+      'invalid username or password',
+      undefined,
+      basicChallenge
+        ? { headers: { 'WWW-Authenticate': `Basic realm=${quoted(opts.service)}` } }
+        : undefined,
+    );
   }
   opts.limiter.succeeded(user);
   return user;

@@ -1,20 +1,32 @@
-// Pull-through of one missing blob: a single upstream fetch per repository and digest, shared
-// by every request that wants it meanwhile. The bytes stream to each waiting client as they
-// arrive, while they are written to a temporary storage key and hashed (the upstream stream
-// errors on a digest mismatch). The last chunk is held back until the digest is verified and
-// the blob stored, so no client ever receives a complete wrong blob, and a client that has the
-// whole blob finds it cached; a failed or mismatching fetch stores nothing. Verified bytes
-// become visible only by the atomic move into the blob's key, then are linked.
+// Pull-through of one missing blob: a single upstream fetch per digest on this machine, shared
+// by every request that wants it meanwhile, in this process and in the other workers on the
+// same storage. The leading process (the one that took the fetch's lock, ./fetch-files.ts)
+// streams the upstream body, hashed on the way (the stream errors on a digest mismatch), into
+// a file; every client, here or in another worker, tails that file as it grows, at its own
+// pace (memory stays constant however slow a client is). The last byte is held back until every
+// byte matched the digest, so no client ever receives a complete wrong blob; it goes out while
+// the blob is being stored (fsync and all), and the fetch stays joinable until then, so a client
+// that has the whole blob and asks again gets it without a second fetch. A failed or
+// mismatching fetch stores nothing.
+// Verified bytes become visible only by the (durable) move into the blob's key, then linked.
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { PassThrough, type Readable } from 'node:stream';
-import { uploadDataPath, uploadDir } from '../paths.js';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseDigest } from '../../shared/digest.js';
+import { FileSink } from '../../shared/write-all.js';
+import { proxyFetchDir, uploadDataPath, uploadDir } from '../paths.js';
 import type { Registry } from '../services/registry.js';
-import type { FileWriter } from '../storage/driver.js';
+import { FilesystemDriver } from '../storage/drivers/filesystem/filesystem-driver.js';
+import { sendFile } from '../storage/drivers/filesystem/file-io.js';
+import { FetchFiles } from './fetch-files.js';
 import type { ProxyTarget } from './routes.js';
 
-/** Bytes of one fetch kept in memory for clients that join late; past it they wait for storage. */
-const REPLAY_LIMIT = 256 * 1024 * 1024;
+/** How often a client that caught up with the fetch looks for more bytes. */
+const POLL_MS = 10;
 
 export interface FetchEvents {
   /** Bytes received from the upstream. */
@@ -23,160 +35,274 @@ export interface FetchEvents {
   onStored(size: number): void;
 }
 
-/** One running fetch. */
-export class BlobFetch {
-  /** The blob's size, once the upstream said (undefined when it did not). */
-  size: number | undefined;
-  /** Resolves once the upstream answered (size known) or rejects when it could not. */
-  readonly started: Promise<void>;
-  /** Resolves once the blob is stored and linked; rejects when the fetch failed. */
+type Status =
+  | { state: 'running' }
+  /** Every byte is in the file and matched the digest; being stored. */
+  | { state: 'verified'; size: number }
+  | { state: 'stored'; size: number }
+  | { state: 'failed' };
+
+/** A fetch one client can read: the announced size, and the bytes as they arrive. */
+export interface OpenFetch {
+  /** The size the upstream announced, when it did. */
+  readonly size: number | undefined;
+  /** Writes the whole verified blob to `dest` (not ending it); rejects when the fetch fails. */
+  sendTo(dest: Writable): Promise<void>;
+  /** Resolves once the blob is stored and linked for the client's repository. */
   readonly done: Promise<void>;
-  private replay: Buffer[] | undefined = [];
-  private replayBytes = 0;
-  private verified = false;
+}
+
+/** One fetch of a digest as this process sees it: led here, or followed from another worker. */
+class SharedFetch {
+  size: number | undefined;
+  /** Resolves once the data file exists and the size is known. */
+  readonly ready: Promise<void>;
+  readonly done: Promise<void>;
+  private status: Status = { state: 'running' };
   private failure: Error | undefined;
-  private readonly clients = new Set<PassThrough>();
-  private resolveStarted!: () => void;
 
   constructor(
     private readonly registry: Registry,
     private readonly target: ProxyTarget,
     private readonly digest: string,
+    private readonly files: FetchFiles,
     private readonly events: FetchEvents,
   ) {
-    let rejectStarted!: (err: Error) => void;
-    this.started = new Promise<void>((resolve, reject) => {
-      this.resolveStarted = resolve;
-      rejectStarted = reject;
-    });
-    this.done = this.run().catch((err: Error) => {
+    let ready!: () => void;
+    let notReady!: (err: Error) => void;
+    this.ready = new Promise((resolve, reject) => ((ready = resolve), (notReady = reject)));
+    this.done = this.run(ready).catch((err: Error) => {
       this.failure = err;
-      rejectStarted(err);
-      for (const c of this.clients) c.destroy(err);
-      this.clients.clear();
-      this.replay = undefined;
+      this.status = { state: 'failed' };
+      notReady(err);
       throw err;
     });
-    // callers that only await `started` must not leave `done` unhandled
     this.done.catch(() => {});
-    this.started.catch(() => {});
+    this.ready.catch(() => {});
   }
 
-  /**
-   * A stream of the whole blob for one more client (what arrived so far, then live), or
-   * undefined when the early bytes are no longer in memory (wait for `done`, read storage).
-   */
-  subscribe(): Readable | undefined {
-    if (this.failure) throw this.failure;
-    if (!this.replay) return undefined;
-    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-    for (const c of this.replay) out.write(c);
-    if (this.verified) out.end();
-    else {
-      this.clients.add(out);
-      out.on('close', () => this.clients.delete(out));
-    }
-    return out;
+  private async run(ready: () => void): Promise<void> {
+    if (await this.files.tryLock()) await this.lead(ready);
+    else await this.follow(ready);
+    ready(); // stored before any byte was needed: open() finds no data and serves storage
   }
 
-  private async run(): Promise<void> {
-    const { upstream } = this.target.route;
-    const blob = await upstream.blob(this.target.remoteRepo, this.digest);
-    this.size = blob.size;
-    this.resolveStarted();
-    const id = randomUUID();
-    const temp = uploadDataPath(id);
-    const driver = this.registry.driver;
-    const removeTemp = (): Promise<void> => driver.delete(uploadDir(id)).catch(() => {});
-    const writer = await driver.writer(temp, { append: false });
-    let size = 0;
-    let held: Buffer | undefined;
+  /** Fetches from the upstream into the data file, verifies, stores and links. */
+  private async lead(ready: () => void): Promise<void> {
+    const { files } = this;
     try {
-      for await (const chunk of blob.body as AsyncIterable<Buffer>) {
-        this.events.onBytes(chunk.length);
-        if (held) {
-          this.send(held);
-          await this.write(held, writer);
-        }
-        held = chunk;
-        size += chunk.length;
-      }
-      // the body ended without error: the digest matched
-      if (blob.size !== undefined && size !== blob.size)
-        throw new Error(`upstream sent ${size} bytes of ${this.digest}, announced ${blob.size}`);
-      if (held) await this.write(held, writer);
-      await writer.commit();
-    } catch (err) {
-      blob.body.destroy();
-      await writer.cancel().catch(() => {});
-      await removeTemp();
-      throw err;
-    }
-    try {
-      await this.store(temp, size);
+      const stored = await this.registry.blobs.size(this.digest, { fresh: true });
+      if (stored !== undefined) return this.finishFollowed({ state: 'stored', size: stored });
+      const { upstream } = this.target.route;
+      const blob = await upstream.blob(this.target.remoteRepo, this.digest);
+      this.size = blob.size;
+      const sink = new FileSink(await fsp.open(files.data, 'w'));
+      await files.publishSize(blob.size);
+      ready();
+      let received = 0;
+      blob.body.on('data', (c: Buffer) => {
+        received += c.length;
+        this.events.onBytes(c.length);
+      });
+      // the body errors before its end when the bytes do not match the digest
+      await pipeline(blob.body, sink);
+      if (blob.size !== undefined && received !== blob.size)
+        throw new Error(
+          `upstream sent ${received} bytes of ${this.digest}, announced ${blob.size}`,
+        );
+      await files.markVerified();
+      this.status = { state: 'verified', size: received };
+      await this.store(received);
+      this.status = { state: 'stored', size: received };
+      this.events.onStored(received);
     } finally {
-      await removeTemp();
-    }
-    // the last bytes go out once the blob is cached: what a client got, its next request finds
-    if (held) this.send(held);
-    this.verified = true;
-    for (const c of this.clients) c.end();
-    this.clients.clear();
-    this.replay = undefined;
-    this.events.onStored(size);
-  }
-
-  /** Passes a chunk to the clients (and keeps it for late ones, within REPLAY_LIMIT). */
-  private send(chunk: Buffer): void {
-    for (const c of this.clients) c.write(chunk);
-    if (this.replay) {
-      this.replayBytes += chunk.length;
-      if (this.replayBytes <= REPLAY_LIMIT) this.replay.push(chunk);
-      else this.replay = undefined;
+      await files.remove();
     }
   }
 
-  private async write(chunk: Buffer, writer: FileWriter): Promise<void> {
-    // once() rejects on 'error' and removes its listeners either way
-    if (!writer.stream.write(chunk)) await once(writer.stream, 'drain');
-  }
-
-  /** Moves the verified bytes into the blob's key and links it, safe from a concurrent GC. */
-  private async store(temp: string, size: number): Promise<void> {
+  /** Moves (or, on drivers other than the filesystem, copies) the verified file into the blob's key. */
+  private async store(size: number): Promise<void> {
     const { registry, digest } = this;
-    await registry.guard.shared(async () => {
-      registry.guard.touch(digest);
-      await registry.blobs.commitFrom(temp, digest, size);
-      await registry.meta.putLink(this.target.repo, digest);
-    });
+    const driver = registry.driver;
+    let key: string;
+    let temp: string | undefined;
+    if (driver instanceof FilesystemDriver) key = `${proxyFetchDir(digest)}/data`;
+    else {
+      temp = randomUUID();
+      key = uploadDataPath(temp);
+      const w = await driver.writer(key, { append: false });
+      try {
+        const file = await fsp.open(this.files.data, 'r');
+        await pipeline(file.createReadStream({ highWaterMark: 1 << 20 }), w.stream);
+        await w.commit();
+      } catch (err) {
+        await w.cancel().catch(() => {});
+        throw err;
+      }
+    }
+    try {
+      await registry.guard.shared(async () => {
+        registry.guard.touch(digest);
+        await registry.blobs.commitFrom(key, digest, size);
+        await registry.meta.putLink(this.target.repo, digest);
+      });
+    } finally {
+      if (temp) await driver.delete(uploadDir(temp)).catch(() => {});
+    }
+  }
+
+  /** Waits for another process's fetch: its size, then its end (stored or failed). */
+  private async follow(ready: () => void): Promise<void> {
+    for (;;) {
+      const size = await this.files.readSize();
+      if (size !== undefined) {
+        this.size = size ?? undefined;
+        break;
+      }
+      const s = await this.followed();
+      if (s.state !== 'running') return this.finishFollowed(s);
+      await sleep(POLL_MS);
+    }
+    ready();
+    for (;;) {
+      const s = await this.followed();
+      if (s.state === 'stored' || s.state === 'failed') return this.finishFollowed(s);
+      this.status = s;
+      await sleep(s.state === 'verified' ? POLL_MS : POLL_MS * 5);
+    }
+  }
+
+  private finishFollowed(s: Status): void {
+    if (s.state === 'failed')
+      throw new Error(`the fetch of ${this.digest} in another worker failed`);
+    this.status = s; // BlobFetcher.open links it for each client's repository
+  }
+
+  /** The state of another process's fetch, from the storage. */
+  private async followed(): Promise<Status> {
+    const stored = async (): Promise<Status | undefined> => {
+      const size = await this.registry.blobs.size(this.digest, { fresh: true });
+      return size === undefined ? undefined : { state: 'stored', size };
+    };
+    const first = await stored();
+    if (first) return first;
+    if (await this.files.locked())
+      return (await this.files.stale()) ? { state: 'failed' } : { state: 'running' };
+    return (await stored()) ?? { state: 'failed' };
+  }
+
+  /** The state, for a client that caught up with the bytes. */
+  private current(): Status {
+    if (this.failure) throw this.failure;
+    return this.status;
+  }
+
+  /** A reader for one more client; undefined when the blob got stored before it could join. */
+  async open(): Promise<OpenFetch | undefined> {
+    await this.ready;
+    let handle: FileHandle;
+    try {
+      handle = await fsp.open(this.files.data, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await this.done;
+      return undefined; // moved into place already: storage serves it
+    }
+    return {
+      size: this.size,
+      done: this.done,
+      sendTo: async (dest) => {
+        try {
+          await this.tail(handle, dest);
+        } finally {
+          await handle.close();
+        }
+      },
+    };
+  }
+
+  /** Sends the file as it grows, all but the last byte until the blob is stored. */
+  private async tail(handle: FileHandle, dest: Writable): Promise<void> {
+    let pos = 0;
+    for (;;) {
+      const written = (await handle.stat()).size;
+      const limit = Math.min(written, (this.size ?? written) - 1);
+      if (pos < limit) {
+        await sendFile(handle, dest, pos, limit - 1);
+        pos = limit;
+        continue;
+      }
+      const s = this.current();
+      if (s.state === 'stored' || s.state === 'verified') {
+        if (pos < s.size) await sendFile(handle, dest, pos, s.size - 1);
+        return;
+      }
+      if (dest.destroyed) throw new Error('client went away');
+      await sleep(POLL_MS);
+    }
   }
 }
 
-/** The running fetches, one per repository and digest. */
+/** The fetches this process takes part in, one per digest. */
 export class BlobFetcher {
-  private readonly running = new Map<string, BlobFetch>();
+  private readonly running = new Map<string, SharedFetch>();
+  private readonly localDir = join(tmpdir(), `tsregistry-proxy-${process.pid}`);
 
   constructor(
     private readonly registry: Registry,
     private readonly events: (target: ProxyTarget) => FetchEvents,
   ) {}
 
-  /** The fetch of `digest` into `target.repo` already running, or a new one. */
-  fetch(target: ProxyTarget, digest: string): { fetch: BlobFetch; joined: boolean } {
-    const key = `${target.repo}@${digest}`;
-    const running = this.running.get(key);
-    if (running) return { fetch: running, joined: true };
-    const fetch = new BlobFetch(this.registry, target, digest, this.events(target));
-    this.running.set(key, fetch);
-    void fetch.done.then(
-      () => this.running.delete(key),
-      () => this.running.delete(key),
+  /**
+   * Joins the fetch of `digest` running on this machine, or starts one; undefined when the blob
+   * got stored meanwhile (serve it from storage). Rejects when the upstream cannot give it.
+   */
+  async open(target: ProxyTarget, digest: string): Promise<OpenFetch | undefined> {
+    let fetch = this.running.get(digest);
+    if (!fetch) {
+      const f = new SharedFetch(
+        this.registry,
+        target,
+        digest,
+        this.files(digest),
+        this.events(target),
+      );
+      this.running.set(digest, f);
+      void f.done.then(
+        () => this.running.delete(digest),
+        () => this.running.delete(digest),
+      );
+      fetch = f;
+    }
+    const opened = await fetch.open();
+    if (!opened) return undefined;
+    const { registry } = this;
+    // the client may come from another proxied repository than the leader: link it there too
+    const done = opened.done.then(() =>
+      registry.guard.shared(async () => {
+        registry.guard.touch(digest);
+        await registry.meta.putLink(target.repo, digest);
+      }),
     );
-    return { fetch, joined: false };
+    done.catch(() => {});
+    return { size: opened.size, sendTo: opened.sendTo, done };
   }
 
-  /** Number of fetches in flight. */
+  /** Number of fetches in flight in this process. */
   get size(): number {
     return this.running.size;
   }
+
+  /** Where the fetch of `digest` keeps its files: in the storage (shared with the other workers) on the filesystem driver, else a directory of this process. */
+  private files(digest: string): FetchFiles {
+    const driver = this.registry.driver;
+    if (driver instanceof FilesystemDriver)
+      return new FetchFiles(driver.fullPath(proxyFetchDir(digest)));
+    const { algorithm, hex } = parseDigest(digest);
+    return new FetchFiles(join(this.localDir, `${algorithm}-${hex}`));
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

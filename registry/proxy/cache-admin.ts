@@ -1,11 +1,11 @@
 // What the proxy has cached, and eviction. The listing walks the metadata of proxied
-// repositories: manifests (size, tags) and linked blobs (size), each with its last use (this
-// process's record of hits and fetches; before any, when it was stored). Eviction, least
-// recently used first, down to `maxsize` bytes of blobs (or everything unused for `age`
-// seconds): the blob is unlinked from its proxied repository and the cached manifests there
+// repositories: manifests (size, tags) and linked blobs (size), each with its last use (hits
+// and fetches of every process, saved in the storage by ./last-use.ts so they survive a
+// restart; before any, when it was stored). Eviction, least recently used first, down to
+// `maxsize` bytes of blobs (or everything unused for `age` seconds): the blob is unlinked from its proxied repository and the cached manifests there
 // that reference it are removed, so the next GC frees the bytes (shared blobs that anything else
 // references stay). Proxied content heals itself: an evicted item is fetched again when asked for.
-import { Lru } from '../lru.js';
+import { LastUse } from './last-use.js';
 import { blobDataPath } from '../paths.js';
 import type { Registry } from '../services/registry.js';
 import type { ProxyRoutes } from './routes.js';
@@ -27,16 +27,22 @@ export interface EvictionReport {
 }
 
 export class CacheAdmin {
-  /** `${repo}@${digest}` -> last use (ms). */
-  private readonly uses = new Lru<string, number>(200_000);
+  private readonly uses: LastUse;
 
   constructor(
     private readonly registry: Registry,
     private readonly routes: ProxyRoutes,
-  ) {}
+  ) {
+    this.uses = new LastUse(registry.driver);
+  }
 
   touch(repo: string, digest: string): void {
-    this.uses.set(`${repo}@${digest}`, Date.now());
+    this.uses.touch(repo, digest);
+  }
+
+  /** Saves the last uses seen since the last save (shutdown; otherwise every few seconds). */
+  async flush(): Promise<void> {
+    await this.uses.flush();
   }
 
   async list(): Promise<CachedItem[]> {
@@ -100,12 +106,12 @@ export class CacheAdmin {
       removed++;
     }
     await registry.deleteBlob(repo, digest).catch(() => {});
-    this.uses.delete(`${repo}@${digest}`);
+    this.uses.forget(repo, digest);
     return removed;
   }
 
   private async lastUse(repo: string, digest: string): Promise<string> {
-    const used = this.uses.get(`${repo}@${digest}`);
+    const used = await this.uses.get(repo, digest);
     if (used !== undefined) return new Date(used).toISOString();
     try {
       return (await this.registry.driver.stat(blobDataPath(digest))).modTime.toISOString();

@@ -3,7 +3,6 @@
 // which serves ranges and HEADs), tag lists come from the upstream, and every write is refused
 // (proxied repositories are read-only). Requests for other repositories pass through untouched.
 import type { NextFunction, Request, Response, Router } from 'express';
-import { pipeline } from 'node:stream/promises';
 import { RegistryError } from '../errors.js';
 import { blobHeaders } from '../handlers/blobs.js';
 import {
@@ -81,18 +80,23 @@ export function proxyRouter(ctx: HandlerContext, proxy: ProxyService): Router {
       blobHeaders(res, digest, size);
       return void res.status(200).end();
     }
-    const { fetch } = proxy.blobs.fetch(t, digest);
-    await upstreamCall(proxy.metrics, t, { kind: 'blob', reference: digest }, () => fetch.started);
-    const stream = req.headers.range === undefined ? fetch.subscribe() : undefined;
-    if (!stream) {
-      // a range, or a client too late for the bytes kept in memory: serve from storage
-      await upstreamCall(proxy.metrics, t, { kind: 'blob', reference: digest }, () => fetch.done);
-      return next();
+    const call = { kind: 'blob', reference: digest } as const;
+    const opened = await upstreamCall(proxy.metrics, t, call, () => proxy.blobs.open(t, digest));
+    if (!opened) return next(); // stored meanwhile
+    if (req.headers.range !== undefined) {
+      await upstreamCall(proxy.metrics, t, call, () => opened.done);
+      return next(); // the normal route serves ranges from storage
     }
-    blobHeaders(res, digest, fetch.size ?? 0);
-    if (fetch.size === undefined) res.removeHeader('Content-Length');
+    blobHeaders(res, digest, opened.size ?? 0);
+    if (opened.size === undefined) res.removeHeader('Content-Length');
     res.status(200);
-    await pipeline(stream, res).catch(() => res.destroy());
+    res.flushHeaders(); // the client knows at once that the blob is coming
+    try {
+      await opened.sendTo(res);
+      res.end();
+    } catch {
+      res.destroy();
+    }
   };
   const blobPath = '/v2/*name/blobs/:digest';
   router.get(blobPath, proxied, requireAccess(ctx, onRepo('pull')), blob);

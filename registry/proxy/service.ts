@@ -60,9 +60,10 @@ export class ProxyService {
       .finally(() => (this.evicting = undefined));
   }
 
-  /** Resolves once no eviction runs (tests, shutdown). */
+  /** Resolves once no eviction runs and the last uses are saved (tests, shutdown). */
   async idle(): Promise<void> {
     await this.evicting;
+    await this.cache.flush();
   }
 
   /** The upstream serving `repo`, or undefined for this registry's own repositories. */

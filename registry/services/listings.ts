@@ -4,11 +4,15 @@
 import { RegistryError } from '../errors.js';
 import type { Descriptor, MetadataStore, Page } from '../metadata/store.js';
 
+export type { Page };
+
 export interface Listing {
   /** At most `n` names, in lexical order, after `last`. */
   items: string[];
   /** More names follow the last one given. */
   more: boolean;
+  /** The page asked for. */
+  page: Page;
 }
 
 export class ListingService {
@@ -16,15 +20,20 @@ export class ListingService {
 
   /** Repository names (`GET /v2/_catalog`). */
   async repositories(page: Page & { n: number }): Promise<Listing> {
-    return trimmed(await this.meta.listRepositories({ ...page, n: page.n + 1 }), page.n);
+    return trimmed(await this.meta.listRepositories({ ...page, n: page.n + 1 }), page, page.n);
   }
 
-  /** The tags of `repo`; NAME_UNKNOWN when the repository does not exist. */
-  async tags(repo: string, page: Page): Promise<Listing> {
+  /**
+   * The tags of `repo`; NAME_UNKNOWN when the repository does not exist, which is checked
+   * before `readPage` parses the page parameters (as the reference registry answers).
+   */
+  async tags(repo: string, readPage: () => Page): Promise<Listing> {
     if (!(await this.meta.repositoryExists(repo)))
       throw new RegistryError('NAME_UNKNOWN', undefined, { name: repo });
-    if (page.n === undefined) return { items: await this.meta.listTags(repo, page), more: false };
-    return trimmed(await this.meta.listTags(repo, { ...page, n: page.n + 1 }), page.n);
+    const page = readPage();
+    if (page.n === undefined)
+      return { items: await this.meta.listTags(repo, page), more: false, page };
+    return trimmed(await this.meta.listTags(repo, { ...page, n: page.n + 1 }), page, page.n);
   }
 
   /** Descriptors of the manifests whose subject is `digest`, of one artifact type if given. */
@@ -34,8 +43,8 @@ export class ListingService {
   }
 }
 
-function trimmed(items: string[], n: number): Listing {
+function trimmed(items: string[], page: Page, n: number): Listing {
   const more = items.length > n;
   if (more) items.length = n;
-  return { items, more };
+  return { items, more, page };
 }

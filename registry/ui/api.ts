@@ -31,17 +31,22 @@ export function uiApiRouter(opts: {
     let more = false;
     // Scan the sorted names in chunks until a page of matches (and one more) is found.
     while (names.length <= n) {
-      const chunk = await opts.registry.meta.listRepositories({ last, n: SCAN_CHUNK });
-      for (const name of chunk) if (!q || name.toLowerCase().includes(q)) names.push(name);
-      if (chunk.length < SCAN_CHUNK) break;
-      last = chunk[chunk.length - 1];
+      const chunk = await opts.registry.listings.repositories({ last, n: SCAN_CHUNK });
+      for (const name of chunk.items) if (!q || name.toLowerCase().includes(q)) names.push(name);
+      if (!chunk.more) break;
+      last = chunk.items[chunk.items.length - 1];
     }
     if (names.length > n) {
       names.length = n;
       more = true;
     }
-    const usage = await opts.usage.get();
-    const byName = new Map(usage.repositories.map((r) => [r.name, r]));
+    let usage = await opts.usage.get({ allowStale: true });
+    let byName = new Map(usage.repositories.map((r) => [r.name, r]));
+    // A repository pushed since the last figures: wait for fresh ones.
+    if (!names.every((name) => byName.has(name))) {
+      usage = await opts.usage.get();
+      byName = new Map(usage.repositories.map((r) => [r.name, r]));
+    }
     const repositories: RepositoryUsage[] = names.map(
       (name) => byName.get(name) ?? { name, bytes: 0, sharedBytes: 0, manifests: 0, tags: 0 },
     );

@@ -4,7 +4,8 @@
 // manifests), each counted once; a blob held by several repositories is "shared" and counted
 // once in the registry's total. Last push is when the newest manifest blob of the repository
 // was written. Blob sizes and times are immutable, so they are cached by digest; the whole
-// result is cached for a few seconds (concurrent callers share one computation).
+// result is cached for a few seconds (concurrent callers share one computation), and pages
+// that allow it get the last result at once while the next is computed.
 import { Lru } from '../lru.js';
 import { blobDataPath } from '../paths.js';
 import type { Registry } from '../services/registry.js';
@@ -45,21 +46,45 @@ interface BlobFacts {
   mtime: number;
 }
 
+/** A result this recent is served as it is. */
 const MAX_AGE_MS = 5_000;
+/** Up to this old, a caller that allows it gets the last result while a new one is computed. */
+const STALE_MS = 5 * 60_000;
 
 export class UsageIndex {
   private readonly facts = new Lru<string, BlobFacts>(200_000);
-  private cached: { at: number; usage: Promise<StorageUsage> } | undefined;
+  private running: { at: number; usage: Promise<StorageUsage> } | undefined;
+  private settled: { at: number; usage: StorageUsage } | undefined;
 
   constructor(private readonly registry: Registry) {}
 
-  get(): Promise<StorageUsage> {
-    if (!this.cached || Date.now() - this.cached.at > MAX_AGE_MS) {
-      const usage = this.compute();
-      this.cached = { at: Date.now(), usage };
-      usage.catch(() => (this.cached = undefined));
+  /**
+   * The current figures (computed at most MAX_AGE_MS ago). With `allowStale`, figures up to
+   * STALE_MS old are returned at once while fresh ones are computed behind (the repositories
+   * page must not wait for a pass over the whole registry).
+   */
+  get(opts: { allowStale?: boolean } = {}): Promise<StorageUsage> {
+    const now = Date.now();
+    if (this.settled && now - this.settled.at <= MAX_AGE_MS)
+      return Promise.resolve(this.settled.usage);
+    if (opts.allowStale && this.settled && now - this.settled.at <= STALE_MS) {
+      this.refresh().catch(() => {});
+      return Promise.resolve(this.settled.usage);
     }
-    return this.cached.usage;
+    return this.refresh();
+  }
+
+  private refresh(): Promise<StorageUsage> {
+    if (!this.running) {
+      const at = Date.now();
+      const usage = this.compute().then((u) => {
+        this.settled = { at, usage: u };
+        return u;
+      });
+      this.running = { at, usage };
+      usage.finally(() => (this.running = undefined)).catch(() => {});
+    }
+    return this.running.usage;
   }
 
   private async compute(): Promise<StorageUsage> {

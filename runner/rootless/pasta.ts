@@ -14,12 +14,9 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
-import type { ChildProcess } from 'node:child_process';
 import { TsdockError } from '../../shared/errors.js';
 import { processIdentity } from '../container-leftovers.js';
 import type { PortMapping } from '../spec.js';
-import { waitForPidFile, type SandboxRequest } from '../sandbox.js';
 
 /** pasta's arguments (pure): quiet, configure the namespace, publish PORTS, nothing else in. */
 export function pastaArgs(ports: PortMapping[], pidFile: string, target: string[]): string[] {
@@ -76,24 +73,20 @@ export async function attachPasta(
   };
 }
 
-/** The builder's RUN on user-mode networking: the same shape as its bridge endpoint. */
-export function pastaEndpoint(pidFile: string): {
-  ip: string;
-  request: Pick<SandboxRequest, 'syncFd' | 'pidFile'>;
-  attach(child: ChildProcess): Promise<void>;
-  release(): void;
-} {
-  let net: { close(): void } | undefined;
-  return {
-    ip: '',
-    request: { syncFd: 3, pidFile },
-    attach: async (child) => {
-      const pid = await waitForPidFile(pidFile, child);
-      net = await attachPasta(pid, [], join(pidFile, '..'));
-      const sync = child.stdio[3] as Writable;
-      sync.write('g');
-      sync.end();
-    },
-    release: () => net?.close(),
-  };
+/** Stops the pasta a killed supervisor left for the run in RUNDIR (its pid file, if it is one). */
+export function stopLeftoverPasta(runDir: string): void {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(runDir, 'pasta.pid'), 'utf8').trim());
+    const comm = readFileSync(`/proc/${pid}/comm`, 'utf8');
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    if (!comm.startsWith('pas') || Number(uid) !== process.getuid?.()) return;
+  } catch {
+    return; // no pasta, or gone
+  }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    /* gone meanwhile */
+  }
 }

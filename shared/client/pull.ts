@@ -21,8 +21,9 @@ import {
   unique,
 } from './transfer-common.js';
 
+import { INDEX_DIGEST_ANNOTATION } from '../media-types.js';
 /** Annotation on a pulled image's tag: the digest of the index it was selected from. */
-export const INDEX_DIGEST_ANNOTATION = 'dev.tsdock.image.index.digest';
+export { INDEX_DIGEST_ANNOTATION };
 
 export interface PullOptions extends TransferOptions {
   /** `os/arch[/variant]` or a Platform; default: this machine's. */

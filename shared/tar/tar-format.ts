@@ -2,7 +2,7 @@
 // Writing: one deterministic ustar header per entry, preceded by a PAX 'x' record only when a
 // field does not fit (long or non-ASCII names, big ids/sizes, xattrs), keys sorted, no
 // uname/gname, no atime/ctime. Reading: ustar, GNU (long names) and PAX, with xattr values kept
-// as raw bytes (tar-stream decodes them as UTF-8, which corrupts security.capability).
+// as raw bytes (decoding them as UTF-8, as some tar libraries do, corrupts security.capability).
 import { InvalidInputError } from '../errors.js';
 
 export const BLOCK = 512;
@@ -99,7 +99,8 @@ export function trailer(): Buffer {
   return Buffer.alloc(BLOCK * 2);
 }
 
-function paxBlock(path: string, records: Map<string, Buffer>): Buffer {
+/** A PAX extended header ('x') carrying `records` for the entry at `path`. */
+export function paxBlock(path: string, records: Map<string, Buffer>): Buffer {
   const body = Buffer.concat([...records.keys()].sort().map((k) => paxRecord(k, records.get(k)!)));
   const slash = path.lastIndexOf('/');
   const dir = slash >= 0 ? path.slice(0, slash + 1) : '';

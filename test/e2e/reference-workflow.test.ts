@@ -1,4 +1,4 @@
-// The reference workflow end to end (issue 6) in a temp root with free ports, then interop with the
+// The reference workflow end to end (bin/demo/reference-workflow.ts) in a temp root with free ports, then interop with the
 // peers: docker pulls and runs what tspush pushed, skopeo copies it with the same digests, and an
 // image pushed by `docker push` is pulled and run by tspull/tsrun. Needs root (containers, dockerd).
 import assert from 'node:assert/strict';

@@ -123,3 +123,16 @@ export async function importBusyboxIndex(
   const [image] = await importLayout(store, await ensureBusyboxIndexLayout(), { refs: [ref] });
   return image!;
 }
+
+/** Pushes the two-platform busybox index (every platform) to `ref` on a plain-HTTP registry. */
+export async function pushBusyboxIndex(ref: string): Promise<void> {
+  const layout = await ensureBusyboxIndexLayout();
+  sh('skopeo', [
+    'copy',
+    '-q',
+    '--all',
+    '--dest-tls-verify=false',
+    `oci:${layout}:latest`,
+    `docker://${ref}`,
+  ]);
+}

@@ -1,5 +1,5 @@
-// Starts Docker's daemon (dockerd from Debian's docker.io) in a private data root for interop tests,
-// per PEERS.md: no iptables, no bridge, a unix socket of its own. Returns undefined with a reason
+// Starts Docker's daemon (dockerd from Debian's docker.io) in a private data root for interop tests:
+// no iptables, no bridge, a unix socket of its own. Returns undefined with a reason
 // when dockerd is not installed or cannot start, so callers can skip with a clear message.
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import {

@@ -1,12 +1,19 @@
-// Builds tar archives entry by entry with tar-stream (an independent writer, so hostile names
-// are written verbatim), plus a sentinel directory outside the extraction root that tests
-// check is left untouched.
-import tarStream from 'tar-stream';
+// Builds tar archives entry by entry with names, links and PAX records written verbatim (the
+// header encoder of shared/tar/tar-format.ts does not judge paths), plus a sentinel directory
+// outside the extraction root that tests check is left untouched.
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import {
+  BLOCK,
+  encodeHeader,
+  padding,
+  paxBlock,
+  trailer,
+  type TarType,
+} from '../../shared/tar/tar-format.js';
 
 export interface TarSpec {
   name: string;
@@ -19,40 +26,49 @@ export interface TarSpec {
   mtime?: number;
   devmajor?: number;
   devminor?: number;
-  /** Extra PAX records (tar-stream writes them as a PAX header before the entry). */
+  /** Extra PAX records, written as a PAX header before the entry. */
   pax?: Record<string, string>;
 }
 
+const TYPES: Record<NonNullable<TarSpec['type']>, TarType> = {
+  file: 'file',
+  directory: 'dir',
+  symlink: 'symlink',
+  link: 'hardlink',
+  'character-device': 'char',
+  'block-device': 'block',
+  fifo: 'fifo',
+};
+
 /** An uncompressed (or gzipped) tar of the given entries, in order. */
 export async function buildTar(specs: TarSpec[], opts: { gzip?: boolean } = {}): Promise<Buffer> {
-  const pack = tarStream.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const c of pack) chunks.push(c as Buffer);
-  })();
+  const parts: Buffer[] = [];
   for (const s of specs) {
-    const type = s.type ?? 'file';
-    const body = type === 'file' ? Buffer.from(s.content ?? '') : undefined;
-    const header = {
-      name: s.name,
+    const type = TYPES[s.type ?? 'file'];
+    const body = type === 'file' ? Buffer.from(s.content ?? '') : Buffer.alloc(0);
+    const path = type === 'dir' ? s.name.replace(/\/+$/, '') : s.name;
+    const header = encodeHeader({
+      path,
       type,
-      mode: s.mode ?? (type === 'directory' ? 0o755 : 0o644),
+      mode: s.mode ?? (type === 'dir' ? 0o755 : 0o644),
       uid: s.uid ?? 0,
       gid: s.gid ?? 0,
-      mtime: new Date((s.mtime ?? 1_600_000_000) * 1000),
+      size: body.length,
+      mtime: s.mtime ?? 1_600_000_000,
       linkname: s.linkname,
       devmajor: s.devmajor,
       devminor: s.devminor,
-      size: body?.length ?? 0,
-      ...(s.pax ? { pax: s.pax } : {}),
-    };
-    await new Promise<void>((resolve, reject) => {
-      pack.entry(header, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
     });
+    if (s.pax) {
+      // one PAX header per entry: the extra records only go with names ustar holds
+      if (header.length !== BLOCK) throw new Error(`${s.name}: pax records need a short name`);
+      const records = Object.entries(s.pax).map(([k, v]) => [k, Buffer.from(v)] as const);
+      parts.push(paxBlock(path, new Map(records)));
+    }
+    parts.push(header, body, padding(body.length));
   }
-  pack.finalize();
-  await done;
-  const tar = Buffer.concat(chunks);
+  parts.push(trailer());
+  const tar = Buffer.concat(parts);
   return opts.gzip ? gzipSync(tar) : tar;
 }
 

@@ -24,6 +24,7 @@ const PACKAGES: Record<string, string> = {
   containerd: 'containerd',
   htpasswd: 'apache2-utils',
   script: 'bsdutils',
+  chromium: 'chromium',
 };
 
 /** Whether `command` is an executable on PATH (what `command -v` answers, without a shell). */

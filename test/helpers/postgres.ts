@@ -91,12 +91,16 @@ export async function startPostgres(): Promise<TestPostgres> {
     } catch {
       return;
     }
-    for (;;) {
+    // bounded: a postmaster that ignores a fast shutdown is killed; a PID that is no longer a
+    // postgres process (the server died and the number was reused) is not waited for
+    for (const deadline = Date.now() + 60_000; ;) {
       try {
         process.kill(p, 0);
+        if (!readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('postgres')) return;
       } catch {
         return;
       }
+      if (Date.now() > deadline) process.kill(p, 'SIGKILL');
       await new Promise((r) => setTimeout(r, 50));
     }
   };

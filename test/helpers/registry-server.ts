@@ -13,6 +13,7 @@ import { defaultConfig, defaultTokenAuth, type RegistryConfig } from '../../regi
 import { startServer, type RunningRegistry } from '../../registry/server.js';
 import { UsersFile } from '../../registry/auth/users.js';
 import type { ErrorCode } from '../../registry/errors.js';
+import { buildTar } from './hostile-tar.js';
 
 export interface TestUser {
   password: string;
@@ -126,7 +127,7 @@ export async function spawnRegistry(
       () => false,
     );
     if (ok) break;
-    if (i > 100 || child.exitCode !== null) throw new Error(`tsregistry did not start: ${stderr}`);
+    if (i > 300 || child.exitCode !== null) throw new Error(`tsregistry did not start: ${stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -283,13 +284,7 @@ export async function pushImage(
 
 /** A real (uncompressed) tar layer holding one file, for clients that unpack layers. */
 export async function tarLayer(name: string, content: string): Promise<Buffer> {
-  const { pack } = await import('tar-stream');
-  const p = pack();
-  p.entry({ name, mode: 0o644, mtime: new Date(0) }, content);
-  p.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of p) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  return await buildTar([{ name, content, mtime: 0 }]);
 }
 
 /** Writes an OCI image layout at `dir` holding `image` under `tag` (for skopeo's `oci:` source). */

@@ -1,5 +1,5 @@
-// docker-compose.yml for real (issue 3: "docker-compose.yml at the top level runs the registry
-// with a persistent volume and a config file"): Debian's docker-compose 1.29 runs the repository's
+// docker-compose.yml for real (it runs the registry with a persistent volume and a config
+// file): Debian's docker-compose 1.29 runs the repository's
 // own compose file, unchanged, against a private dockerd (test/helpers/dockerd.ts), building
 // registry/Dockerfile from a local Node base image (no internet here) given as
 // TSREGISTRY_BASE_IMAGE, published on a free port given as TSREGISTRY_PORT. An image pushed with

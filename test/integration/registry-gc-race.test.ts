@@ -1,4 +1,4 @@
-// Online GC never loses an acknowledged push (issue 10). Hundreds of rounds, each racing
+// Online GC never loses an acknowledged push. Hundreds of rounds, each racing
 // manifest PUTs (images sharing an old layer and images sharing nothing), a manifest DELETE of an
 // image that shares that layer, and a GC run (grace 0, or the configured default, sometimes with
 // untagged manifests); the registry restarts every few rounds so the in-memory caches cannot hide

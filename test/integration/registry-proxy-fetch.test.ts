@@ -140,14 +140,15 @@ test('an upstream sending the wrong bytes gets nothing stored and no client a wh
   for (const r of results)
     assert.ok(r.status !== 200 || r.digest !== wrongDigest, 'cut off or refused');
   assert.equal(await proxy.running.registry.blobs.size(wrongDigest, { fresh: true }), undefined);
-  const uploads = join(proxy.root, 'uploads');
-  let left: string[] = [];
-  try {
-    left = readdirSync(uploads);
-  } catch {
-    // no uploads directory: nothing left
+  for (const dir of ['uploads', 'proxy-fetch']) {
+    let left: string[] = [];
+    try {
+      left = readdirSync(join(proxy.root, dir));
+    } catch {
+      // no such directory: nothing left
+    }
+    assert.deepEqual(left, [], `no partial download left behind in ${dir}`);
   }
-  assert.deepEqual(left, [], 'no partial download left behind');
 });
 
 test('admin listing of the cache; LRU eviction to a size, bytes freed by GC, refetched on demand', async () => {
@@ -222,3 +223,42 @@ test('proxy.maxsize: caching past the size evicts the least recently used by its
     await small.close();
   }
 });
+
+test(
+  'a client gets the whole verified blob while it is still being stored',
+  { timeout: 120_000 },
+  async () => {
+    const token = await upstreamToken(['library/slowstore']);
+    const img = makeImage([3 * 1024 * 1024]);
+    const layer = sha256(img.layers[0]!);
+    await pushImage(upstream.url, 'library/slowstore', 'v1', img, {
+      authorization: `Bearer ${token}`,
+    });
+    const { blobs } = proxy.running.registry;
+    const commitFrom = blobs.commitFrom.bind(blobs);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    blobs.commitFrom = async (...args) => {
+      await gate; // storing (fsync, rename) takes its time
+      return await commitFrom(...args);
+    };
+    try {
+      const url = `${proxy.url}/v2/up/library/slowstore/blobs/${layer}`;
+      assert.deepEqual(await pullDigest(url), { status: 200, digest: layer });
+      assert.equal(await blobs.size(layer, { fresh: true }), undefined, 'not stored yet');
+      // asked again meanwhile: joins the fetch still storing, no second upstream GET
+      const before = await upstreamBlobGets();
+      const again = pullDigest(url);
+      release();
+      assert.deepEqual(await again, { status: 200, digest: layer });
+      assert.equal(await upstreamBlobGets(), before);
+    } finally {
+      release();
+      blobs.commitFrom = commitFrom;
+    }
+    for (let i = 0; (await blobs.size(layer, { fresh: true })) === undefined; i++) {
+      assert.ok(i < 2000, 'stored once released');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  },
+);

@@ -99,6 +99,23 @@ test('a console session lasts 8 hours, is never extended, and ends with a passwo
   assert.equal(fresh.status, 200);
 });
 
+test('a wrong password in the OAuth2 grant gets no Basic challenge (a browser would prompt)', async () => {
+  const post = await postToken({
+    grant_type: 'password',
+    username: 'nobody',
+    password: 'x',
+    client_id: 'tsregistry-ui',
+  });
+  await expectOciError(post, 'UNAUTHORIZED', 401);
+  assert.equal(post.headers.get('www-authenticate'), null);
+  // GET /token with Basic credentials keeps its challenge, as docker clients expect.
+  const get = await fetch(`${reg.url}/token?service=tsregistry`, {
+    headers: { Authorization: basic('nobody', 'x') },
+  });
+  await expectOciError(get, 'UNAUTHORIZED', 401);
+  assert.match(get.headers.get('www-authenticate') ?? '', /^Basic realm=/);
+});
+
 test('/admin/users needs registry:users:*; add, list, edit grants, remove', async () => {
   const denied = await fetch(`${reg.url}/admin/users`, {
     headers: { Authorization: await bearer('bob', 'bobpw2', 'registry:users:*') },

@@ -12,9 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { launchChromium, type HeadlessBrowser } from '../helpers/browser.js';
+import { missingReason, requirePeer } from '../helpers/peers.js';
 import { describedImage, tagMany, writeLayout } from '../helpers/ui-images.js';
 import {
   basic,
+  makeImage,
+  pushImage,
   run,
   sha256 as sha,
   startRegistry,
@@ -27,7 +30,7 @@ const ALICE = { user: 'alice', password: 'alicepw' };
 const BOB = { user: 'bob', password: 'bobpw' };
 
 let reg: TestRegistry;
-let chrome: HeadlessBrowser;
+let chrome: HeadlessBrowser | undefined;
 let dir: string;
 
 const skopeo = (...args: string[]) => run('skopeo', args, { timeoutMs: 60_000 });
@@ -46,8 +49,10 @@ before(async () => {
         bob: { password: BOB.password, access: ['repository:team-a/*:pull', 'registry:catalog:*'] },
       },
     },
+    // GC from the console frees what was deleted a moment before.
+    configure: (c) => (c.storage.maintenance.gc.grace = 0),
   });
-  chrome = await launchChromium();
+  if (missingReason('chromium') === undefined) chrome = await launchChromium();
 });
 
 after(async () => {
@@ -120,7 +125,8 @@ async function openHash(page: Page, hash: string): Promise<void> {
   await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
 }
 
-test('the console: sign in, repositories, tags, manifest, index, referrers, delete, admin', async () => {
+test('the console: sign in, repositories, tags, manifest, index, referrers, delete, admin', async (t) => {
+  if (!requirePeer(t, 'skopeo', 'chromium') || !chrome) return;
   // Content: team-a/app:v1 and :v2 (images with config and history), team-a/multi (an index
   // of linux/amd64 and linux/arm64), other/tool.
   const v1 = describedImage('amd64', [3000, 5000]);
@@ -244,6 +250,21 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
     rows.map((r) => r.getAttribute('data-platform')),
   );
   assert.deepEqual(platforms, ['linux/amd64', 'linux/arm64']);
+  // Each platform's bytes, as skopeo reads them.
+  const index = JSON.parse((await inspect('team-a/multi:latest', true)).out) as {
+    manifests: Array<{ digest: string; platform: { architecture: string } }>;
+  };
+  for (const child of index.manifests) {
+    const m = JSON.parse((await inspect(`team-a/multi@${child.digest}`, true)).out) as {
+      config: { size: number };
+      layers: Array<{ size: number }>;
+    };
+    const bytes = m.config.size + m.layers.reduce((n, l) => n + l.size, 0);
+    const shown = await page.waitForSelector(
+      `[data-platform="linux/${child.platform.architecture}"] [data-size="${bytes}"]`,
+    );
+    assert.ok(shown);
+  }
   await shoot(page, 'index');
 
   // 300 tags: the list is virtualized (few rows in the DOM), and works with the keyboard.
@@ -309,10 +330,22 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   assert.notEqual(gone.status, 0);
   assert.match(gone.out, /manifest unknown|not found|MANIFEST_UNKNOWN/i);
   assert.equal((await inspect('team-a/app:v1')).status, 0);
+  // alice deletes the SBOM manifest by digest from its page; v1 then has no referrer.
+  await openHash(page, `#/r/team-a/app/m/${sha(sbom)}`);
+  await page.waitForSelector(`[data-digest="${sha(sbom)}"]`);
+  await page.click('.manifest .rowactions button.danger');
+  await page.waitForSelector('dialog.confirm[open]');
+  await page.click('dialog.confirm button.danger');
+  await page.waitForFunction(`location.hash === '#/r/team-a/app'`);
+  assert.notEqual((await inspect(`team-a/app@${sha(sbom)}`)).status, 0);
+  await openHash(page, '#/r/team-a/app/m/v1');
+  await page.waitForSelector('.referrers');
+  assert.equal(await page.$('[data-artifact-type]'), null);
   // alice is no admin: no admin pages in the navigation.
   assert.equal(await page.$('a[href="#/admin/users"]'), null);
 
-  // admin: storage, GC (dry run), mirror cache, then adds carol, who signs in.
+  // admin: storage, GC, mirror cache, then users: adds carol, who signs in, edits her grants
+  // and password, removes bob.
   await signOut(page);
   await signIn(page, ADMIN);
   await openHash(page, '#/admin/storage');
@@ -324,6 +357,16 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   await page.waitForSelector('main .actions button');
   await page.click('main .actions button');
   await page.waitForSelector('[data-gc-report="dry"]');
+  const wouldFree = await page.$eval('[data-gc-report]', (el) => el.getAttribute('data-bytes'));
+  // Start a collection (confirmed): it frees what the dry run said (the SBOM deleted above).
+  await page.click('main .actions button.danger');
+  await page.waitForSelector('dialog.confirm[open]');
+  await page.click('dialog.confirm button.danger');
+  await page.waitForSelector('[data-gc-report="run"]');
+  const freed = await page.$eval('[data-gc-report]', (el) => el.getAttribute('data-bytes'));
+  assert.equal(freed, wouldFree);
+  assert.ok(Number(freed) > 0, `freed ${freed}`);
+  await page.waitForFunction(`document.querySelectorAll('tr[data-run]').length === 2`);
   await shoot(page, 'gc');
   await openHash(page, '#/admin/cache');
   await page.waitForFunction(`/proxy mode is not configured/.test(document.body.textContent)`);
@@ -331,17 +374,104 @@ test('the console: sign in, repositories, tags, manifest, index, referrers, dele
   await page.waitForSelector('[data-user="alice"]');
   await page.type('form[aria-label="Add a user"] input[name=name]', 'carol');
   await page.type('form[aria-label="Add a user"] input[name=password]', 'carolpw');
-  await page.type(
-    'form[aria-label="Add a user"] textarea',
-    'repository:team-a/*:pull\nregistry:catalog:*',
-  );
+  await page.type('form[aria-label="Add a user"] textarea', 'repository:team-a/*:pull');
   await page.click('form[aria-label="Add a user"] button[type=submit]');
   await page.waitForSelector('section[data-user="carol"]');
   await shoot(page, 'users');
+  // carol may pull team-a/* but not list the catalog: she opens the repository by name.
   await signOut(page);
   await signIn(page, { user: 'carol', password: 'carolpw' });
+  await page.waitForSelector('input[aria-label="Repository name"]');
+  await page.type('input[aria-label="Repository name"]', 'team-a/app');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-tag="v1"][data-digest]');
+  assert.equal(await page.$('[aria-label="Delete tag v1"]'), null);
+  // The admin gives her the catalog and delete, and a new password, in her card.
+  await signOut(page);
+  await signIn(page, ADMIN);
+  await openHash(page, '#/admin/users');
+  const card = 'section[data-user="carol"]';
+  await page.waitForSelector(card);
+  await page.$eval(`${card} textarea`, (el) => ((el as unknown as { value: string }).value = ''));
+  await page.type(`${card} textarea`, 'repository:team-a/*:pull,delete\nregistry:catalog:*');
+  await page.click(`${card} button`); // Save grants
+  await page.waitForFunction(`/Saved the grants of carol/.test(document.body.textContent)`);
+  await page.type(`${card} input[type=password]`, 'carolpw2');
+  await page.click(`${card} .actions button:not(.danger)`); // Reset password
+  await page.waitForFunction(`/Reset the password of carol/.test(document.body.textContent)`);
+  await signOut(page);
+  await signIn(page, { user: 'carol', password: 'carolpw2' });
   await page.waitForSelector('tr[data-repo="team-a/app"]');
+  await openHash(page, '#/r/team-a/app');
+  await page.waitForSelector('[aria-label="Delete tag v1"]');
+  // And removes bob, after confirming: his password no longer signs in.
+  await signOut(page);
+  await signIn(page, ADMIN);
+  await openHash(page, '#/admin/users');
+  await page.waitForSelector('section[data-user="bob"]');
+  await page.click('section[data-user="bob"] .actions button.danger');
+  await page.waitForSelector('dialog.confirm[open]');
+  await page.click('dialog.confirm button.danger');
+  await page.waitForFunction(`!document.querySelector('section[data-user="bob"]')`);
+  await signOut(page);
+  await page.type('input[name=user]', BOB.user);
+  await page.type('input[name=password]', BOB.password);
+  await page.click('form[aria-label="Sign in"] button[type=submit]');
+  // The error shows in the form (no browser password dialog: the 401 has no Basic challenge).
+  await page.waitForSelector('form[aria-label="Sign in"] .error');
   await page.close();
+});
+
+test('the mirror cache page lists what a proxy cached', async (t) => {
+  if (!requirePeer(t, 'skopeo', 'chromium') || !chrome) return;
+  // A second tsregistry mirrors this one under the prefix `mirror/`.
+  const proxy = await startRegistry({
+    auth: { users: { admin: { password: ADMIN.password } } },
+    configure: (c) => {
+      c.proxy = {
+        maxsize: 0,
+        upstreams: [
+          {
+            prefix: 'mirror',
+            remoteurl: reg.url,
+            username: ADMIN.user,
+            password: ADMIN.password,
+            ttl: 3600,
+            tls: { insecureskipverify: false },
+            local: [],
+          },
+        ],
+      };
+    },
+  });
+  try {
+    const r = await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--src-creds',
+      `${ADMIN.user}:${ADMIN.password}`,
+      `docker://${proxy.host}/mirror/team-a/app:v1`,
+      `dir:${join(dir, 'pulled')}`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const page = await chrome.page();
+    await page.goto(`${proxy.url}/ui/`);
+    await page.waitForSelector('input[name=user]');
+    await page.type('input[name=user]', ADMIN.user);
+    await page.type('input[name=password]', ADMIN.password);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.who [data-user="admin"]');
+    await page.evaluate(`location.hash = '#/admin/cache'`);
+    await page.waitForSelector('tr[data-cached="mirror/team-a/app"]');
+    const kinds = await page.$$eval('tr[data-cached]', (rows) =>
+      rows.map((row) => row.getAttribute('data-kind')),
+    );
+    assert.ok(kinds.includes('manifest') && kinds.includes('blob'), kinds.join());
+    await shoot(page, 'mirror-cache');
+    await page.close();
+  } finally {
+    await proxy.close();
+  }
 });
 
 test('console responses carry a strict CSP; / redirects to /ui/', async () => {
@@ -363,6 +493,24 @@ test('console responses carry a strict CSP; / redirects to /ui/', async () => {
   // The repositories endpoint needs the catalog grant, like /v2/_catalog.
   const anon = await fetch(`${reg.url}/ui/api/repositories`);
   assert.equal(anon.status, 401);
+});
+
+test('a registry without auth: the console needs no sign-in', async (t) => {
+  if (!requirePeer(t, 'chromium') || !chrome) return;
+  const open = await startRegistry();
+  try {
+    await pushImage(open.url, 'ci/app', 'v1', makeImage([2000]));
+    const page = await chrome.page();
+    await page.goto(`${open.url}/`);
+    await page.waitForSelector('tr[data-repo="ci/app"]');
+    assert.equal(await page.$('form[aria-label="Sign in"]'), null);
+    await page.evaluate(`location.hash = '#/r/ci/app'`);
+    await page.waitForSelector('[data-tag="v1"][data-digest]');
+    await page.waitForSelector('[aria-label="Delete tag v1"]');
+    await page.close();
+  } finally {
+    await open.close();
+  }
 });
 
 test('ui.enabled: false serves no console', async () => {

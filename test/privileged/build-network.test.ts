@@ -158,7 +158,7 @@ test('RUN --network=none and tsbuild --network none: only lo, no way out', async
   assert.ok(host.split('\n').includes(BRIDGE), 'RUN --network=default is the build flag: host');
   const bad = tsbuild(br, ['--network', 'bogus', work]);
   assert.equal(bad.status, 125);
-  assert.match(bad.stderr, /invalid --network "bogus"/);
+  assert.match(bad.stderr, /invalid argument "bogus" for "--network" flag/);
 });
 
 test('--add-host entries are in RUN /etc/hosts, which stays out of the layer', async () => {

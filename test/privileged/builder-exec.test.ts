@@ -12,11 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { extract } from 'tar-stream';
 import { ContentStore } from '../../shared/store/content-store.js';
 import { MediaType } from '../../shared/media-types.js';
 import { digestOf } from '../../shared/digest.js';
 import { encodeHeader, padding, trailer } from '../../shared/tar/tar-format.js';
+import { readTar } from '../../shared/tar/tar-reader.js';
 import { hostPlatform } from '../../builder/plan/build-args.js';
 import {
   fullRef,
@@ -233,20 +233,16 @@ async function layerHeaders(ref: string, first: number): Promise<Map<string, Tar
   const out = new Map<string, TarHeader>();
   for (const l of manifest.layers.slice(first)) {
     const blob = readFileSync(join(br.layout, 'blobs', 'sha256', l.digest.slice(7)));
-    const ex = extract();
-    ex.on('entry', (h, stream, next) => {
-      out.set(h.name.replace(/^\.?\/+/, '').replace(/\/$/, ''), {
-        type: h.type ?? 'file',
-        mode: (h.mode ?? 0) & 0o7777,
-        uid: h.uid ?? -1,
-        gid: h.gid ?? -1,
-      });
-      stream.on('end', next);
-      stream.resume();
-    });
     const src = Readable.from([blob]);
-    (l.mediaType.endsWith('gzip') ? src.pipe(createGunzip()) : src).pipe(ex);
-    await once(ex, 'finish');
+    const plain = l.mediaType.endsWith('gzip') ? src.pipe(createGunzip()) : src;
+    for await (const { header: h } of readTar(plain)) {
+      out.set(h.path.replace(/^\.?\/+/, ''), {
+        type: h.type,
+        mode: h.mode & 0o7777,
+        uid: h.uid,
+        gid: h.gid,
+      });
+    }
   }
   return out;
 }

@@ -21,12 +21,17 @@ import { readPlatformFile } from '../helpers/platform-file.js';
 
 let br: BuildRoot;
 let work: string;
+let peer: Promise<BuildKitPeer | { reason: string }> | undefined;
+/** docker's BuildKit, started by the first test that needs it, shared by the others. */
+const buildkit = () => (peer ??= startBuildKit());
 
 before(async () => {
   br = await makeBuildRoot();
   work = await mkdtemp(join(tmpdir(), 'tsbuild-platforms-'));
 });
 after(async () => {
+  const bk = await peer;
+  if (bk && 'close' in bk) await bk.close();
   await br?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -101,49 +106,34 @@ test('--platform a,b,c writes an OCI index of one image per platform (skopeo, um
 });
 
 test('automatic platform ARGs as docker BuildKit gives them, for every target platform', async (t) => {
-  const bk: BuildKitPeer | { reason: string } = await startBuildKit();
+  const bk = await buildkit();
   if ('reason' in bk) return t.skip(bk.reason);
-  try {
-    const ctx = await writeContext(work, 'args', { Dockerfile: ARGS_DOCKERFILE });
-    const r = tsbuild(br, ['--network=none', '--platform', PLATFORMS.join(','), '-t', 'args', ctx]);
-    assert.equal(r.status, 0, r.stderr);
-    for (const p of PLATFORMS) {
-      const dir: string = bk.exportFs(['--platform', p], ctx, work);
-      for (const file of ['args', 'undeclared']) {
-        const expected: string = readFileSync(join(dir, file), 'utf8');
-        assert.equal(await readStored('args', p, file), expected, `${p} ${file}`);
-      }
+  const ctx = await writeContext(work, 'args', { Dockerfile: ARGS_DOCKERFILE });
+  const r = tsbuild(br, ['--network=none', '--platform', PLATFORMS.join(','), '-t', 'args', ctx]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const p of PLATFORMS) {
+    const dir: string = bk.exportFs(['--platform', p], ctx, work);
+    for (const file of ['args', 'undeclared']) {
+      const expected: string = readFileSync(join(dir, file), 'utf8');
+      assert.equal(await readStored('args', p, file), expected, `${p} ${file}`);
     }
-  } finally {
-    await bk.close();
   }
 });
 
 test('--platform P with a last stage FROM --platform=$BUILDPLATFORM: the image is P, as BuildKit', async (t) => {
-  const bk: BuildKitPeer | { reason: string } = await startBuildKit();
+  const bk = await buildkit();
   if ('reason' in bk) return t.skip(bk.reason);
-  try {
-    const files = { Dockerfile: 'FROM --platform=$BUILDPLATFORM busybox\nRUN true\n' };
-    const ctx = await writeContext(work, 'native-last', files);
-    const r = tsbuild(br, [
-      '--network=none',
-      '--platform',
-      'linux/arm64',
-      '-t',
-      'native-last',
-      ctx,
-    ]);
-    assert.equal(r.status, 0, r.stderr);
-    const ours = inspectConfig(br, fullRef('native-last:latest'));
-    const built = bk.build(['--platform', 'linux/arm64', '-t', 'native-last:1', ctx]);
-    assert.equal(built.status, 0, built.stderr);
-    assert.equal(
-      `${ours['os']}/${ours['architecture']}`,
-      bk.inspect('native-last:1', '{{.Os}}/{{.Architecture}}'),
-    );
-  } finally {
-    await bk.close();
-  }
+  const files = { Dockerfile: 'FROM --platform=$BUILDPLATFORM busybox\nRUN true\n' };
+  const ctx = await writeContext(work, 'native-last', files);
+  const r = tsbuild(br, ['--network=none', '--platform', 'linux/arm64', '-t', 'native-last', ctx]);
+  assert.equal(r.status, 0, r.stderr);
+  const ours = inspectConfig(br, fullRef('native-last:latest'));
+  const built = bk.build(['--platform', 'linux/arm64', '-t', 'native-last:1', ctx]);
+  assert.equal(built.status, 0, built.stderr);
+  assert.equal(
+    `${ours['os']}/${ours['architecture']}`,
+    bk.inspect('native-last:1', '{{.Os}}/{{.Architecture}}'),
+  );
 });
 
 test("a single-platform base of another platform: BuildKit's InvalidBaseImagePlatform warning", async () => {
@@ -158,5 +148,26 @@ test("a single-platform base of another platform: BuildKit's InvalidBaseImagePla
       `[Warning] InvalidBaseImagePlatform: Base image busybox was pulled with platform "linux/${host}", expected "linux/arm64" for current build (line 1)`,
     ),
     r.stderr,
+  );
+});
+
+test('--output type=docker of several platforms is refused as BuildKit does; type=oci holds the index', async () => {
+  const ctx = await writeContext(work, 'outputs', {
+    Dockerfile: 'FROM scratch\nCOPY Dockerfile /\n',
+  });
+  const two = ['--platform', 'linux/amd64,linux/arm64'];
+  const tar = join(work, 'two.tar');
+  const docker = tsbuild(br, [...two, '--output', `type=docker,dest=${tar}`, ctx]);
+  assert.equal(docker.status, 1);
+  assert.match(
+    docker.stderr,
+    /^tsbuild: docker exporter does not currently support exporting manifest lists/,
+  );
+  const oci = tsbuild(br, [...two, '--output', `type=oci,dest=${tar}`, ctx]);
+  assert.equal(oci.status, 0, oci.stderr);
+  const raw = JSON.parse(run('skopeo', ['inspect', '--raw', `oci-archive:${tar}`]));
+  assert.deepEqual(
+    raw.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture),
+    ['amd64', 'arm64'],
   );
 });

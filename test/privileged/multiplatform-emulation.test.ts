@@ -18,7 +18,7 @@ import {
   writeContext,
   type BuildRoot,
 } from '../helpers/builder-run.js';
-import { importBusyboxIndex } from '../helpers/busybox-multiarch.js';
+import { importBusyboxIndex, pushBusyboxIndex } from '../helpers/busybox-multiarch.js';
 import { ensureEmulation, type Emulation } from '../helpers/emulation.js';
 import { readPlatformFile } from '../helpers/platform-file.js';
 import { spawnRegistry, type RegistryProcess } from '../helpers/registry-server.js';
@@ -105,6 +105,47 @@ test('RUN of an arm64 stage runs under QEMU; --push sends the index; skopeo and 
   } finally {
     await d.dockerd.close();
   }
+});
+
+test('FROM an image pulled for this machine: the arm64 stage takes arm64 from its index', async (t) => {
+  if ('reason' in emulation) return t.skip(emulation.reason);
+  if (currentPlatform().architecture !== 'amd64') return t.skip('the busybox index is amd64+arm64');
+  const base = `${reg.host}/base/busybox:1`;
+  await pushBusyboxIndex(base);
+  const pulled = tsCommand(br.root, 'tspull', [base], { timeout: 60_000 });
+  assert.equal(pulled.code, 0, pulled.stderr);
+  const ctx = await writeContext(work, 'pulled', {
+    Dockerfile: `FROM ${base}\nRUN uname -m > /arch\n`,
+  });
+  const r = tsbuild(br, [
+    '--network=none',
+    '--platform',
+    'linux/amd64,linux/arm64',
+    '-t',
+    'pulled',
+    ctx,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /InvalidBaseImagePlatform/);
+  const stored = `oci:${br.layout}:docker.io/library/pulled:latest`;
+  assert.equal(await readPlatformFile(stored, 'linux/arm64', 'arch', work), 'aarch64\n');
+  assert.equal(await readPlatformFile(stored, 'linux/amd64', 'arch', work), 'x86_64\n');
+  // the tag still names this machine's image; tsrun --platform finds arm64 through the index
+  const ran = tsCommand(br.root, 'tsrun', [
+    '--rm',
+    '--network',
+    'none',
+    '--platform',
+    'linux/arm64',
+    base,
+    'uname',
+    '-m',
+  ]);
+  assert.equal(ran.stdout, 'aarch64\n', ran.stderr);
+  assert.equal(
+    tsCommand(br.root, 'tsrun', ['--rm', '--network', 'none', base, 'uname', '-m']).stdout,
+    'x86_64\n',
+  );
 });
 
 test('a platform that cannot be emulated stops the build at once with one line saying what to do', async (t) => {

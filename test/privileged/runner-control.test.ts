@@ -232,8 +232,8 @@ test('tskill: SIGKILL by default (137 in tsps and tsinspect); -s and --signal pi
 
     await logsContain('killb', 'ready');
     const bad = ts('tskill', ['-s', 'NOSUCHSIG', 'killb']);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /invalid signal "NOSUCHSIG"/);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid argument "NOSUCHSIG" for "-s, --signal" flag/);
     assert.equal(inspect('killb', '{{.State.Running}}'), 'true', 'a bad signal sends nothing');
     assert.equal(ts('tskill', ['-s', 'TERM', 'killb']).code, 0);
     assert.equal(await exitCodeOf('killb'), 3, 'PID 1 got SIGTERM and ran its trap');

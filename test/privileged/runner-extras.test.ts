@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import tarStream from 'tar-stream';
+import { buildTar } from '../helpers/hostile-tar.js';
 import {
   inTerminal,
   makeBusyboxRootfs,
@@ -162,18 +162,16 @@ test('a killed monitor leaves nothing behind for the next command', async () => 
 });
 
 test('a layer with ".." paths is refused and writes nothing outside its directory', async () => {
-  const pack = tarStream.pack();
   const marker = `tsdock-dotdot-${process.pid}`;
-  pack.entry({ name: 'ok.txt' }, 'fine');
-  pack.entry({ name: `../../../../../../tmp/${marker}` }, 'escaped');
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
+  const tar = await buildTar([
+    { name: 'ok.txt', content: 'fine' },
+    { name: `../../../../../../tmp/${marker}`, content: 'escaped' },
+  ]);
   const layersDir = join(dir, 'dotdot-layers');
   const layer = {
     diffId: 'sha256:' + 'd'.repeat(64),
     mediaType: 'application/vnd.oci.image.layer.v1.tar',
-    open: async () => Readable.from([Buffer.concat(chunks)]),
+    open: async () => Readable.from([tar]),
   };
   let refused = false;
   try {

@@ -1,5 +1,5 @@
 // Two registries over one metadata store and one storage root, as two processes would share
-// them (issue 13): each has its own caches and its own in-process GC guard, so only what goes
+// them: each has its own caches and its own in-process GC guard, so only what goes
 // through the MetadataStore (gc-holds.ts) can keep one's GC from deleting what the other's
 // manifest PUT references. One instance pushes images sharing an old layer and deletes older
 // ones, the other runs GC (grace 0) at the same time; every acknowledged manifest must keep its

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { after, test } from 'node:test';
-import tar from 'tar-stream';
+import { readTar } from '../../shared/tar/tar-reader.js';
+import { buildTar } from '../helpers/hostile-tar.js';
 import { digestOf } from '../../shared/digest.js';
 import { DigestMismatchError, InvalidInputError, NotFoundError } from '../../shared/errors.js';
 import { MediaType } from '../../shared/media-types.js';
@@ -60,12 +61,7 @@ function imageFiles(opts: { refName?: string; seed?: string } = {}): Map<string,
 }
 
 async function tarOf(files: Map<string, Buffer>): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const [name, data] of files) pack.entry({ name }, data);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  return await buildTar([...files].map(([name, content]) => ({ name, content })));
 }
 
 function writeDir(files: Map<string, Buffer>): string {
@@ -176,13 +172,11 @@ test('docker-tar: one manifest.json entry per image with all its names; failures
   await store.tag('example.com/rt:2', img!.descriptor);
   const out = join(tempDir(), 'd.tar');
   await exportLayout(store, ['rt:1', 'example.com/rt:2'], out, { format: 'docker-tar' });
-  const extract = tar.extract();
-  Readable.from([readFileSync(out)]).pipe(extract);
   let manifest: { RepoTags: string[] }[] = [];
-  for await (const e of extract) {
+  for await (const e of readTar(Readable.from([readFileSync(out)]))) {
     const chunks: Buffer[] = [];
-    for await (const c of e) chunks.push(c as Buffer);
-    if (e.header.name === 'manifest.json') manifest = JSON.parse(Buffer.concat(chunks).toString());
+    for await (const c of e.body) chunks.push(c);
+    if (e.header.path === 'manifest.json') manifest = JSON.parse(Buffer.concat(chunks).toString());
   }
   assert.deepEqual(
     manifest.map((m) => m.RepoTags),

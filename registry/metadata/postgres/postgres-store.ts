@@ -28,7 +28,7 @@ import { ChangeFeed, CHANNEL } from './change-feed.js';
  */
 const CONDEMNED_TTL_S = 30 * 60;
 
-/** Exit code for a database that cannot be used at start (the issue asks for 1, not 125). */
+/** Exit code for a database that cannot be used at start (1 like any other start failure of the server, not 125). */
 const START_FAILURE = 1;
 const FOREIGN_KEY_VIOLATION = '23503';
 

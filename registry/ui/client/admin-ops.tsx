@@ -101,6 +101,7 @@ export function Gc() {
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   const [confirm, setConfirm] = useState(false);
+  const [untagged, setUntagged] = useState(false);
   const refresh = (): void =>
     void json<{ runs: GcRun[] }>('/admin/gc/runs', SCOPE).then((b) => setRuns(b.runs), setError);
   useEffect(refresh, []);
@@ -109,9 +110,13 @@ export function Gc() {
     setError(undefined);
     try {
       setReport(
-        await json<GcReport>(`/admin/gc?dryRun=${dryRun}`, `${SCOPE} registry:catalog:*`, {
-          method: 'POST',
-        }),
+        await json<GcReport>(
+          `/admin/gc?dryRun=${dryRun}&untagged=${untagged}`,
+          `${SCOPE} registry:catalog:*`,
+          {
+            method: 'POST',
+          },
+        ),
       );
       refresh();
     } catch (err) {
@@ -125,6 +130,14 @@ export function Gc() {
       <h1>Garbage collection</h1>
       <ErrorLine error={error} />
       <div class="actions">
+        <label class="inline">
+          <input
+            type="checkbox"
+            checked={untagged}
+            onChange={(e) => setUntagged((e.currentTarget as HTMLInputElement).checked)}
+          />
+          Also remove untagged manifests
+        </label>
         <button type="button" disabled={busy} onClick={() => void run(true)}>
           Dry run
         </button>
@@ -133,7 +146,11 @@ export function Gc() {
         </button>
       </div>
       {report && (
-        <section class="card" data-gc-report={report.dryRun ? 'dry' : 'run'}>
+        <section
+          class="card"
+          data-gc-report={report.dryRun ? 'dry' : 'run'}
+          data-bytes={report.bytesFreed}
+        >
           <h2>{report.dryRun ? 'A run now would free' : 'Freed'}</h2>
           <p>
             {bytes(report.bytesFreed)} in {report.blobsDeleted.length + report.hidden.blobs} blobs;{' '}
@@ -163,7 +180,7 @@ export function Gc() {
         </thead>
         <tbody>
           {runs.map((r) => (
-            <tr key={r.at + String(r.dryRun)}>
+            <tr key={r.at + String(r.dryRun)} data-run={r.dryRun ? 'dry' : 'run'}>
               <td>{age(r.at)}</td>
               <td>{r.error ? `failed: ${r.error}` : r.dryRun ? 'dry run' : 'run'}</td>
               <td class="num">{bytes(r.bytesFreed)}</td>
@@ -229,7 +246,7 @@ export function MirrorCache() {
           </thead>
           <tbody>
             {items.slice(0, 1000).map((i) => (
-              <tr key={i.repo + i.digest}>
+              <tr key={i.repo + i.digest} data-cached={i.repo} data-kind={i.kind}>
                 <td>{i.repo}</td>
                 <td>{i.kind}</td>
                 <td class="num">{bytes(i.size)}</td>

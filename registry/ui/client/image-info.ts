@@ -37,7 +37,7 @@ export interface ImageConfig {
 export interface ImageInfo {
   digest: string;
   mediaType: string;
-  /** Bytes of config and layers (an image), or of the child manifests (an index). */
+  /** Bytes of config and layers (an image; for an index, of all its platforms' images). */
   size: number;
   isIndex: boolean;
   manifest: {
@@ -85,7 +85,17 @@ async function fetchInfo(repo: string, reference: string): Promise<ImageInfo> {
       ? (manifest.manifests ?? []).filter((d) => d.platform).map((d) => platformName(d.platform))
       : [],
   };
-  if (!isIndex && manifest.config && CONFIG_TYPES.has(manifest.config.mediaType)) {
+  if (isIndex) {
+    // An index's size is what pulling every platform takes; its age, its newest image's.
+    const children = await Promise.all(
+      (manifest.manifests ?? [])
+        .filter((d) => d.platform)
+        .map((d) => imageInfo(repo, d.digest).catch(() => undefined)),
+    );
+    info.size = children.reduce((n, c) => n + (c?.size ?? 0), 0);
+    const created = children.map((c) => c?.config?.created ?? '').sort();
+    if (created.at(-1)) info.config = { created: created.at(-1) };
+  } else if (manifest.config && CONFIG_TYPES.has(manifest.config.mediaType)) {
     const blob = await call(`/v2/${repo}/blobs/${manifest.config.digest}`, repoScope(repo));
     info.config = (await blob.json()) as ImageConfig;
     if (info.config.os && info.config.architecture)

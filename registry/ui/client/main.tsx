@@ -1,5 +1,6 @@
 // The console's entry: the header (navigation, who is signed in, sign out) and the page the
-// hash route names. Signed out, only the sign-in form shows.
+// hash route names. Signed out, only the sign-in form shows (unless the registry runs without
+// authentication: then there is nothing to sign in to).
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Gc, MirrorCache, Storage } from './admin-ops.js';
@@ -8,13 +9,21 @@ import { Login } from './login.js';
 import { Manifest } from './manifest.js';
 import { Repositories } from './repositories.js';
 import { useRoute, type Route } from './router.js';
-import { currentSession, onSessionChange, signOut, type Session } from './session.js';
+import {
+  currentSession,
+  detectOpenRegistry,
+  onSessionChange,
+  signOut,
+  type Session,
+} from './session.js';
 import { Tags } from './tags.js';
 
 function App() {
   const [session, setSession] = useState<Session | undefined>(currentSession());
   const [wasSignedIn, setWasSignedIn] = useState(false);
+  const [probing, setProbing] = useState(session === undefined);
   const route = useRoute();
+  useEffect(() => void detectOpenRegistry().finally(() => setProbing(false)), []);
   useEffect(
     () =>
       onSessionChange(() => {
@@ -24,6 +33,7 @@ function App() {
       }),
     [session],
   );
+  if (!session && probing) return <p class="loading">Loading the console…</p>;
   if (!session)
     return <Login notice={wasSignedIn ? 'Signed out. Sign in again to continue.' : undefined} />;
   const admin = (name: string): boolean => session.admin.includes(name);
@@ -50,10 +60,14 @@ function App() {
             ))}
         </nav>
         <span class="who">
-          <span data-user={session.user}>{session.user}</span>
-          <button type="button" onClick={signOut}>
-            Sign out
-          </button>
+          <span data-user={session.user}>
+            {session.open ? 'no authentication configured' : session.user}
+          </span>
+          {!session.open && (
+            <button type="button" onClick={signOut}>
+              Sign out
+            </button>
+          )}
         </span>
       </header>
       <Page route={route} />

@@ -116,6 +116,14 @@ export function Manifest(props: { repo: string; reference: string }) {
 
 function Platforms(props: { repo: string; info: ImageInfo }) {
   const list = props.info.manifest.manifests ?? [];
+  const [images, setImages] = useState<Record<string, ImageInfo>>({});
+  useEffect(() => {
+    for (const d of list)
+      imageInfo(props.repo, d.digest).then(
+        (i) => setImages((m) => ({ ...m, [d.digest]: i })),
+        () => {},
+      );
+  }, [props.info]);
   return (
     <section>
       <h2>Platforms ({list.length})</h2>
@@ -124,7 +132,8 @@ function Platforms(props: { repo: string; info: ImageInfo }) {
           <tr>
             <th>Platform</th>
             <th>Digest</th>
-            <th class="num">Manifest size</th>
+            <th class="num">Size</th>
+            <th class="wide">Created</th>
           </tr>
         </thead>
         <tbody>
@@ -138,7 +147,10 @@ function Platforms(props: { repo: string; info: ImageInfo }) {
               <td>
                 <code>{d.digest}</code>
               </td>
-              <td class="num">{bytes(d.size)}</td>
+              <td class="num" data-size={images[d.digest]?.size}>
+                {bytes(images[d.digest]?.size)}
+              </td>
+              <td class="wide">{age(images[d.digest]?.config?.created)}</td>
             </tr>
           ))}
         </tbody>

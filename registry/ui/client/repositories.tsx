@@ -67,6 +67,19 @@ export function Repositories() {
             setPages([undefined]);
           }}
         />
+        <nav class="pager" aria-label="Pages">
+          <button
+            type="button"
+            disabled={pages.length < 2}
+            onClick={() => setPages(pages.slice(0, -1))}
+          >
+            Previous
+          </button>
+          <span>Page {pages.length}</span>
+          <button type="button" disabled={!next} onClick={() => setPages([...pages, next])}>
+            Next
+          </button>
+        </nav>
       </div>
       {denied ? <OpenByName /> : <ErrorLine error={error} />}
       <table class="list repos" aria-busy={rows === undefined}>
@@ -98,19 +111,6 @@ export function Repositories() {
           )}
         </tbody>
       </table>
-      <nav class="pager" aria-label="Pages">
-        <button
-          type="button"
-          disabled={pages.length < 2}
-          onClick={() => setPages(pages.slice(0, -1))}
-        >
-          Previous
-        </button>
-        <span>Page {pages.length}</span>
-        <button type="button" disabled={!next} onClick={() => setPages([...pages, next])}>
-          Next
-        </button>
-      </nav>
     </main>
   );
 }

@@ -1,7 +1,7 @@
 // The signed-in session and every call to the registry. Sign-in posts the user's credentials
 // once to the token service (`POST /token`, OAuth2 password grant, client_id tsregistry-ui) and
 // keeps only the short-lived refresh token it returns (in sessionStorage: gone with the tab;
-// the password is never stored). Each call asks the token service for an access token of the
+// the password is never stored), and the access tokens it got (minutes long) beside it. Each call asks the token service for an access token of the
 // scope it needs (cached in memory until it expires) and sends it as `Authorization: Bearer`,
 // never as a cookie, so another site cannot make the browser act for the user (CSRF).
 // What a token grants is the intersection of what is asked and the user's own grants.
@@ -18,6 +18,8 @@ export interface Session {
   expires: number;
   /** Registry-wide grants the user holds, e.g. `catalog`, `gc`, `users`. */
   admin: string[];
+  /** The registry runs without authentication: no sign-in, no tokens. */
+  open?: boolean;
 }
 
 interface Access {
@@ -35,8 +37,32 @@ export class ApiError extends Error {
   }
 }
 
+const TOKENS_KEY = 'tsregistry-ui-tokens';
+
+interface CachedToken {
+  token: string;
+  expires: number;
+  access: Access[];
+}
+
 let session: Session | undefined = load();
-const tokens = new Map<string, { token: string; expires: number; access: Access[] }>();
+/** Access tokens by scope, kept for the tab (minutes long), so a reload need not ask again. */
+const tokens = new Map<string, CachedToken>(session ? loadTokens() : []);
+
+function loadTokens(): Array<[string, CachedToken]> {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(TOKENS_KEY) ?? '[]') as Array<
+      [string, CachedToken]
+    >;
+    return saved.filter(([, t]) => t.expires > Date.now());
+  } catch {
+    return [];
+  }
+}
+
+function saveTokens(): void {
+  sessionStorage.setItem(TOKENS_KEY, JSON.stringify([...tokens].slice(-50)));
+}
 const listeners = new Set<() => void>();
 
 function load(): Session | undefined {
@@ -92,6 +118,7 @@ export async function signIn(user: string, password: string): Promise<void> {
   };
   sessionStorage.setItem(STORAGE_KEY, JSON.stringify(session));
   tokens.clear();
+  sessionStorage.removeItem(TOKENS_KEY);
   listeners.forEach((fn) => fn());
 }
 
@@ -99,6 +126,7 @@ export function signOut(): void {
   session = undefined;
   tokens.clear();
   sessionStorage.removeItem(STORAGE_KEY);
+  sessionStorage.removeItem(TOKENS_KEY);
   listeners.forEach((fn) => fn());
 }
 
@@ -106,6 +134,7 @@ export function signOut(): void {
 export async function tokenFor(scope: string): Promise<{ token: string; access: Access[] }> {
   const s = currentSession();
   if (!s) throw new ApiError(401, 'signed out');
+  if (s.open) return { token: '', access: [] };
   const hit = tokens.get(scope);
   if (hit && hit.expires > Date.now() + 5000) return hit;
   const pending = tokenRequest({
@@ -121,11 +150,31 @@ export async function tokenFor(scope: string): Promise<{ token: string; access: 
   const c = claims(token);
   const entry = { token, expires: (c.exp ?? 0) * 1000, access: c.access ?? [] };
   tokens.set(scope, entry);
+  saveTokens();
   return entry;
+}
+
+/**
+ * Without a session, asks `GET /v2/` with no credentials: a registry configured without `auth`
+ * answers 200, and the console then works without signing in (as any client would).
+ */
+export async function detectOpenRegistry(): Promise<void> {
+  if (session) return;
+  const res = await fetch('/v2/').catch(() => undefined);
+  if (res?.status !== 200 || session) return;
+  session = {
+    user: 'anonymous',
+    refreshToken: '',
+    expires: Number.MAX_SAFE_INTEGER,
+    admin: ['catalog', 'gc'],
+    open: true,
+  };
+  listeners.forEach((fn) => fn());
 }
 
 /** Whether the token for `scope` grants `action` on the repository. */
 export async function mayOnRepo(repo: string, action: string): Promise<boolean> {
+  if (currentSession()?.open) return true;
   const { access } = await tokenFor(repoScope(repo));
   return access.some(
     (a) => a.type === 'repository' && a.name === repo && a.actions.includes(action),
@@ -147,7 +196,7 @@ export const MANIFEST_ACCEPT = [
 export async function call(path: string, scope: string, init: RequestInit = {}): Promise<Response> {
   const { token } = await tokenFor(scope);
   const headers = new Headers(init.headers);
-  headers.set('Authorization', `Bearer ${token}`);
+  if (token) headers.set('Authorization', `Bearer ${token}`);
   const res = await fetch(path, { ...init, headers });
   if (!res.ok) {
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;

@@ -180,7 +180,12 @@ void setup_rootfs(void) {
                      o.ov_work, in_userns ? ",userxattr" : "");
     if (n >= 4096) fail(125, "overlay options too long (%d bytes); too many layers", n);
     CHECK(chdir(o.ov_base), "chdir %s: %s", o.ov_base, strerror(errno));
-    CHECK(mount("overlay", o.rootfs, "overlay", 0, data), "mount overlay: %s", strerror(errno));
+    if (mount("overlay", o.rootfs, "overlay", 0, data) < 0) {
+      if (in_userns)
+        fail(125, "mount overlay in the rootless user namespace: %s (overlayfs there needs Linux 5.11 "
+                  "or later; on older kernels run tsdock as root)", strerror(errno));
+      fail(125, "mount overlay: %s", strerror(errno));
+    }
   } else {
     CHECK(mount(o.rootfs, o.rootfs, NULL, MS_BIND | MS_REC, NULL), "bind rootfs %s: %s", o.rootfs, strerror(errno));
   }

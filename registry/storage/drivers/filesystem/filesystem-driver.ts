@@ -1,12 +1,15 @@
 // The filesystem StorageDriver: keys map below a root directory. Writes of whole files go
-// through a temporary name and rename(2); readers are plain file streams (1 MiB reads), blob
+// through a temporary name and rename(2). What becomes visible under a final name is durable
+// first: putContent and move fsync the file before the rename and the directories that gained an
+// entry after it (one file fsync per blob, not per chunk), so an acknowledged push survives a
+// crash and no blob name ever points at bytes that were not on disk. Readers are plain file streams (1 MiB reads), blob
 // bodies are sent from reused 1 MiB buffers and written in 1 MiB batches (./file-io.ts, shared/write-all.ts), so a
 // blob of any size is served and received in constant memory.
 import { promises as fsp, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { FileSink } from '../../../../shared/write-all.js';
+import { fsyncDir, writeFileAtomic } from '../../../../shared/fs-atomic.js';
 import { sendFile } from './file-io.js';
 import {
   PathNotFoundError,
@@ -32,10 +35,9 @@ export class FilesystemDriver implements StorageDriver {
 
   async putContent(path: string, content: Buffer): Promise<void> {
     const full = this.fullPath(path);
-    await fsp.mkdir(dirname(full), { recursive: true });
-    const tmp = `${full}.tmp-${randomBytes(6).toString('hex')}`;
-    await fsp.writeFile(tmp, content);
-    await fsp.rename(tmp, full);
+    const created = await fsp.mkdir(dirname(full), { recursive: true });
+    await writeFileAtomic(full, content);
+    await syncCreatedDirs(dirname(full), created);
   }
 
   async reader(path: string, offset = 0, end?: number): Promise<Readable> {
@@ -99,9 +101,13 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async move(source: string, dest: string): Promise<void> {
+    const from = this.fullPath(source);
     const to = this.fullPath(dest);
-    await fsp.mkdir(dirname(to), { recursive: true });
-    await this.wrap(source, () => fsp.rename(this.fullPath(source), to));
+    await this.wrap(source, () => syncFile(from));
+    const created = await fsp.mkdir(dirname(to), { recursive: true });
+    await this.wrap(source, () => fsp.rename(from, to));
+    await fsyncDir(dirname(to));
+    await syncCreatedDirs(dirname(to), created);
   }
 
   async delete(path: string): Promise<void> {
@@ -138,6 +144,28 @@ export class FilesystemDriver implements StorageDriver {
       if (code === 'ENOENT' || code === 'ENOTDIR') throw new PathNotFoundError(path);
       throw err;
     }
+  }
+}
+
+/** Flushes a file's data (and size) to disk. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await fsp.open(path, 'r');
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Makes directories that `mkdir -p` just made durable: `created` is the first one it made (its
+ * return value), `dir` the deepest; each parent of a new directory gets an fsync.
+ */
+async function syncCreatedDirs(dir: string, created: string | undefined): Promise<void> {
+  if (created === undefined) return;
+  for (let d = dir; ; d = dirname(d)) {
+    await fsyncDir(dirname(d));
+    if (d === created || dirname(d) === d) return;
   }
 }
 
