@@ -7,6 +7,7 @@ import { NotFoundError, TsdockError, errorLine } from '../shared/errors.js';
 import { compileTemplate } from '../shared/go-template.js';
 import { ContentStore } from '../shared/store/content-store.js';
 import { inspectImage } from '../shared/store/image-inspect.js';
+import { parsePlatform } from '../shared/platform.js';
 import { tsinspectCommand } from './commands/tsinspect.js';
 
 type Inspector = (ref: string) => Promise<Record<string, unknown>>;
@@ -34,7 +35,10 @@ async function main({
   }
   if (type !== 'container') {
     let store: ContentStore | undefined;
-    inspectors.push(async (ref) => inspectImage((store ??= await ContentStore.open()), ref));
+    const platform = values.platform !== undefined ? parsePlatform(values.platform) : undefined;
+    inspectors.push(async (ref) =>
+      inspectImage((store ??= await ContentStore.open()), ref, platform),
+    );
   }
   const docs: Record<string, unknown>[] = [];
   let failed = false;

@@ -156,6 +156,10 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
     if (doc) merge(config as unknown as Obj, doc as Obj);
   }
   const fromEnv = applyEnv(config as unknown as Obj, env);
+  for (const key of dropIgnoredReferenceKeys(config as unknown as Obj))
+    process.stderr.write(
+      `tsregistry: config: ${key}: a reference-registry setting tsregistry does not use (ignored)\n`,
+    );
   const problem = configProblem(config);
   if (problem) {
     const envName = [...fromEnv].find(([path]) => (problem.path + '.').startsWith(path + '.'))?.[1];
@@ -171,6 +175,52 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
     throw err;
   }
   return config;
+}
+
+/**
+ * Settings of the reference registry's config.yml that change nothing tsregistry must honour
+ * for safety (caches, extra headers, health checks, notifications, access-log switches), so a
+ * config taken from a registry:2 deployment starts with a warning for each instead of refusing.
+ * Settings whose absence would change what is allowed or served (auth.htpasswd, http.prefix,
+ * storage.maintenance.readonly...) are not here: the schema refuses them.
+ */
+const IGNORED_REFERENCE_KEYS = [
+  'storage.cache',
+  'storage.redirect',
+  'storage.tag',
+  'http.headers',
+  'http.secret',
+  'http.http2',
+  'http.h2c',
+  'http.host',
+  'http.relativeurls',
+  'http.net',
+  'log.accesslog',
+  'log.fields',
+  'log.hooks',
+  'health',
+  'notifications',
+  'reporting',
+  'redis',
+  'validation',
+  'compatibility',
+];
+
+/** Removes the IGNORED_REFERENCE_KEYS present in `config`; returns their paths. */
+function dropIgnoredReferenceKeys(config: Obj): string[] {
+  const dropped: string[] = [];
+  for (const key of IGNORED_REFERENCE_KEYS) {
+    const path = key.split('.');
+    const parent = path
+      .slice(0, -1)
+      .reduce<unknown>((o, k) => (isObj(o) ? o[k] : undefined), config);
+    const last = path.at(-1)!;
+    if (isObj(parent) && last in parent) {
+      delete parent[last];
+      dropped.push(key);
+    }
+  }
+  return dropped;
 }
 
 function withTokenDefaults(given: Partial<TokenAuthConfig> = {}): TokenAuthConfig {

@@ -1,6 +1,7 @@
 // tsinspect's command line (shared/cli.ts CommandSpec).
 import { defineCommand } from '../../shared/cli.js';
 import { compileTemplate } from '../../shared/go-template.js';
+import { parsePlatform } from '../../shared/platform.js';
 
 export const tsinspectCommand = defineCommand({
   name: 'tsinspect',
@@ -21,5 +22,11 @@ export const tsinspectCommand = defineCommand({
       description: 'Only inspect objects of the given type',
     },
     size: { type: 'boolean', short: 's', description: '(accepted for compatibility)' },
+    platform: {
+      type: 'string',
+      description: "Inspect that platform's image of a multi-platform image (os/arch[/variant])",
+      complete: 'none',
+      check: parsePlatform,
+    },
   },
 });

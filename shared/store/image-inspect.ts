@@ -1,9 +1,9 @@
 // `docker image inspect`-shaped documents for stored images (tsinspect), and the names a stored
 // image goes by (RepoTags / RepoDigests) in docker's familiar form.
-import type { Descriptor } from '../manifest.js';
+import type { Descriptor, Platform } from '../manifest.js';
 import { familiarName, familiarRepository, parseReference } from '../reference.js';
 import type { ContentStore } from './content-store.js';
-import { imageSize, type LoadedImage } from './image.js';
+import { imageSize, loadImageByDescriptor, type LoadedImage } from './image.js';
 import { indexPlatforms, loadShownImage } from './image-platforms.js';
 
 /** Familiar tags (`busybox:latest`) and repo digests (`busybox@sha256:...`) of a manifest/index. */
@@ -22,13 +22,20 @@ export async function imageNames(
   return { repoTags, repoDigests: [...repoDigests] };
 }
 
-/** The inspect document of the image `ref` resolves to. Throws NotFoundError. */
+/**
+ * The inspect document of the image `ref` resolves to (for an index: `platform`'s image, else
+ * this machine's or the first stored). Throws NotFoundError.
+ */
 export async function inspectImage(
   store: ContentStore,
   ref: string,
+  platform?: Platform,
 ): Promise<Record<string, unknown>> {
   const desc = await store.resolve(ref);
-  const doc = await inspectDocument(store, desc, await loadShownImage(store, desc));
+  const image = platform
+    ? await loadImageByDescriptor(store, desc, platform)
+    : await loadShownImage(store, desc);
+  const doc = await inspectDocument(store, desc, image);
   const platforms = await indexPlatforms(store, desc);
   // An index lists its platforms as docker's image inspect `Manifests` (containerd store).
   if (platforms)

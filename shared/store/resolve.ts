@@ -1,6 +1,7 @@
 // How a user's image argument maps to a stored manifest: a reference (`busybox`,
 // `host:5000/a/b:v1`, `name@sha256:...`), a digest, or an image id prefix like docker's
-// `rmi 3f2a` (ids are config digests, as docker's IMAGE ID; manifest digests match too).
+// `rmi 3f2a` (ids are config digests, as docker's IMAGE ID; manifest digests match too; the
+// platform images of a stored index are found by their ids as well).
 import { isDigest, type Digest } from '../digest.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
 import type { Descriptor } from '../manifest.js';
@@ -58,7 +59,7 @@ async function byId(store: ResolvableStore, id: string, original: string): Promi
   const full = hex.length === 64;
   const doc = await store.readIndex();
   const matches = new Map<string, Descriptor>();
-  for (const d of doc.manifests) {
+  for (const d of (await Promise.all(doc.manifests.map((e) => withPlatforms(store, e)))).flat()) {
     const ids = [d.digest, await configDigestOf(store, d)].filter(Boolean) as string[];
     const hit = ids.some((x) => (full ? x === `sha256:${hex}` : x.startsWith(`sha256:${hex}`)));
     if (hit && !matches.has(d.digest)) matches.set(d.digest, d);
@@ -79,6 +80,25 @@ async function byId(store: ResolvableStore, id: string, original: string): Promi
       return { mediaType, digest, size: (await store.statBlob(digest))! } as Descriptor;
   }
   throw noSuchImage(original);
+}
+
+/**
+ * An entry of index.json and, when it is an image index, its stored platform manifests: their
+ * ids are what tsimages shows and what a container from another platform records.
+ */
+async function withPlatforms(store: ResolvableStore, d: Descriptor): Promise<Descriptor[]> {
+  try {
+    const m = JSON.parse((await store.readBlob(d.digest)).toString('utf8')) as {
+      manifests?: Descriptor[];
+    };
+    if (!Array.isArray(m.manifests)) return [d];
+    const stored = await Promise.all(
+      m.manifests.map(async (c) => ((await store.statBlob(c.digest)) === undefined ? [] : [c])),
+    );
+    return [d, ...stored.flat()];
+  } catch {
+    return [d];
+  }
 }
 
 async function configDigestOf(store: ResolvableStore, d: Descriptor): Promise<string | undefined> {

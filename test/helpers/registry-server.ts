@@ -14,6 +14,7 @@ import { startServer, type RunningRegistry } from '../../registry/server.js';
 import { UsersFile } from '../../registry/auth/users.js';
 import type { ErrorCode } from '../../registry/errors.js';
 import { buildTar } from './hostile-tar.js';
+import { waitFor } from './wait.js';
 
 export interface TestUser {
   password: string;
@@ -121,14 +122,23 @@ export async function spawnRegistry(
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; ; i++) {
-    const ok = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
+  try {
+    // A generous deadline (workers and PostgreSQL start slowly on a loaded machine).
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+        return await fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      'tsregistry to answer /healthz',
+      60_000,
     );
-    if (ok) break;
-    if (i > 300 || child.exitCode !== null) throw new Error(`tsregistry did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
+  } catch (err) {
+    child.kill('SIGKILL'); // never leave a registry behind a failed start
+    await exited;
+    throw new Error(`tsregistry did not start (${(err as Error).message}): ${stderr}`);
   }
   return {
     url,

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { requirePeer } from '../helpers/peers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TSDOCK = join(ROOT, 'dist', 'bin', 'tsdock.js');
@@ -73,10 +74,7 @@ echo end`,
 });
 
 test('zsh: the script loads and registers a completion function for every command', (t) => {
-  if (spawnSync('zsh', ['--version']).status !== 0) {
-    if (process.env.CI === 'true') assert.fail('zsh is missing (scripts/install-deps.sh test)');
-    return t.skip('zsh is not installed');
-  }
+  if (!requirePeer(t, 'zsh')) return;
   const out = inShell(
     'zsh',
     ['-f', '-c'],

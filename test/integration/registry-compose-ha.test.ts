@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../../registry/config.js';
 import { repo } from '../helpers/node-base-image.js';
+import { requirePeer } from '../helpers/peers.js';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const composeFile = join(repo, 'docker-compose.ha.yml');
@@ -44,8 +45,7 @@ function composeConfig(extra: Record<string, string | undefined>) {
 }
 
 test('docker-compose.ha.yml resolves to 3 replicas on PostgreSQL and S3 behind HAProxy', async (t) => {
-  if (!has('docker-compose'))
-    return t.skip('docker-compose not installed (apt-get install docker-compose)');
+  if (!requirePeer(t, 'docker-compose')) return;
   const r = composeConfig(env);
   assert.equal(r.status, 0, r.stderr);
   const config = parse(r.stdout) as {
@@ -93,7 +93,7 @@ test('docker-compose.ha.yml resolves to 3 replicas on PostgreSQL and S3 behind H
 });
 
 test('the balancer config passes haproxy -c and names the 3 replicas', async (t) => {
-  if (!has('haproxy')) return t.skip('haproxy not installed (apt-get install haproxy)');
+  if (!requirePeer(t, 'haproxy')) return;
   const cfg = join(repo, 'registry', 'ha-haproxy.cfg');
   const r = spawnSync('haproxy', ['-c', '-f', cfg], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);

@@ -18,6 +18,7 @@ import {
 } from '../helpers/builder-run.js';
 import { startBuildKit, type BuildKitPeer } from '../helpers/buildkit.js';
 import { readPlatformFile } from '../helpers/platform-file.js';
+import { peerUnavailable } from '../helpers/peers.js';
 
 let br: BuildRoot;
 let work: string;
@@ -107,7 +108,7 @@ test('--platform a,b,c writes an OCI index of one image per platform (skopeo, um
 
 test('automatic platform ARGs as docker BuildKit gives them, for every target platform', async (t) => {
   const bk = await buildkit();
-  if ('reason' in bk) return t.skip(bk.reason);
+  if ('reason' in bk) return peerUnavailable(t, bk.reason);
   const ctx = await writeContext(work, 'args', { Dockerfile: ARGS_DOCKERFILE });
   const r = tsbuild(br, ['--network=none', '--platform', PLATFORMS.join(','), '-t', 'args', ctx]);
   assert.equal(r.status, 0, r.stderr);
@@ -122,7 +123,7 @@ test('automatic platform ARGs as docker BuildKit gives them, for every target pl
 
 test('--platform P with a last stage FROM --platform=$BUILDPLATFORM: the image is P, as BuildKit', async (t) => {
   const bk = await buildkit();
-  if ('reason' in bk) return t.skip(bk.reason);
+  if ('reason' in bk) return peerUnavailable(t, bk.reason);
   const files = { Dockerfile: 'FROM --platform=$BUILDPLATFORM busybox\nRUN true\n' };
   const ctx = await writeContext(work, 'native-last', files);
   const r = tsbuild(br, ['--network=none', '--platform', 'linux/arm64', '-t', 'native-last', ctx]);

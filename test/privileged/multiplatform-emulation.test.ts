@@ -24,6 +24,7 @@ import { readPlatformFile } from '../helpers/platform-file.js';
 import { spawnRegistry, type RegistryProcess } from '../helpers/registry-server.js';
 import { startDockerd } from '../helpers/dockerd.js';
 import { tsCommand } from './runner-helpers.js';
+import { peerUnavailable } from '../helpers/peers.js';
 
 const ARM64 = { os: 'linux', architecture: 'arm64' };
 let br: BuildRoot;
@@ -52,7 +53,7 @@ const pushedFile = (ref: string, arch: string, path: string): Promise<string> =>
 const DOCKERFILE = 'FROM busybox\nRUN uname -m > /arch && ls /bin/busybox\nCMD ["uname", "-m"]\n';
 
 test('RUN of an arm64 stage runs under QEMU; --push sends the index; skopeo and docker read it', async (t) => {
-  if ('reason' in emulation) return t.skip(emulation.reason);
+  if ('reason' in emulation) return peerUnavailable(t, emulation.reason);
   if (currentPlatform().architecture !== 'amd64') return t.skip('the busybox index is amd64+arm64');
   const ctx = await writeContext(work, 'uname', { Dockerfile: DOCKERFILE });
   const ref = `${reg.host}/multi/busybox:1`;
@@ -88,11 +89,27 @@ test('RUN of an arm64 stage runs under QEMU; --push sends the index; skopeo and 
   assert.equal(arm64Run.code, 0, arm64Run.stderr);
   assert.equal(arm64Run.stdout, 'aarch64\n');
   assert.equal(tsrun([]).stdout, 'x86_64\n');
+  // a container of the arm64 image is committed as an arm64 image
+  const name = `arm64-${process.pid}`;
+  const detached = ['-d', '--name', name, '--network', 'none', '--platform', 'linux/arm64'];
+  const started = tsCommand(br.root, 'tsrun', [...detached, ref, 'sleep', '60']);
+  assert.equal(started.code, 0, started.stderr);
+  const committed = tsCommand(br.root, 'tscommit', [name, 'committed:arm64']);
+  tsCommand(br.root, 'tsrm', ['-f', name]);
+  assert.equal(committed.code, 0, committed.stderr);
+  const arch = tsCommand(br.root, 'tsinspect', [
+    '--type',
+    'image',
+    '-f',
+    '{{.Architecture}}',
+    'committed:arm64',
+  ]);
+  assert.equal(arch.stdout, 'arm64\n', arch.stderr);
   const tree = tsCommand(br.root, 'tsimages', ['--tree']).stdout;
   assert.match(tree, /├─ linux\/amd64 .*\n└─ linux\/arm64 /);
 
   const d = await startDockerd({ insecureRegistries: [reg.host] });
-  if (!d.ok) return t.skip(d.reason);
+  if (!d.ok) return peerUnavailable(t, d.reason);
   try {
     const out = d.dockerd.docker(
       ['run', '--rm', '--network', 'none', '--platform', 'linux/arm64', ref],
@@ -108,7 +125,7 @@ test('RUN of an arm64 stage runs under QEMU; --push sends the index; skopeo and 
 });
 
 test('FROM an image pulled for this machine: the arm64 stage takes arm64 from its index', async (t) => {
-  if ('reason' in emulation) return t.skip(emulation.reason);
+  if ('reason' in emulation) return peerUnavailable(t, emulation.reason);
   if (currentPlatform().architecture !== 'amd64') return t.skip('the busybox index is amd64+arm64');
   const base = `${reg.host}/base/busybox:1`;
   await pushBusyboxIndex(base);

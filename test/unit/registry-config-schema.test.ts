@@ -59,19 +59,36 @@ test('config schema: a misspelt key is named with its path and the key meant', (
   );
 });
 
-test('config schema: sections tsregistry does not implement are refused, not ignored', () => {
-  assert.match(
-    refusal('storage:\n  cache:\n    blobdescriptor: inmemory\n'),
-    /^config: storage\.cache: unknown key \(known: filesystem, s3, delete, maintenance, uploads\)$/,
+test('config schema: reference settings that change nothing tsregistry must honour warn and are ignored', () => {
+  // the parts of Debian's docker-registry config.yml that tsregistry has no use for
+  const yaml =
+    'version: 0.1\nlog:\n  fields:\n    service: registry\nstorage:\n  cache:\n    blobdescriptor: inmemory\n' +
+    '  delete:\n    enabled: true\nhttp:\n  addr: :5000\n  headers:\n    X-Content-Type-Options: [nosniff]\n' +
+    'health:\n  storagedriver:\n    enabled: true\n    interval: 10s\n';
+  const warnings: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((line: string) => warnings.push(line) > 0) as typeof process.stderr.write;
+  try {
+    const config = withFile(yaml, (file) => loadConfig(file, {}));
+    assert.equal(config.http.addr, ':5000');
+    assert.equal(config.storage.delete.enabled, true);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.deepEqual(
+    warnings.map((w) => w.split(':')[2]!.trim()),
+    ['storage.cache', 'http.headers', 'log.fields', 'health'],
   );
+  assert.match(warnings[0]!, /^tsregistry: config: storage\.cache: .*\(ignored\)\n$/);
+});
+
+test('config schema: settings tsregistry does not implement and cannot ignore are refused', () => {
+  // ignoring htpasswd would open the registry to everyone
   assert.match(
     refusal('auth:\n  htpasswd:\n    realm: r\n'),
     /^config: auth\.htpasswd: unknown key/,
   );
-  assert.match(
-    refusal('health:\n  storagedriver:\n    enabled: true\n'),
-    /^config: health: unknown/,
-  );
+  assert.match(refusal('http:\n  prefix: /reg/\n'), /^config: http\.prefix: unknown key/);
   assert.match(
     refusal('proxy:\n  remoteurl: https://a\n  upstreams:\n    - remoteurl: https://b\n'),
     /^config: proxy\.remoteurl: unknown key/,

@@ -12,6 +12,7 @@ import { Registry } from '../../registry/services/registry.js';
 import { GarbageCollector } from '../../registry/gc.js';
 import { RegistryError } from '../../registry/errors.js';
 import { makeImage, sha256, type TestImage } from '../helpers/registry-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -85,7 +86,12 @@ test('a PUT meeting a condemned reference waits, then proceeds or is refused', a
       .put('r', 'swept', swept.manifest, OCI)
       .finally(() => settled++);
     sweptPut.catch(() => {});
-    await new Promise((r) => setTimeout(r, 50));
+    // Both PUTs have written their holds, so both are past the point where they wait.
+    await waitFor(async () => {
+      let holds = 0;
+      for await (const _ of registry.meta.allHolds()) holds++;
+      return holds >= 2;
+    }, 'both PUTs to hold their references');
     assert.equal(settled, 0, 'no PUT goes on while a reference is condemned');
     // GC saw the holds and spares one; the other it had deleted before the holds (as if).
     await registry.blobs.delete(layerOf(swept));

@@ -12,6 +12,7 @@ import { currentPlatform } from '../../shared/platform.js';
 import { ContentStore } from '../../shared/store/content-store.js';
 import { inspectImage } from '../../shared/store/image-inspect.js';
 import { formatTree, listImageRows } from '../../shared/store/image-list.js';
+import { loadImage } from '../../shared/store/image.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -74,6 +75,10 @@ test('tsimages lists an index with its platforms; one not pulled is marked', asy
   assert.match(tree[1]!, new RegExp(`^multi:1 +[0-9a-f]{12} +\\S+B`));
   assert.match(tree[2]!, new RegExp(`^├─ linux/${host} +[0-9a-f]{12} +\\S+B$`));
   assert.match(tree[3]!, new RegExp(`^└─ linux/${foreign} +[0-9a-f]{12} +0B +\\(not stored\\)$`));
+  // tsinspect --platform: that platform's image, or an error when it is not stored
+  const hostDoc = await inspectImage(store, 'multi:1', { os: 'linux', architecture: host });
+  assert.equal(hostDoc['Architecture'], host);
+  await assert.rejects(inspectImage(store, 'multi:1', { os: 'linux', architecture: foreign }));
 });
 
 test('an index without this machine platform is listed and inspected, with its Manifests', async () => {
@@ -92,4 +97,25 @@ test('an index without this machine platform is listed and inspected, with its M
     manifests.map((m) => [m.Available, m.ImageData.Platform]),
     [[true, { os: 'linux', architecture: foreign }]],
   );
+});
+
+test('the images of an index are found by their ids (tsimages ID, a container of another platform)', async () => {
+  const store = await freshStore();
+  const hostImage = await image(store, host);
+  const foreignImage = await image(store, foreign);
+  await tagIndex(store, 'both:1', [
+    [hostImage, host],
+    [foreignImage, foreign],
+  ]);
+  for (const [desc, arch] of [
+    [hostImage, host],
+    [foreignImage, foreign],
+  ] as const) {
+    const config = JSON.parse((await store.readBlob(desc.digest)).toString()).config.digest;
+    for (const id of [config, config.slice(7, 19)]) {
+      const found = await loadImage(store, id, { os: 'linux', architecture: arch });
+      assert.equal(found.descriptor.digest, desc.digest, id);
+      assert.equal(found.config.architecture, arch);
+    }
+  }
 });
