@@ -43,8 +43,9 @@ export interface RootfsSpec {
 /**
  * none: an own network namespace with lo only; host: the host's; bridge: an own namespace with
  * eth0 on the runner's bridge (outbound NAT; rootless: pasta's user-mode network instead); join:
- * the network (and uts) namespace of another process. A bridge address the caller reserved (a container keeps its own in its record) is
- * passed in; without one, the executor reserves one for the run and frees it when it exits.
+ * the network (and uts) namespace of another process. A bridge address the caller reserved (a
+ * container keeps its own in its record) is passed in; without one, the executor reserves one
+ * for the run and frees it when it exits.
  */
 export type NetworkSpec =
   | { mode: 'none' }

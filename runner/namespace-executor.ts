@@ -2,8 +2,9 @@
 // cgroup with its limits (cgroups.ts), the bridge endpoint when asked (network.ts: an address,
 // then a veth moved into the new network namespace while the helper waits on its sync pipe),
 // and spawns the native helper (sandbox.ts builds its argv) that does every Linux call in one
-// exec (rootless: in the user's namespace, with pasta instead of the bridge). After the exit: OOM noted, cgroup removed, a transient address freed. exec() starts a
-// process in a running one's namespaces and cgroup (`sandbox exec`).
+// exec (rootless: in the user's namespace, with pasta instead of the bridge). After the exit:
+// OOM noted, cgroup removed, a transient address freed. exec() starts a process in a running
+// one's namespaces and cgroup (`sandbox exec`).
 import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
@@ -56,8 +57,8 @@ function bridgeEndpoint(net: Network, spec: Extract<NetworkSpec, { mode: 'bridge
   return endpoint;
 }
 
-/** Rootless (the `bridge` needs root): user-mode networking by pasta (rootless/pasta.ts), which
- * also publishes the ports; stopped by release(). */
+/** rootless hook (the `bridge` needs root): user-mode networking by pasta (rootless/pasta.ts),
+ * which also publishes the ports; stopped by release(). */
 async function pastaEndpoint(
   spec: Extract<NetworkSpec, { mode: 'bridge' }>,
   runDir: string,
@@ -78,7 +79,7 @@ async function pastaEndpoint(
   };
 }
 
-/** The user namespace the helper joins first: rootless, when not already root in it. */
+/** rootless hook: the user namespace the helper joins first, when not already root in it. */
 async function helperUserns(): Promise<string | undefined> {
   if (!isRootless()) return undefined;
   return (await import('./rootless/userns.js')).helperUserns();

@@ -14,12 +14,9 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
-import type { ChildProcess } from 'node:child_process';
 import { TsdockError } from '../../shared/errors.js';
 import { processIdentity } from '../container-leftovers.js';
 import type { PortMapping } from '../spec.js';
-import { waitForPidFile, type SandboxRequest } from '../sandbox.js';
 
 /** pasta's arguments (pure): quiet, configure the namespace, publish PORTS, nothing else in. */
 export function pastaArgs(ports: PortMapping[], pidFile: string, target: string[]): string[] {
@@ -92,26 +89,4 @@ export function stopLeftoverPasta(runDir: string): void {
   } catch {
     /* gone meanwhile */
   }
-}
-
-/** The builder's RUN on user-mode networking: the same shape as its bridge endpoint. */
-export function pastaEndpoint(pidFile: string): {
-  ip: string;
-  request: Pick<SandboxRequest, 'syncFd' | 'pidFile'>;
-  attach(child: ChildProcess): Promise<void>;
-  release(): void;
-} {
-  let net: { close(): void } | undefined;
-  return {
-    ip: '',
-    request: { syncFd: 3, pidFile },
-    attach: async (child) => {
-      const pid = await waitForPidFile(pidFile, child);
-      net = await attachPasta(pid, [], join(pidFile, '..'));
-      const sync = child.stdio[3] as Writable;
-      sync.write('g');
-      sync.end();
-    },
-    release: () => net?.close(),
-  };
 }
