@@ -120,13 +120,18 @@ export async function spawnRegistry(
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; ; i++) {
-    const ok = await fetch(`${url}/healthz`).then(
+  // Up to 60 s: with workers on a loaded 2-core host, starting took more than 5 s. A child that
+  // never came up is killed, not left behind (nobody else holds its PID).
+  for (const deadline = Date.now() + 60_000; ;) {
+    const ok = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) }).then(
       (r) => r.ok,
       () => false,
     );
     if (ok) break;
-    if (i > 100 || child.exitCode !== null) throw new Error(`tsregistry did not start: ${stderr}`);
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`tsregistry did not start: ${stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
