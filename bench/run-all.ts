@@ -43,6 +43,11 @@ const BENCHES: Bench[] = [
     markdown: true,
   },
   {
+    name: 'registry-replicas',
+    title: 'Registry replicas behind HAProxy (1, 2, 3) on PostgreSQL vs the reference registry',
+    markdown: true,
+  },
+  {
     name: 'push-pull',
     title: 'Client: tspush/tspull vs skopeo (reference registry)',
     markdown: false,

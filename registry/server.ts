@@ -83,10 +83,17 @@ export async function startServer(
     ui: config.ui.enabled,
   });
   const fast = fastPath(registry, auth.fast, { logger, metrics });
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    if (fast(req, res)) return;
+  const routed = (req: IncomingMessage, res: ServerResponse): void => {
     bodies.watch(req, res);
     app(req, res);
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const handled = fast(req, res);
+    if (handled === true) return;
+    if (handled === false) return routed(req, res);
+    void handled.then((done) => {
+      if (!done) routed(req, res);
+    });
   };
   const server: Server = tls
     ? createHttpsServer(

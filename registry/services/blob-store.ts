@@ -61,7 +61,9 @@ export class BlobStore {
 
   /** Moves verified upload bytes into place; when the blob exists already the upload is dropped. */
   async commitFrom(uploadPath: string, digest: string, size: number): Promise<void> {
-    if ((await this.size(digest)) !== undefined) {
+    // Asked afresh: a size cached here says nothing of a GC in another process sharing the
+    // storage, and trusting it dropped the upload's bytes while answering 201.
+    if ((await this.size(digest, { fresh: true })) !== undefined) {
       await this.driver.delete(uploadPath).catch(() => {});
       return;
     }

@@ -40,7 +40,7 @@ export class ManifestService {
   private epoch = 0;
 
   /** Other processes write to the store: reads ask it (only bytes are cached). */
-  private readonly shared: boolean;
+  readonly shared: boolean;
 
   constructor(
     private readonly meta: MetadataStore,

@@ -143,7 +143,11 @@ export class Registry {
     // which a collector waiting for its pardon could otherwise block.
     await touchReferences(this.meta, [digest]);
     return await this.guard.shared(async () => {
-      if (!(await this.meta.hasLink(from, digest)) || (await this.blobs.size(digest)) === undefined)
+      // The size asked afresh: another process's GC may have deleted the bytes.
+      if (
+        !(await this.meta.hasLink(from, digest)) ||
+        (await this.blobs.size(digest, { fresh: true })) === undefined
+      )
         return false;
       this.guard.touch(digest);
       await this.meta.putLink(repo, digest);

@@ -95,7 +95,7 @@ export interface Balancer {
 
 /**
  * HAProxy on 127.0.0.1 in front of `backends`: round-robin per request, health checks on
- * /healthz every 500 ms (a dead replica is out after 2 failures), and a request whose
+ * /healthz every second (a dead replica is out after 3 failures), and a request whose
  * connection to a replica is refused is sent to another (`retry-on conn-failure`, redispatch).
  */
 export async function startHaproxy(
@@ -126,7 +126,10 @@ export async function startHaproxy(
       '  balance roundrobin',
       '  option httpchk GET /healthz',
       '  http-check expect status 200',
-      '  default-server inter 500ms fall 2 rise 1',
+      // Lenient: on a loaded host /healthz can take seconds; a dead replica is found at once
+      // anyway (its connections are refused, and such requests go to another replica).
+      '  timeout check 5s',
+      '  default-server inter 1s fall 3 rise 2',
       ...backends.map((b, i) => `  server r${i} 127.0.0.1:${b.port} check`),
       '',
     ].join('\n'),

@@ -2,7 +2,8 @@
 // from queries.ts, the schema from migrations.ts, the pool and its failure policy from
 // connection.ts. Writes that belong together are one statement (so one transaction); listings
 // stream in keyset pages; while the database is unreachable calls fail with
-// MetadataUnavailableError.
+// MetadataUnavailableError. The reads every pull makes (a tag, a manifest, a blob link) are
+// shared by concurrent callers, each answered by a query begun after it asked (fresh-reads.ts).
 import { TsdockError } from '../../../shared/errors.js';
 import type { PostgresMetadataConfig } from '../../config.js';
 import type { QueryResultRow } from 'pg';
@@ -21,6 +22,7 @@ import { migrate, SchemaTooNewError } from './migrations.js';
 import { PAGE, sql } from './queries.js';
 import { lockCollection } from './gc-lock.js';
 import { ChangeFeed, CHANNEL } from './change-feed.js';
+import { FreshReads } from './fresh-reads.js';
 
 /**
  * A condemnation older than this is left by a collector that died mid-run (a run condemns one
@@ -35,8 +37,22 @@ const FOREIGN_KEY_VIOLATION = '23503';
 export class PostgresMetadataStore implements MetadataStore {
   private readonly db: Database;
   private feed: ChangeFeed | undefined;
+  private readonly tags: FreshReads<string | undefined>;
+  private readonly manifests: FreshReads<ManifestRecord | undefined>;
+  private readonly links: FreshReads<boolean>;
   constructor(private readonly config: PostgresMetadataConfig) {
     this.db = new Database(config);
+    const split = (key: string) => key.split('\n') as [string, string];
+    this.tags = new FreshReads(
+      async (key) => (await this.one<{ digest: string }>(sql.getTag(split(key))))?.digest,
+    );
+    this.manifests = new FreshReads(
+      async (key) =>
+        (await this.one<{ record: ManifestRecord }>(sql.getManifest(split(key))))?.record,
+    );
+    this.links = new FreshReads(
+      async (key) => (await this.one(sql.hasLink(split(key)))) !== undefined,
+    );
   }
 
   /** Connects and migrates; a database that cannot be used is a one-line error (exit 1). */
@@ -78,8 +94,9 @@ export class PostgresMetadataStore implements MetadataStore {
     else await send(JSON.stringify(change));
   }
 
+  // Repository names and references hold no newline: it joins the two into one key.
   async getTag(repo: string, tag: string): Promise<string | undefined> {
-    return (await this.one<{ digest: string }>(sql.getTag([repo, tag])))?.digest;
+    return await this.tags.get(`${repo}\n${tag}`);
   }
 
   async listTags(repo: string, page: Page = {}): Promise<string[]> {
@@ -96,7 +113,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async getManifest(repo: string, digest: string): Promise<ManifestRecord | undefined> {
-    return (await this.one<{ record: ManifestRecord }>(sql.getManifest([repo, digest])))?.record;
+    return await this.manifests.get(`${repo}\n${digest}`);
   }
 
   async putManifest(
@@ -151,7 +168,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async hasLink(repo: string, digest: string): Promise<boolean> {
-    return (await this.one(sql.hasLink([repo, digest]))) !== undefined;
+    return await this.links.get(`${repo}\n${digest}`);
   }
 
   async putLink(repo: string, digest: string): Promise<void> {
