@@ -83,6 +83,7 @@ class SharedFetch {
   /** Fetches from the upstream into the data file, verifies, stores and links. */
   private async lead(ready: () => void): Promise<void> {
     const { files } = this;
+    let received = 0;
     try {
       const stored = await this.registry.blobs.size(this.digest, { fresh: true });
       if (stored !== undefined) return this.finishFollowed({ state: 'stored', size: stored });
@@ -92,7 +93,6 @@ class SharedFetch {
       const sink = new FileSink(await fsp.open(files.data, 'w'));
       await files.publishSize(blob.size);
       ready();
-      let received = 0;
       blob.body.on('data', (c: Buffer) => {
         received += c.length;
         this.events.onBytes(c.length);
@@ -104,11 +104,12 @@ class SharedFetch {
           `upstream sent ${received} bytes of ${this.digest}, announced ${blob.size}`,
         );
       await this.store(received);
-      this.status = { state: 'stored', size: received };
-      this.events.onStored(received);
     } finally {
       await files.remove();
     }
+    // clients get their last byte now: the blob is stored and nothing of the fetch is left
+    this.status = { state: 'stored', size: received };
+    this.events.onStored(received);
   }
 
   /** Moves (or, on drivers other than the filesystem, copies) the verified file into the blob's key. */

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
   basic,
@@ -222,4 +224,21 @@ test('proxy.maxsize: caching past the size evicts the least recently used by its
   } finally {
     await small.close();
   }
+});
+
+test('a fetch left behind by a process that died is taken over by the next request', async () => {
+  const token = await upstreamToken(['library/orphan']);
+  const img = makeImage([1024 * 1024]);
+  const layer = sha256(img.layers[0]!);
+  await pushImage(upstream.url, 'library/orphan', 'v1', img, { authorization: `Bearer ${token}` });
+  // the lock and half a download of a worker that is gone (its pid has exited)
+  const dead = spawnSync('true').pid;
+  const dir = join(proxy.root, 'proxy-fetch', `sha256-${layer.slice(7)}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'lock'), `${hostname()} ${dead}\n`);
+  writeFileSync(join(dir, 'size'), String(img.layers[0]!.length));
+  writeFileSync(join(dir, 'data'), img.layers[0]!.subarray(0, 1000));
+  const url = `${proxy.url}/v2/up/library/orphan/blobs/${layer}`;
+  assert.deepEqual(await pullDigest(url), { status: 200, digest: layer });
+  assert.deepEqual(readdirSync(join(proxy.root, 'proxy-fetch')), []);
 });
