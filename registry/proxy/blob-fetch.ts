@@ -3,11 +3,9 @@
 // same storage. The leading process (the one that took the fetch's lock, ./fetch-files.ts)
 // streams the upstream body, hashed on the way (the stream errors on a digest mismatch), into
 // a file; every client, here or in another worker, tails that file as it grows, at its own
-// pace (memory stays constant however slow a client is). The last byte is held back until every
-// byte matched the digest, so no client ever receives a complete wrong blob; it goes out while
-// the blob is being stored (fsync and all), and the fetch stays joinable until then, so a client
-// that has the whole blob and asks again gets it without a second fetch. A failed or
-// mismatching fetch stores nothing.
+// pace (memory stays constant however slow a client is). The last byte is held back until the
+// blob is verified and stored, so no client ever receives a complete wrong blob, and a client
+// that has the whole blob finds it cached; a failed or mismatching fetch stores nothing.
 // Verified bytes become visible only by the (durable) move into the blob's key, then linked.
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -35,12 +33,7 @@ export interface FetchEvents {
   onStored(size: number): void;
 }
 
-type Status =
-  | { state: 'running' }
-  /** Every byte is in the file and matched the digest; being stored. */
-  | { state: 'verified'; size: number }
-  | { state: 'stored'; size: number }
-  | { state: 'failed' };
+type Status = { state: 'running' } | { state: 'stored'; size: number } | { state: 'failed' };
 
 /** A fetch one client can read: the announced size, and the bytes as they arrive. */
 export interface OpenFetch {
@@ -90,6 +83,7 @@ class SharedFetch {
   /** Fetches from the upstream into the data file, verifies, stores and links. */
   private async lead(ready: () => void): Promise<void> {
     const { files } = this;
+    let received = 0;
     try {
       const stored = await this.registry.blobs.size(this.digest, { fresh: true });
       if (stored !== undefined) return this.finishFollowed({ state: 'stored', size: stored });
@@ -99,7 +93,6 @@ class SharedFetch {
       const sink = new FileSink(await fsp.open(files.data, 'w'));
       await files.publishSize(blob.size);
       ready();
-      let received = 0;
       blob.body.on('data', (c: Buffer) => {
         received += c.length;
         this.events.onBytes(c.length);
@@ -110,14 +103,13 @@ class SharedFetch {
         throw new Error(
           `upstream sent ${received} bytes of ${this.digest}, announced ${blob.size}`,
         );
-      await files.markVerified();
-      this.status = { state: 'verified', size: received };
       await this.store(received);
-      this.status = { state: 'stored', size: received };
-      this.events.onStored(received);
     } finally {
       await files.remove();
     }
+    // clients get their last byte now: the blob is stored and nothing of the fetch is left
+    this.status = { state: 'stored', size: received };
+    this.events.onStored(received);
   }
 
   /** Moves (or, on drivers other than the filesystem, copies) the verified file into the blob's key. */
@@ -166,9 +158,8 @@ class SharedFetch {
     ready();
     for (;;) {
       const s = await this.followed();
-      if (s.state === 'stored' || s.state === 'failed') return this.finishFollowed(s);
-      this.status = s;
-      await sleep(s.state === 'verified' ? POLL_MS : POLL_MS * 5);
+      if (s.state !== 'running') return this.finishFollowed(s);
+      await sleep(POLL_MS * 5);
     }
   }
 
@@ -233,7 +224,7 @@ class SharedFetch {
         continue;
       }
       const s = this.current();
-      if (s.state === 'stored' || s.state === 'verified') {
+      if (s.state === 'stored') {
         if (pos < s.size) await sendFile(handle, dest, pos, s.size - 1);
         return;
       }

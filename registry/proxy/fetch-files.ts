@@ -3,7 +3,6 @@
 //   lock  created with O_EXCL by the one process that fetches (its pid inside): the leader
 //   size  the size the upstream announced ("-1": none), written (temp + rename) once it answered
 //   data  the bytes as they arrive; once verified the leader moves it to the blob's key
-//   verified  created once every byte is in `data` and matched the digest (before it is stored)
 // The directory goes away when the fetch ends (stored or failed). The others tail `data`.
 // A lock whose pid is gone, or whose data stopped growing for STALE_MS, is a dead leader's.
 import { promises as fsp } from 'node:fs';
@@ -17,9 +16,7 @@ export class FetchFiles {
   readonly lock: string;
   readonly sizeFile: string;
   readonly data: string;
-  readonly verified: string;
   constructor(readonly dir: string) {
-    this.verified = join(dir, 'verified');
     this.lock = join(dir, 'lock');
     this.sizeFile = join(dir, 'size');
     this.data = join(dir, 'data');
@@ -54,21 +51,6 @@ export class FetchFiles {
     try {
       const n = Number(await fsp.readFile(this.sizeFile, 'utf8'));
       return n < 0 ? null : n;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Says that `data` is complete and matched the digest. */
-  async markVerified(): Promise<void> {
-    await fsp.writeFile(this.verified, '');
-  }
-
-  /** The size of the complete, verified data, or undefined while it is not (or gone). */
-  async verifiedSize(): Promise<number | undefined> {
-    try {
-      await fsp.stat(this.verified);
-      return (await fsp.stat(this.data)).size;
     } catch {
       return undefined;
     }
