@@ -265,7 +265,19 @@ export async function runCli(
   } catch (err) {
     return fail(err);
   }
+  // Writes to a pipe are asynchronous: exiting at once would cut `tssave | gzip` short.
+  await flushed(process.stdout);
   process.exit(code);
+}
+
+/** Resolves once everything written to `out` so far has reached its file descriptor. */
+function flushed(out: NodeJS.WriteStream): Promise<void> {
+  if (out.writableLength === 0 || out.destroyed) return Promise.resolve();
+  // a write's callback runs after every earlier write has completed
+  return new Promise((resolve) => {
+    out.once('error', () => resolve());
+    out.write('', () => resolve());
+  });
 }
 
 /** The exit code an error asks for: its numeric `exitCode`, else 125. */

@@ -2,7 +2,7 @@
 // -q, --format), tstag, tsinspect (JSON and --format), tssave | tsload, tsrmi (frees the blobs),
 // and the one-line errors with docker's exit codes.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,23 @@ function ts(cmd: string, args: string[], input?: Buffer) {
   };
 }
 
-test('load, list, tag, inspect, save, remove', () => {
+/** Runs `cmd` and reads its stdout only after `delayMs`: a reader slower than the writer. */
+async function slowRead(cmd: string, args: string[], delayMs: number): Promise<Buffer> {
+  const bin = fileURLToPath(new URL(`../../bin/${cmd}.js`, import.meta.url));
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, TSDOCK_ROOT: root },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+  child.stdout.pause();
+  await new Promise((r) => setTimeout(r, delayMs));
+  const chunks: Buffer[] = [];
+  for await (const c of child.stdout) chunks.push(c as Buffer);
+  assert.equal(await exited, 0);
+  return Buffer.concat(chunks);
+}
+
+test('load, list, tag, inspect, save, remove', async () => {
   let r = ts('tsload', ['-i', layout, '-t', 'busybox']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'Loaded image: busybox:latest\n');
@@ -74,6 +90,10 @@ test('load, list, tag, inspect, save, remove', () => {
 
   const saved = ts('tssave', ['busybox']).raw;
   assert.ok(saved.length > 1_000_000);
+  // to a pipe its reader empties late, the whole archive still arrives (writes to a pipe are
+  // asynchronous: a command must not exit before they complete)
+  const late = await slowRead('tssave', ['busybox'], 1000);
+  assert.equal(late.length, saved.length);
 
   r = ts('tsrmi', [id]);
   assert.equal(r.status, 1);
