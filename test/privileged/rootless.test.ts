@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import {
   cpSync,
   chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -107,6 +108,43 @@ test('rootless: the example app builds (RUN with outbound network), runs with -p
     [1, user.subStart!, 65536],
   ]);
   ok(user.ts('tsexec', ['web', 'sh', '-c', 'echo committed > /app/www/c.txt']), 'tsexec write');
+});
+
+test('rootless: a fully cached rebuild runs as the plain user (same image, no namespace)', () => {
+  // its own state root: its pause process can be killed without touching the other tests'
+  const root = join(user.home, 'probe-root');
+  const ts = (cmd: string, args: string[]) =>
+    user.run([
+      'env',
+      `TSDOCK_ROOT=${root}`,
+      process.execPath,
+      join(user.dist, 'bin', `${cmd}.js`),
+      ...args,
+    ]);
+  const build = ['-q', '--network', 'none', '-t', 'app:probe', 'app'];
+  ok(ts('tsload', ['-i', join(user.home, 'busybox-layout'), '-t', 'busybox:latest']), 'tsload');
+  const first = ok(ts('tsbuild', build), 'first tsbuild').trim();
+  assert.match(first, /^sha256:[0-9a-f]{64}$/);
+  // the namespace goes away: a rebuild that re-executed itself would make a new pause process
+  const pauseFile = join(root, 'rootless-pause');
+  const pause = readFileSync(pauseFile, 'utf8');
+  process.kill(Number(pause.split(' ')[0]), 'SIGKILL');
+  for (let i = 0; i < 50 && existsSync(`/proc/${pause.split(' ')[0]}`); i++)
+    spawnSync('sleep', ['0.1']);
+  const again = ts('tsbuild', ['--progress', 'plain', ...build.slice(1)]);
+  ok(again, 'cached tsbuild');
+  assert.match(again.stdout, new RegExp(`writing image ${first} done`));
+  assert.equal(again.stderr.match(/CACHED/g)?.length, 3, again.stderr); // WORKDIR, ADD, RUN
+  assert.equal(readFileSync(pauseFile, 'utf8'), pause, 'the cached rebuild started a namespace');
+  // a changed context misses: that build runs in the namespace (its log shown once)
+  writeFileSync(join(user.home, 'app', 'www', 'probe.txt'), 'probe\n');
+  spawnSync('chown', [`${user.uid}:${user.gid}`, join(user.home, 'app', 'www', 'probe.txt')]);
+  const changed = ts('tsbuild', ['--progress', 'plain', ...build.slice(1)]);
+  ok(changed, 'tsbuild after a change');
+  assert.notEqual(readFileSync(pauseFile, 'utf8'), pause);
+  assert.equal(changed.stderr.match(/ADD \. \/app/g)?.length, 1, changed.stderr);
+  assert.doesNotMatch(changed.stdout, new RegExp(first));
+  rmSync(join(user.home, 'app', 'www', 'probe.txt'));
 });
 
 test('rootless: commit, push to tsregistry, pull into a fresh store and run again', async () => {

@@ -2,7 +2,13 @@
 // helper's --userns option, and the warning for limits a rootless run cannot enforce.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostId, mapArgs, namespaceMap, subordinateRanges } from '../../runner/rootless/id-maps.js';
+import {
+  hostId,
+  insideId,
+  mapArgs,
+  namespaceMap,
+  subordinateRanges,
+} from '../../runner/rootless/id-maps.js';
 import { unenforcedLimitsWarning } from '../../runner/rootless/cgroups.js';
 import { sandboxArgs, sandboxExecArgs } from '../../runner/sandbox.js';
 
@@ -46,6 +52,15 @@ test('namespaceMap: the user as root, then its ranges; mapArgs and hostId follow
   assert.equal(hostId(map, 65537), 300000);
   assert.equal(hostId(map, 65547), undefined);
   assert.equal(hostId(namespaceMap(1001, []), 1), undefined);
+});
+
+test('insideId: host ids as the namespace sees them (the overflow id when unmapped)', () => {
+  const map = namespaceMap(1001, subordinateRanges(SUBUID, 'alice', 1001));
+  assert.equal(insideId(map, 1001), 0);
+  assert.equal(insideId(map, 100999), 1000);
+  assert.equal(insideId(map, 300009), 65546);
+  assert.equal(insideId(map, 0), 65534);
+  assert.equal(insideId(map, 300010), 65534);
 });
 
 test('sandbox argv: --userns comes first for run and exec, and only when asked', () => {
