@@ -311,6 +311,49 @@ function existsV2Delegation(): boolean {
   );
 }
 
+test('rootless: TSDOCK_ROOTLESS_OVERLAY=fuse-overlayfs mounts the root with fuse-overlayfs', async () => {
+  const fuse = { TSDOCK_ROOTLESS_OVERLAY: 'fuse-overlayfs' };
+  const script = 'echo fuse > /written && grep " / / " /proc/self/mountinfo';
+  const r = await user.tsAsync(
+    'tsrun',
+    ['--name', 'fo', '--network', 'none', 'busybox', 'sh', '-c', script],
+    fuse,
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, / - fuse\.fuse-overlayfs /); // the container's root
+  const id = ok(user.ts('tsinspect', ['--format', '{{.Id}}', 'fo']), 'tsinspect').trim();
+  const upper = join(user.home, '.local', 'share', 'tsdock', 'containers', id, 'upper');
+  assert.equal(readFileSync(join(upper, 'written'), 'utf8'), 'fuse\n');
+  assert.equal(statSync(join(upper, 'written')).uid, user.uid); // container root = the user
+  // unmounted and gone once the container exited: no daemon, no mount left on the host
+  const daemons = spawnSync('pgrep', ['-u', String(user.uid), 'fuse-overlayfs']).stdout;
+  assert.equal(String(daemons).trim(), '');
+  assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(id));
+  // a RUN step goes through it too, and its layer has what it wrote
+  const ctx = join(user.home, 'fuse-ctx');
+  mkdirSync(ctx);
+  writeFileSync(
+    join(ctx, 'Dockerfile'),
+    'FROM busybox\nRUN echo from-run > /ran && rm /bin/true\n',
+  );
+  spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, ctx]);
+  const b = await user.tsAsync(
+    'tsbuild',
+    ['-t', 'fuse:run', '--network', 'none', '--progress', 'plain', 'fuse-ctx'],
+    fuse,
+  );
+  assert.equal(b.status, 0, b.stderr);
+  const c = await user.tsAsync(
+    'tsrun',
+    ['--rm', '--network', 'none', 'fuse:run', 'sh', '-c', 'cat /ran; ls /bin/true || echo none'],
+    fuse,
+  );
+  assert.equal(c.status, 0, c.stderr);
+  assert.match(c.stdout, /^from-run\n/);
+  assert.match(c.stdout, /none\n$/); // the whiteout made it into the layer
+  ok(user.ts('tsrm', ['fo']), 'tsrm');
+});
+
 test('rootless: without subuid ranges a single-id mapping runs busybox; other ids fail clearly', async () => {
   single = createRootlessUser({ prefix: 'tsrs', ranges: false, repo: repoRoot() });
   loadBusybox(single, await ensureBusyboxLayout());
