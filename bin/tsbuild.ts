@@ -75,6 +75,7 @@ void runCommand(tsbuildCommand, async ({ values: v, positionals }) => {
 
 interface RootlessRequest {
   noCache: boolean;
+  debugCache: boolean;
   progress: Progress;
   outputs: unknown[];
   push: boolean;
@@ -85,8 +86,8 @@ interface RootlessRequest {
 
 /**
  * As the plain user, first a cache-only build (its log held back); when a step must run or a
- * layer be unpacked, the whole command again as root of the user's namespace. Builds that
- * export, push or move cache records go to the namespace at once.
+ * layer be unpacked (or anything fails), the whole command again as root of the user's
+ * namespace. Builds that export, push or move cache records go to the namespace at once.
  */
 async function rootlessBuild<R extends RootlessRequest, T>(
   request: R,
@@ -109,10 +110,12 @@ async function rootlessBuild<R extends RootlessRequest, T>(
     flush();
     return result;
   } catch (e) {
-    if (!probe.blocked) {
-      flush();
-      throw e;
-    }
+    // a miss, or any failure (a file only the namespace's root may read...): the namespace
+    // decides, and reports the build's own error if there is one
+    if (r.debugCache)
+      process.stderr.write(
+        `rootless: ${probe.blocked ?? (e as Error).message}: building as root of the user namespace\n`,
+      );
   }
   await reexecInUserns();
   throw new Error('rootless: re-exec returned'); // reexecInUserns exits for the plain user

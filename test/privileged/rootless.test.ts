@@ -145,6 +145,14 @@ test('rootless: a fully cached rebuild runs as the plain user (same image, no na
   assert.equal(changed.stderr.match(/ADD \. \/app/g)?.length, 1, changed.stderr);
   assert.doesNotMatch(changed.stdout, new RegExp(first));
   rmSync(join(user.home, 'app', 'www', 'probe.txt'));
+  // a failing build fails as it did, its error said once
+  const bad = join(user.home, 'bad-ctx');
+  mkdirSync(bad);
+  writeFileSync(join(bad, 'Dockerfile'), 'FROM busybox\nCOPY not-there /x\n');
+  spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, bad]);
+  const failed = ts('tsbuild', ['--progress', 'plain', 'bad-ctx']);
+  assert.equal(failed.status, 1, failed.stderr);
+  assert.equal(failed.stderr.match(/"not-there": not found/g)?.length, 2, failed.stderr); // log + error line
 });
 
 test('rootless: commit, push to tsregistry, pull into a fresh store and run again', async () => {
