@@ -359,7 +359,34 @@ test('rootless: TSDOCK_ROOTLESS_OVERLAY=fuse-overlayfs mounts the root with fuse
   assert.equal(c.status, 0, c.stderr);
   assert.match(c.stdout, /^from-run\n/);
   assert.match(c.stdout, /none\n$/); // the whiteout made it into the layer
-  ok(user.ts('tsrm', ['fo']), 'tsrm');
+  // a detached one: tsexec sees the same root, tsstop ends the daemon with it
+  const d = await user.tsAsync(
+    'tsrun',
+    ['-d', '--name', 'fod', '--network', 'none', 'busybox', 'sleep', '300'],
+    fuse,
+  );
+  assert.equal(d.status, 0, d.stderr);
+  ok(user.ts('tsexec', ['fod', 'sh', '-c', 'echo exec > /by-exec']), 'tsexec');
+  assert.notEqual(
+    String(spawnSync('pgrep', ['-u', String(user.uid), 'fuse-overlayfs']).stdout),
+    '',
+  );
+  ok(user.ts('tsstop', ['-t', '1', 'fod']), 'tsstop');
+  const upperD = join(
+    user.home,
+    '.local',
+    'share',
+    'tsdock',
+    'containers',
+    d.stdout.trim(),
+    'upper',
+  );
+  assert.equal(readFileSync(join(upperD, 'by-exec'), 'utf8'), 'exec\n');
+  const daemonsLeft = () =>
+    String(spawnSync('pgrep', ['-u', String(user.uid), 'fuse-overlayfs']).stdout);
+  for (let i = 0; i < 50 && daemonsLeft() !== ''; i++) spawnSync('sleep', ['0.1']);
+  assert.equal(daemonsLeft(), '');
+  ok(user.ts('tsrm', ['fo', 'fod']), 'tsrm');
 });
 
 test('rootless: without subuid ranges a single-id mapping runs busybox; other ids fail clearly', async () => {
