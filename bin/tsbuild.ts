@@ -13,6 +13,7 @@ import { parseOutput } from '../builder/export/exporter.js';
 import { parseCacheRef } from '../builder/cache/cache-transfer.js';
 import { install as installInterruptCleanup } from '../builder/exec/interrupt.js';
 import { Progress, type ProgressMode } from '../builder/progress.js';
+import type { CacheOnlyProbe } from '../builder/exec/namespace-probe.js';
 
 void runCommand(tsbuildCommand, async ({ values: v, positionals }) => {
   if (v['install-emulators'] || v['uninstall-emulators']) {
@@ -23,9 +24,6 @@ void runCommand(tsbuildCommand, async ({ values: v, positionals }) => {
     for (const l of lines) process.stdout.write(`${l}\n`);
     return 0;
   }
-  // rootless hook: builds run as root of the user's namespace (runner/rootless/userns.ts)
-  if (process.getuid?.() !== 0)
-    await (await import('../runner/rootless/userns.js')).reexecInUserns();
   installInterruptCleanup();
   // --progress, --network and --compression are among their choices (tsbuildCommand)
   const mode = v.quiet ? 'quiet' : v.progress === 'auto' ? 'plain' : (v.progress as ProgressMode);
@@ -54,11 +52,16 @@ void runCommand(tsbuildCommand, async ({ values: v, positionals }) => {
     warn: (line: string) => process.stderr.write(`${line}\n`),
   };
   // Past the command line, a failure is the build's: exit 1 as docker build (125 = usage).
-  const result = await openContext({ context: positionals[0]!, file: v.file })
-    .then((context) => build({ ...request, context }))
-    .catch((e: unknown) => {
-      throw asBuildFailure(e, (x) => x instanceof UsageError);
-    });
+  const runBuild = (req: typeof request & { cacheOnly?: CacheOnlyProbe }) =>
+    openContext({ context: positionals[0]!, file: v.file })
+      .then((context) => build({ ...req, context }))
+      .catch((e: unknown) => {
+        throw asBuildFailure(e, (x) => x instanceof UsageError);
+      });
+  // rootless hook: a build that needs root of the user's namespace runs there
+  // (runner/rootless/userns.ts); a fully cached one is done as the plain user, no second start
+  const result =
+    process.getuid?.() === 0 ? await runBuild(request) : await rootlessBuild(request, runBuild);
   if (v.iidfile) {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(v.iidfile, result.configDigest);
@@ -69,6 +72,54 @@ void runCommand(tsbuildCommand, async ({ values: v, positionals }) => {
   );
   return 0;
 });
+
+interface RootlessRequest {
+  noCache: boolean;
+  debugCache: boolean;
+  progress: Progress;
+  outputs: unknown[];
+  push: boolean;
+  cacheFrom: unknown[];
+  cacheTo: unknown[];
+  warn: (line: string) => void;
+}
+
+/**
+ * As the plain user, first a cache-only build (its log held back); when a step must run or a
+ * layer be unpacked (or anything fails), the whole command again as root of the user's
+ * namespace. Builds that export, push or move cache records go to the namespace at once.
+ */
+async function rootlessBuild<R extends RootlessRequest, T>(
+  request: R,
+  runBuild: (req: R & { cacheOnly: CacheOnlyProbe }) => Promise<T>,
+): Promise<T> {
+  const { reexecInUserns } = await import('../runner/rootless/userns.js');
+  const r = request;
+  if (r.noCache || r.push || r.outputs.length || r.cacheFrom.length || r.cacheTo.length) {
+    await reexecInUserns();
+  }
+  (await import('../shared/state-dirs.js')).secureStateDirs();
+  const held: string[] = [];
+  const log = { write: (chunk: string) => held.push(chunk) } as unknown as NodeJS.WritableStream;
+  const probe: CacheOnlyProbe = {};
+  const progress = r.progress.withOutput(log);
+  const warn = (line: string) => held.push(`${line}\n`);
+  const flush = () => process.stderr.write(held.join(''));
+  try {
+    const result = await runBuild({ ...request, progress, warn, cacheOnly: probe });
+    flush();
+    return result;
+  } catch (e) {
+    // a miss, or any failure (a file only the namespace's root may read...): the namespace
+    // decides, and reports the build's own error if there is one
+    if (r.debugCache)
+      process.stderr.write(
+        `rootless: ${probe.blocked ?? (e as Error).message}: building as root of the user namespace\n`,
+      );
+  }
+  await reexecInUserns();
+  throw new Error('rootless: re-exec returned'); // reexecInUserns exits for the plain user
+}
 
 async function extraHosts(list: string[]): Promise<ExtraHost[]> {
   if (list.length === 0) return [];

@@ -22,6 +22,11 @@ export class Progress {
     private readonly out: NodeJS.WritableStream = process.stderr,
   ) {}
 
+  /** The same log written to OUT (tsbuild holds a rootless cache-only attempt's log back). */
+  withOutput(out: NodeJS.WritableStream): Progress {
+    return new Progress(this.mode, out);
+  }
+
   private write(line: string): void {
     if (this.mode !== 'quiet') this.out.write(`${line}\n`);
   }

@@ -11,6 +11,8 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Mount } from './spec.js';
 import { TsdockError } from '../shared/errors.js';
+import { isRootless } from '../shared/rootless-env.js';
+import { rootlessOverlayDriver } from './rootless/overlay-driver.js';
 
 /** Everything the native helper needs for `sandbox run`. */
 export interface SandboxRequest {
@@ -46,6 +48,9 @@ export interface SandboxRequest {
   rlimits?: { name: string; soft: number | 'unlimited'; hard: number | 'unlimited' }[];
   /** rootless: the user namespace to join first (runner/rootless/userns.ts) */
   userns?: string;
+  /** rootless on kernels before 5.11: the overlay through fuse-overlayfs (defaults as
+   * runner/rootless/overlay-driver.ts says) */
+  fuseOverlay?: boolean;
 }
 
 /** The helper's --bind mode: rw, ro (submounts too), rro or ro-non-recursive. */
@@ -55,13 +60,17 @@ function bindMode(m: Mount): string {
   return m.recursiveReadOnly === 'disabled' ? 'ro-non-recursive' : 'ro';
 }
 
-/** The helper's argv for a request (pure). */
+/** The helper's argv for a request (pure, but for the rootless overlay driver's default). */
 export function sandboxArgs(req: SandboxRequest): string[] {
+  // rootless hook: fuse-overlayfs where the kernel will not mount overlay in a user namespace
+  if (req.overlay && req.fuseOverlay === undefined && isRootless())
+    req = { ...req, fuseOverlay: rootlessOverlayDriver() === 'fuse-overlayfs' };
   const a: string[] = ['run', '--rootfs', req.rootfs];
   if (req.userns) a.push('--userns', req.userns);
   if (req.overlay) {
     const { base, lowers, upper, work } = req.overlay;
     a.push('--overlay', base, lowers.join(':'), upper, work);
+    if (req.fuseOverlay) a.push('--fuse-overlay');
   }
   if (req.hostname) a.push('--hostname', req.hostname);
   a.push('--cwd', req.cwd || '/');

@@ -5,6 +5,7 @@ import { ContentStore } from '../../shared/store/content-store.js';
 import { buildCacheRoot, layersRoot, tmpRoot } from '../../shared/paths.js';
 import { BuildCache } from '../cache/build-cache.js';
 import { openFileDigester, type FileDigester } from './file-digests.js';
+import { namespaceOwners, type OwnerMap } from './namespace-probe.js';
 
 export interface BuildEnv {
   store: ContentStore;
@@ -12,6 +13,8 @@ export interface BuildEnv {
   layersDir: string;
   tmpDir: string;
   digester: FileDigester;
+  /** A rootless build as the plain user: file owners as its namespace sees them. */
+  owners?: OwnerMap;
 }
 
 export async function openBuildEnv(): Promise<BuildEnv> {
@@ -24,5 +27,6 @@ export async function openBuildEnv(): Promise<BuildEnv> {
     mkdir(tmpRoot(), { recursive: true }),
   ]);
   const digester = await openFileDigester(cache.fileDigestTable, tmpRoot());
-  return { store, cache, layersDir: layersRoot(), tmpDir: tmpRoot(), digester };
+  const owners = await namespaceOwners();
+  return { store, cache, layersDir: layersRoot(), tmpDir: tmpRoot(), digester, owners };
 }

@@ -14,6 +14,7 @@ import { planCopy, type PlannedCopy } from './copy-plan.js';
 import { trackTemp } from './interrupt.js';
 import type { FileDigester } from './file-digests.js';
 import type { RootfsView } from './rootfs-view.js';
+import { needsNamespace, type CacheOnlyProbe } from './namespace-probe.js';
 
 type CopyStep = Extract<ExpandedStep, { kind: 'copy' }>;
 
@@ -30,6 +31,8 @@ export interface CopyInputs {
   uid: number;
   gid: number;
   view: RootfsView;
+  /** A cache-only build (rootless, plain user): unpacking an archive needs the namespace. */
+  cacheOnly?: CacheOnlyProbe;
   digester: FileDigester;
   tmpDir: string;
   /** The build time (seconds since the epoch). */
@@ -72,6 +75,7 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
         );
       for (const m of found) {
         if (step.add && m.root.stat.isFile() && (await isArchive(m.root.abs))) {
+          if (c.cacheOnly) needsNamespace(c.cacheOnly, 'unpacking an ADD archive');
           const dir = trackTemp(await mkdtemp(join(c.tmpDir, 'untar-')));
           temps.push(dir);
           const { extractLayer } = await import('../../shared/tar/extract.js');

@@ -12,6 +12,7 @@ import type { Instruction } from '../instructions/types.js';
 import type { OciImageConfig } from '../image/image-config.js';
 import type { DeclaredArgs, StageVars } from '../plan/stage-vars.js';
 import type { ExtraHost } from '../../runner/executor.js';
+import type { CacheOnlyProbe } from './namespace-probe.js';
 
 export interface SecretSource {
   file?: string;
@@ -28,6 +29,11 @@ export interface ExecOptions {
   extraHosts?: ExtraHost[];
   /** RUN limits (the sandbox's cgroup). */
   limits?: { memory?: number; pids?: number };
+  /**
+   * Rootless, as the plain user: cache hits only; anything that needs root of the user's
+   * namespace calls needsNamespace (builder/exec/namespace-probe.ts).
+   */
+  cacheOnly?: CacheOnlyProbe;
   /** Warnings for the user (stderr), e.g. a base image of another platform. */
   warn?: (line: string) => void;
 }

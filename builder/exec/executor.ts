@@ -25,6 +25,7 @@ import type { Descriptor } from '../../shared/manifest.js';
 import { InvalidInputError } from '../../shared/errors.js';
 import { PROXY_ARGS } from '../plan/build-args.js';
 import { exportCache, importCache } from '../cache/cache-transfer.js';
+import { needsNamespace } from './namespace-probe.js';
 
 export interface BuildRequest extends ExecOptions {
   context: BuildContext;
@@ -202,6 +203,8 @@ function view(
   let v = views.get(k);
   if (!v) {
     v = (async () => {
+      if (ctx.opts.cacheOnly)
+        needsNamespace(ctx.opts.cacheOnly, 'a merged view of a stage or image');
       if (src.kind === 'stage') {
         const r = await ctx.stageResult(src.index);
         return { dir: await mergedView(ctx.env.store, ctx.env.tmpDir, r.layers), id: r.key };

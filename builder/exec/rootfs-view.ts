@@ -9,14 +9,21 @@ import { lstat, readFile, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Stats } from 'node:fs';
 import { errorAt, type SourceLocation } from '../errors.js';
+import type { OwnerMap } from './namespace-probe.js';
 
 const MAX_LINKS = 40;
 
 type Lookup = { st: Stats; abs: string } | 'absent' | 'hidden';
 
 export class RootfsView {
-  /** `layerDirs` bottom first, as unpackLayers returns them. */
-  constructor(private readonly layerDirs: string[]) {}
+  /**
+   * `layerDirs` bottom first, as unpackLayers returns them; `owners` turns the owners stat
+   * reports into the namespace's view (a rootless build as the plain user).
+   */
+  constructor(
+    private readonly layerDirs: string[],
+    private readonly owners?: OwnerMap,
+  ) {}
 
   /** Where a path is, exactly (its last component not followed); undefined when missing. */
   private async locate(path: string): Promise<{ st: Stats; abs: string } | undefined> {
@@ -34,7 +41,8 @@ export class RootfsView {
   }
 
   async stat(path: string): Promise<Stats | undefined> {
-    return (await this.locate(path))?.st;
+    const st = (await this.locate(path))?.st;
+    return st && this.owners ? this.owners(st) : st;
   }
 
   async exists(path: string): Promise<boolean> {

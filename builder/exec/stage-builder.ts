@@ -3,7 +3,9 @@
 // and add an empty_layer history entry; WORKDIR/COPY/ADD/RUN go through the cache (key = parent
 // key + expanded inputs) and produce a layer on a miss.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { LayerRef } from '../cache/build-cache.js';
 import { cacheKey, explainMiss } from '../cache/build-cache.js';
 import { atLine, errorAt } from '../errors.js';
@@ -26,6 +28,7 @@ import { loadBaseImage, unpackLayers } from './base-image.js';
 import { prepareCopy } from './copy-step.js';
 import type { ExecContext, PreparedStep, StageResult, StageState } from './exec-context.js';
 import { layerFromEntries } from './layer-output.js';
+import { needsNamespace } from './namespace-probe.js';
 import { withParents } from './layer-parents.js';
 import { RootfsView, resolveChown } from './rootfs-view.js';
 import { prepareRun, runArgv } from './run-dispatch.js';
@@ -178,6 +181,8 @@ export class StageBuilder implements StageState {
       this.ctx.records.push(hit);
       log.cached();
     } else {
+      if (this.ctx.opts.cacheOnly)
+        needsNamespace(this.ctx.opts.cacheOnly, `a cache miss (${ins.kind})`);
       if (this.ctx.opts.debugCache)
         log.note(`cache miss: ${explainMiss(await cache.last(stepId), inputs, prepared.files)}`);
       layer = await prepared.produce();
@@ -207,10 +212,21 @@ export class StageBuilder implements StageState {
 
   /** The stage's unpacked layers (bottom first), unpacked on first need. */
   async layerDirs(): Promise<string[]> {
+    if (this.ctx.opts.cacheOnly) return this.unpackedDirs();
     this.dirs ??= await unpackLayers(this.ctx.env.store, this.ctx.env.layersDir, this.layers);
     if (this.dirs.length !== this.layers.length)
       this.dirs = await unpackLayers(this.ctx.env.store, this.ctx.env.layersDir, this.layers);
     return this.dirs;
+  }
+
+  /** The layers' directories when all are unpacked already (a cache-only build unpacks none). */
+  private async unpackedDirs(): Promise<string[]> {
+    const dirs = this.layers.map((l) =>
+      join(this.ctx.env.layersDir, l.diffId.replace(/^sha256:/, '')),
+    );
+    for (const d of dirs)
+      if (!existsSync(d)) needsNamespace(this.ctx.opts.cacheOnly!, 'unpacking a layer');
+    return dirs;
   }
 
   get config(): OciImageConfig {
@@ -237,7 +253,7 @@ export class StageBuilder implements StageState {
     return {
       inputs: { instruction: 'WORKDIR', path, user },
       produce: async () => {
-        const view = new RootfsView(await this.layerDirs());
+        const view = new RootfsView(await this.layerDirs(), this.ctx.env.owners);
         const resolved = await view.resolve(path); // mkdir -p goes through the image's symlinks
         if (await view.exists(resolved)) return undefined;
         // A USER the image does not know yet leaves the directory root's (BuildKit does too).
@@ -260,7 +276,7 @@ export class StageBuilder implements StageState {
     step: Extract<ExpandedStep, { kind: 'copy' }>,
   ): Promise<PreparedStep> {
     if (ins.kind !== 'COPY' && ins.kind !== 'ADD') throw new Error('not a copy');
-    const view = new RootfsView(await this.layerDirs());
+    const view = new RootfsView(await this.layerDirs(), this.ctx.env.owners);
     const { uid, gid } = await resolveChown(step.chown, view, ins);
     let sourceRoot = this.ctx.context.dir;
     let fromId = 'context';
@@ -294,6 +310,7 @@ export class StageBuilder implements StageState {
       uid,
       gid,
       view,
+      cacheOnly: this.ctx.opts.cacheOnly,
       digester: this.ctx.env.digester,
       tmpDir: this.ctx.env.tmpDir,
       now: this.now,

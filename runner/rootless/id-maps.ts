@@ -41,3 +41,12 @@ export function hostId(map: IdRange[], inside: number): number | undefined {
   const r = map.find((x) => inside >= x.inside && inside < x.inside + x.count);
   return r ? r.outside + (inside - r.inside) : undefined;
 }
+
+/**
+ * The id inside the namespace that host id HOST shows as: the inverse of hostId, and the
+ * kernel's overflow id (65534) for a host id the mapping does not cover.
+ */
+export function insideId(map: IdRange[], host: number): number {
+  const r = map.find((x) => host >= x.outside && host < x.outside + x.count);
+  return r ? r.inside + (host - r.outside) : 65534;
+}

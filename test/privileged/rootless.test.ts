@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import {
   cpSync,
   chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -107,6 +108,51 @@ test('rootless: the example app builds (RUN with outbound network), runs with -p
     [1, user.subStart!, 65536],
   ]);
   ok(user.ts('tsexec', ['web', 'sh', '-c', 'echo committed > /app/www/c.txt']), 'tsexec write');
+});
+
+test('rootless: a fully cached rebuild runs as the plain user (same image, no namespace)', () => {
+  // its own state root: its pause process can be killed without touching the other tests'
+  const root = join(user.home, 'probe-root');
+  const ts = (cmd: string, args: string[]) =>
+    user.run([
+      'env',
+      `TSDOCK_ROOT=${root}`,
+      process.execPath,
+      join(user.dist, 'bin', `${cmd}.js`),
+      ...args,
+    ]);
+  const build = ['-q', '--network', 'none', '-t', 'app:probe', 'app'];
+  ok(ts('tsload', ['-i', join(user.home, 'busybox-layout'), '-t', 'busybox:latest']), 'tsload');
+  const first = ok(ts('tsbuild', build), 'first tsbuild').trim();
+  assert.match(first, /^sha256:[0-9a-f]{64}$/);
+  // the namespace goes away: a rebuild that re-executed itself would make a new pause process
+  const pauseFile = join(root, 'rootless-pause');
+  const pause = readFileSync(pauseFile, 'utf8');
+  process.kill(Number(pause.split(' ')[0]), 'SIGKILL');
+  for (let i = 0; i < 50 && existsSync(`/proc/${pause.split(' ')[0]}`); i++)
+    spawnSync('sleep', ['0.1']);
+  const again = ts('tsbuild', ['--progress', 'plain', ...build.slice(1)]);
+  ok(again, 'cached tsbuild');
+  assert.match(again.stdout, new RegExp(`writing image ${first} done`));
+  assert.equal(again.stderr.match(/CACHED/g)?.length, 3, again.stderr); // WORKDIR, ADD, RUN
+  assert.equal(readFileSync(pauseFile, 'utf8'), pause, 'the cached rebuild started a namespace');
+  // a changed context misses: that build runs in the namespace (its log shown once)
+  writeFileSync(join(user.home, 'app', 'www', 'probe.txt'), 'probe\n');
+  spawnSync('chown', [`${user.uid}:${user.gid}`, join(user.home, 'app', 'www', 'probe.txt')]);
+  const changed = ts('tsbuild', ['--progress', 'plain', ...build.slice(1)]);
+  ok(changed, 'tsbuild after a change');
+  assert.notEqual(readFileSync(pauseFile, 'utf8'), pause);
+  assert.equal(changed.stderr.match(/ADD \. \/app/g)?.length, 1, changed.stderr);
+  assert.doesNotMatch(changed.stdout, new RegExp(first));
+  rmSync(join(user.home, 'app', 'www', 'probe.txt'));
+  // a failing build fails as it did, its error said once
+  const bad = join(user.home, 'bad-ctx');
+  mkdirSync(bad);
+  writeFileSync(join(bad, 'Dockerfile'), 'FROM busybox\nCOPY not-there /x\n');
+  spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, bad]);
+  const failed = ts('tsbuild', ['--progress', 'plain', 'bad-ctx']);
+  assert.equal(failed.status, 1, failed.stderr);
+  assert.equal(failed.stderr.match(/"not-there": not found/g)?.length, 2, failed.stderr); // log + error line
 });
 
 test('rootless: commit, push to tsregistry, pull into a fresh store and run again', async () => {
@@ -272,6 +318,76 @@ function existsV2Delegation(): boolean {
     spawnSync('test', ['-f', '/sys/fs/cgroup/cgroup.controllers']).status === 0
   );
 }
+
+test('rootless: TSDOCK_ROOTLESS_OVERLAY=fuse-overlayfs mounts the root with fuse-overlayfs', async () => {
+  const fuse = { TSDOCK_ROOTLESS_OVERLAY: 'fuse-overlayfs' };
+  const script = 'echo fuse > /written && grep " / / " /proc/self/mountinfo';
+  const r = await user.tsAsync(
+    'tsrun',
+    ['--name', 'fo', '--network', 'none', 'busybox', 'sh', '-c', script],
+    fuse,
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, / - fuse\.fuse-overlayfs /); // the container's root
+  const id = ok(user.ts('tsinspect', ['--format', '{{.Id}}', 'fo']), 'tsinspect').trim();
+  const upper = join(user.home, '.local', 'share', 'tsdock', 'containers', id, 'upper');
+  assert.equal(readFileSync(join(upper, 'written'), 'utf8'), 'fuse\n');
+  assert.equal(statSync(join(upper, 'written')).uid, user.uid); // container root = the user
+  // unmounted and gone once the container exited: no daemon, no mount left on the host
+  const daemons = spawnSync('pgrep', ['-u', String(user.uid), 'fuse-overlayfs']).stdout;
+  assert.equal(String(daemons).trim(), '');
+  assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(id));
+  // a RUN step goes through it too, and its layer has what it wrote
+  const ctx = join(user.home, 'fuse-ctx');
+  mkdirSync(ctx);
+  writeFileSync(
+    join(ctx, 'Dockerfile'),
+    'FROM busybox\nRUN echo from-run > /ran && rm /bin/true\n',
+  );
+  spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, ctx]);
+  const b = await user.tsAsync(
+    'tsbuild',
+    ['-t', 'fuse:run', '--network', 'none', '--progress', 'plain', 'fuse-ctx'],
+    fuse,
+  );
+  assert.equal(b.status, 0, b.stderr);
+  const c = await user.tsAsync(
+    'tsrun',
+    ['--rm', '--network', 'none', 'fuse:run', 'sh', '-c', 'cat /ran; ls /bin/true || echo none'],
+    fuse,
+  );
+  assert.equal(c.status, 0, c.stderr);
+  assert.match(c.stdout, /^from-run\n/);
+  assert.match(c.stdout, /none\n$/); // the whiteout made it into the layer
+  // a detached one: tsexec sees the same root, tsstop ends the daemon with it
+  const d = await user.tsAsync(
+    'tsrun',
+    ['-d', '--name', 'fod', '--network', 'none', 'busybox', 'sleep', '300'],
+    fuse,
+  );
+  assert.equal(d.status, 0, d.stderr);
+  ok(user.ts('tsexec', ['fod', 'sh', '-c', 'echo exec > /by-exec']), 'tsexec');
+  assert.notEqual(
+    String(spawnSync('pgrep', ['-u', String(user.uid), 'fuse-overlayfs']).stdout),
+    '',
+  );
+  ok(user.ts('tsstop', ['-t', '1', 'fod']), 'tsstop');
+  const upperD = join(
+    user.home,
+    '.local',
+    'share',
+    'tsdock',
+    'containers',
+    d.stdout.trim(),
+    'upper',
+  );
+  assert.equal(readFileSync(join(upperD, 'by-exec'), 'utf8'), 'exec\n');
+  const daemonsLeft = () =>
+    String(spawnSync('pgrep', ['-u', String(user.uid), 'fuse-overlayfs']).stdout);
+  for (let i = 0; i < 50 && daemonsLeft() !== ''; i++) spawnSync('sleep', ['0.1']);
+  assert.equal(daemonsLeft(), '');
+  ok(user.ts('tsrm', ['fo', 'fod']), 'tsrm');
+});
 
 test('rootless: without subuid ranges a single-id mapping runs busybox; other ids fail clearly', async () => {
   single = createRootlessUser({ prefix: 'tsrs', ranges: false, repo: repoRoot() });

@@ -236,6 +236,7 @@ int main(int argc, char **argv) {
     struct winsize ws;
     if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master_fd, TIOCSWINSZ, &ws);
   }
+  if (o.fuse_overlay && o.ov_lowers && !o.exec_mode) start_fuse_overlay();
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) < 0) fail(125, "pipe: %s", strerror(errno));
   install_forwarding();
@@ -281,6 +282,7 @@ int main(int argc, char **argv) {
   if (master_fd >= 0) relay_tty();
   int st = 0;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  stop_fuse_overlay();
   if (tot > 0) {
     char *sp = strchr(msg, ' ');
     fprintf(stderr, "tsrun: %s\n", sp ? sp + 1 : msg);

@@ -79,6 +79,7 @@ void parse(int argc, char **argv) {
     else if (!strcmp(a, "--tty")) o.tty = 1;
     else if (!strcmp(a, "--readonly")) o.readonly = 1;
     else if (!strcmp(a, "--no-mknod")) o.no_mknod = 1;
+    else if (!strcmp(a, "--fuse-overlay")) o.fuse_overlay = 1;
     else usage(a);
   }
   if (i >= argc) usage("missing command");

@@ -172,7 +172,9 @@ void setup_rootfs(void) {
   if (o.net && strcmp(o.net, "new") == 0) loopback_up();
   if (o.ip) configure_eth0();
   CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make mounts private: %s", strerror(errno));
-  if (o.ov_lowers) {
+  if (o.ov_lowers && o.fuse_overlay) {
+    /* mounted by the helper before the clone (fuse_overlay.c): this namespace has it */
+  } else if (o.ov_lowers) {
     char data[8192];
     /* in a user namespace overlayfs keeps its whiteouts and opaque marks in user.overlay.*
      * xattrs (userxattr, Linux 5.11+): trusted.* is not ours to set there */

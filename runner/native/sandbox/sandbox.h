@@ -27,6 +27,7 @@
  *   --ip ADDR PREFIX GATEWAY  configure eth0 (a veth peer moved in while we waited on --sync-fd)
  *   --no-mknod (drop CAP_MKNOD: used where no devices cgroup can fence device nodes)
  *   --userns PATH  rootless: join that user namespace (the user's pause process) first
+ *   --fuse-overlay  mount the --overlay with fuse-overlayfs (rootless, kernels before 5.11)
  *   sandbox pause / sandbox userns-exec --userns PATH -- CMD...   (rootless, see userns.c)
  */
 /*
@@ -41,6 +42,7 @@
  *   seccomp.c       the syscall filter
  *   tty.c           the container's pty and the supervisor's relay
  *   userns.c        rootless mode: the shared user namespace (pause process), joining it
+ *   fuse_overlay.c  rootless: the overlay through fuse-overlayfs (older kernels)
  *   main.c          namespaces, clone, supervisor, PID 1 (--init), exec
  */
 #ifndef TSDOCK_SANDBOX_H
@@ -65,7 +67,7 @@ struct opts {
   const char **cgroups; int ncgroups;   /* sized by argc: never truncated */
   char **env; int nenv;                 /* sized by argc + 2 (HOME, NULL) */
   struct { int res; rlim_t soft, hard; } rl[MAX_RLIMITS]; int nrl;
-  int init, tty, readonly, sync_fd, status_fd, no_mknod;
+  int init, tty, readonly, sync_fd, status_fd, no_mknod, fuse_overlay;
   const char *ip, *gateway; int prefix;
   char **argv;
 };
@@ -112,6 +114,9 @@ void join_userns(const char *path);
 int setgroups_denied(void);
 int pause_main(void);
 int userns_exec_main(int argc, char **argv);
+/* fuse_overlay.c: mount --overlay with fuse-overlayfs in our own mount namespace / unmount */
+void start_fuse_overlay(void);
+void stop_fuse_overlay(void);
 /* tty.c */
 void relay_tty(void);
 int recv_fd(int sock);
