@@ -111,3 +111,19 @@ export interface Executor {
   /** Starts a process in every namespace and the cgroup of a running one (BuildKit's Exec). */
   exec(target: ExecTarget, process: ProcessSpec, opts: Pick<RunOptions, 'stdio'>): Promise<Running>;
 }
+
+/**
+ * For a rootless user: host owner ids -> the ids root of the user's namespace sees them as
+ * (runner/rootless/id-maps.ts), so what the builder keys on files is the same from either side.
+ */
+export async function namespaceIdTranslator(): Promise<{
+  uid: (hostId: number) => number;
+  gid: (hostId: number) => number;
+}> {
+  const [{ userMaps }, { insideId }] = await Promise.all([
+    import('./rootless/userns.js'),
+    import('./rootless/id-maps.js'),
+  ]);
+  const maps = userMaps();
+  return { uid: (id) => insideId(maps.uid, id), gid: (id) => insideId(maps.gid, id) };
+}

@@ -23,16 +23,9 @@ export type OwnerMap = (st: Stats) => Stats;
 /** The owner map of this process: undefined for root (in a namespace or not). */
 export async function namespaceOwners(): Promise<OwnerMap | undefined> {
   if (process.getuid?.() === 0) return undefined;
-  const [{ userMaps }, { insideId }] = await Promise.all([
-    import('../../runner/rootless/userns.js'),
-    import('../../runner/rootless/id-maps.js'),
-  ]);
-  const maps = userMaps();
+  const ids = await (await import('../../runner/executor.js')).namespaceIdTranslator();
   return (st) => {
     const mapped = Object.create(Object.getPrototypeOf(st) as object) as Stats;
-    return Object.assign(mapped, st, {
-      uid: insideId(maps.uid, st.uid),
-      gid: insideId(maps.gid, st.gid),
-    });
+    return Object.assign(mapped, st, { uid: ids.uid(st.uid), gid: ids.gid(st.gid) });
   };
 }
