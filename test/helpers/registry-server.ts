@@ -255,6 +255,16 @@ export function makeImage(
       rootfs: { type: 'layers', diff_ids: layers.map(sha256) },
     }),
   );
+  return imageOf(config, layers, 'application/vnd.oci.image.layer.v1.tar', extra);
+}
+
+/** The OCI manifest of `config` and `layers` (each layer of `layerMediaType`), with its digest. */
+export function imageOf(
+  config: Buffer,
+  layers: Buffer[],
+  layerMediaType: string,
+  extra: Record<string, unknown> = {},
+): TestImage {
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -264,11 +274,7 @@ export function makeImage(
         digest: sha256(config),
         size: config.length,
       },
-      layers: layers.map((l) => ({
-        mediaType: 'application/vnd.oci.image.layer.v1.tar',
-        digest: sha256(l),
-        size: l.length,
-      })),
+      layers: layers.map((l) => ({ mediaType: layerMediaType, digest: sha256(l), size: l.length })),
       ...extra,
     }),
   );

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { sha256, type TestImage } from './registry-server.js';
+import { imageOf, sha256, type TestImage } from './registry-server.js';
 
 export function describedImage(arch: string, layerSizes: number[]): TestImage {
   const layers = layerSizes.map((n) => randomBytes(n));
@@ -31,23 +31,7 @@ export function describedImage(arch: string, layerSizes: number[]): TestImage {
       ],
     }),
   );
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: sha256(config),
-        size: config.length,
-      },
-      layers: layers.map((l) => ({
-        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-        digest: sha256(l),
-        size: l.length,
-      })),
-    }),
-  );
-  return { manifest, digest: sha256(manifest), config, layers };
+  return imageOf(config, layers, 'application/vnd.oci.image.layer.v1.tar+gzip');
 }
 
 /** An OCI layout holding `images` under `tag`: one image, or an index of several platforms. */
