@@ -5,6 +5,8 @@
 // an ignored secret is not readable by RUN. A read-only bind with nothing ignored binds the
 // source itself; otherwise a tree of the kept entries is made in a temp dir the RUN owns
 // (hard links for a read-only bind where the filesystem allows, copies otherwise).
+// bindContentKey is what a bind of the build context puts in the RUN's cache key: the shown
+// files' paths, types, modes, owners, link targets and content digests (never mtimes).
 import { execFile } from 'node:child_process';
 import {
   chmodSync,
@@ -21,9 +23,11 @@ import {
   type Stats,
 } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
-import type { FoundEntry } from '../context/select.js';
+import { walkBelow, type FoundEntry } from '../context/select.js';
+import type { FileDigester } from './file-digests.js';
 import { trackTemp } from './interrupt.js';
 
 const run = promisify(execFile);
@@ -68,6 +72,32 @@ export async function bindSource(src: FoundEntry, o: BindSourceOptions): Promise
   // Directories last, deepest first: placing their entries changed their mtimes.
   for (const [dest, st] of dirs.reverse()) keepMeta(dest, st);
   return tree;
+}
+
+/**
+ * The identity of what a bind of `src` shows (what .dockerignore keeps of it): a changed file
+ * below it makes another key, the same files the same key (BuildKit keys a bind by content).
+ */
+export async function bindContentKey(
+  src: FoundEntry,
+  ignore: { isIgnored(rel: string): boolean; hasExceptions: boolean },
+  digester: FileDigester,
+): Promise<string> {
+  const below = src.stat.isDirectory()
+    ? await walkBelow(src, (r) => ignore.isIgnored(r), ignore.hasExceptions)
+    : [];
+  const h = createHash('sha256');
+  for (const e of [src, ...below]) {
+    const st = e.stat;
+    const content = st.isFile()
+      ? await digester.digest(e.abs, st)
+      : st.isSymbolicLink()
+        ? readlinkSync(e.abs)
+        : '';
+    const rel = e === src ? '.' : e.rel.slice(src.rel ? src.rel.length + 1 : 0);
+    h.update(`${rel}\0${st.mode.toString(8)}\0${st.uid}:${st.gid}\0${content}\n`);
+  }
+  return `sha256:${h.digest('hex')}`;
 }
 
 /**

@@ -14,7 +14,7 @@ import type { RunMount } from '../instructions/mounts.js';
 import type { RunInstruction } from '../instructions/types.js';
 import type { ExpandedStep } from '../plan/expand.js';
 import type { StepLog } from '../progress.js';
-import { bindSource } from './bind-source.js';
+import { bindContentKey, bindSource } from './bind-source.js';
 import { layerFromUpper } from './layer-output.js';
 import { cacheMount, cacheMountIdentity, secretMount } from './run-mounts.js';
 import { trackTemp } from './interrupt.js';
@@ -82,11 +82,25 @@ async function mountIdentity(
   i: number,
 ): Promise<string> {
   const base = `${m.type}:${m.target}:${m.readonly ? 'ro' : 'rw'}`;
-  if (m.type === 'bind') return `${base}:${(await bindRoot(sb, ins, i)).id}:${m.source ?? ''}`;
+  if (m.type === 'bind') {
+    // A stage's or image's id names its files; the context's files are named by their content.
+    const root = await bindRoot(sb, ins, i);
+    const content = root.id === 'context' ? await contextBindKey(sb, m) : '';
+    return `${base}:${root.id}:${m.source ?? ''}:${content}`;
+  }
   if (m.type === 'cache') return `${base}:${cacheMountIdentity(m)}`;
   if (m.type === 'secret')
     return `${base}:${m.id}:${m.env ?? ''}:${[m.uid, m.gid, m.mode].map((x) => x ?? '').join(':')}`;
   return base;
+}
+
+/** The content key of a bind of the build context (what .dockerignore keeps of its source). */
+async function contextBindKey(sb: StageState, m: RunMount): Promise<string> {
+  const ctx = sb.context.context;
+  const rel = cleanRel(m.source ?? '/');
+  const found = rel !== '' && ctx.isIgnored(rel) ? undefined : await resolveInRoot(ctx.dir!, rel);
+  if (!found || (found.rel !== '' && ctx.isIgnored(found.rel))) return 'missing';
+  return bindContentKey(found, ctx, sb.context.env.digester);
 }
 
 /** The files mount `i` of `ins` shows: its from= stage or image as the plan resolved it, else

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { link, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, link, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -190,4 +190,55 @@ test('ADD <url> gives the file the Last-Modified time (Dockerfile reference)', a
   } finally {
     server.kill();
   }
+});
+
+test('RUN --mount=type=bind: the bound files are in the cache key (changed content misses, the same hits)', async () => {
+  const dir = await writeContext(work, 'bind-key', {
+    Dockerfile: [
+      'FROM busybox AS stage',
+      'COPY stage.txt /s/f',
+      'FROM busybox',
+      'RUN --mount=type=bind,from=stage,source=/s,target=/s cat /s/f > /stage-seen',
+      'RUN --mount=type=bind,source=sub,target=/b cat /b/f > /ctx-seen',
+    ].join('\n'),
+    '.dockerignore': 'sub/ignored\n',
+    'sub/f': 'one\n',
+    'sub/ignored': 'x\n',
+    'stage.txt': 's1\n',
+    'other.txt': 'o\n',
+  });
+  const build = () => {
+    const r = tsbuild(br, ['--network', 'none', '--progress', 'plain', '-t', 'bindkey:1', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    // "#N [stage-1 2/3] RUN --mount=..." and, for a hit, "#N CACHED" (stages interleave)
+    const cached = (what: RegExp) => {
+      const line = r.stderr.split('\n').find((l) => /^#\d+ \[/.test(l) && what.test(l));
+      assert.ok(line, `${what} in the output: ${r.stderr}`);
+      return r.stderr.includes(`\n${line.split(' ')[0]} CACHED\n`);
+    };
+    return { ctx: cached(/RUN --mount=type=bind,source=sub/), stage: cached(/from=stage/) };
+  };
+  const seen = async () => {
+    const u = await unpack(br, fullRef('bindkey:1'));
+    try {
+      const read = (p: string) => readFileSync(join(u.rootfs, p), 'utf8');
+      return [read('ctx-seen'), read('stage-seen')];
+    } finally {
+      await u.close();
+    }
+  };
+  build();
+  assert.deepEqual(build(), { ctx: true, stage: true }, 'nothing changed: both hit');
+  await writeFile(join(dir, 'other.txt'), 'o2\n');
+  await writeFile(join(dir, 'sub/ignored'), 'y\n');
+  assert.deepEqual(build(), { ctx: true, stage: true }, 'unbound or ignored files changed: hit');
+  await writeFile(join(dir, 'sub/f'), 'two\n');
+  assert.deepEqual(build(), { ctx: false, stage: true }, 'a bound context file changed: miss');
+  assert.deepEqual(await seen(), ['two\n', 's1\n']);
+  await writeFile(join(dir, 'stage.txt'), 's2\n');
+  // (the context RUN comes after it: a new parent, a miss too)
+  assert.deepEqual(build(), { ctx: false, stage: false }, "the bound stage's file changed: miss");
+  assert.deepEqual(await seen(), ['two\n', 's2\n']);
+  await chmod(join(dir, 'sub/f'), 0o600);
+  assert.deepEqual(build(), { ctx: false, stage: true }, 'a bound file mode changed: miss');
 });
