@@ -1,7 +1,7 @@
 // Base images and `COPY --from=<image>`: resolved in the local store (pulled when missing),
 // the platform's manifest picked from an index, and the config + layers returned. Also unpacks
 // layer lists (shared cache with the runner) and builds merged read-only views for COPY --from.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { NotFoundError } from '../../shared/errors.js';
@@ -79,7 +79,11 @@ export function unpackLayers(
   );
 }
 
-/** A merged copy of an image's filesystem (whiteouts applied), for COPY --from. */
+/**
+ * A merged copy of an image's filesystem (whiteouts applied), for COPY --from and RUN --mount
+ * from=; within the limits a base image is unpacked with (per layer and per image, see
+ * shared/tar/unpack-limits.ts). Nothing is left of it when a layer is refused.
+ */
 export async function mergedView(
   store: ContentStore,
   tmpDir: string,
@@ -87,6 +91,16 @@ export async function mergedView(
 ): Promise<string> {
   const dir = trackTemp(await mkdtemp(join(tmpDir, 'from-')));
   const { extractLayer } = await import('../../shared/tar/extract.js');
-  for (const l of layers) await extractLayer(store.openBlob(l.digest), dir, { whiteouts: 'apply' });
+  const { ImageBudget } = await import('../../shared/tar/unpack-limits.js');
+  const imageBudget = new ImageBudget();
+  try {
+    for (const l of layers) {
+      const label = `layer ${l.diffId}`;
+      await extractLayer(store.openBlob(l.digest), dir, { whiteouts: 'apply', imageBudget, label });
+    }
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   return dir;
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Mount } from '../../runner/executor.js';
 import type { LayerRef } from '../cache/build-cache.js';
 import { cleanRel, resolveInRoot } from '../context/select.js';
-import { BuildStepError, errorAt } from '../errors.js';
+import { atLine, BuildStepError, errorAt } from '../errors.js';
 import { commandArgv } from '../image/image-config.js';
 import type { RunMount } from '../instructions/mounts.js';
 import type { RunInstruction } from '../instructions/types.js';
@@ -112,7 +112,10 @@ async function bindRoot(
 ): Promise<{ dir: string; id: string }> {
   const ctx = sb.context;
   const from = sb.sourcesOf(ins)?.mounts[i];
-  if (from) return ctx.fromView(from.source);
+  if (from)
+    return ctx.fromView(from.source).catch((e: unknown) => {
+      throw atLine(ins, e, `--mount from=${from.from}`);
+    });
   if (!ctx.context.dir) throw errorAt(ins, '--mount=type=bind needs a build context');
   return { dir: ctx.context.dir, id: 'context' };
 }
