@@ -2,16 +2,37 @@
 // paths are confined to the root (a leading `/` or `..` cannot leave it, and symlinks on the way
 // are resolved as if the root were `/`, so a link pointing out of the context finds nothing),
 // wildcards follow Go's filepath.Match per path segment, and .dockerignore'd paths are invisible.
+// What was selected is read later through openSelected/readlinkSelected: below the root, no
+// symlink followed, and only the inode selected (a path swapped for a symlink or another file in
+// between is a ChangedError, never a read of something else).
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
+import { SafeTree, identityOf, openBeneath } from '../../shared/tar/safe-tree.js';
 
 /** One file-system object found under a source. */
 export interface FoundEntry {
+  /** The root it was selected in (abs is root/rel). */
+  root: string;
   /** Path relative to the root (`a/b`). */
   rel: string;
   abs: string;
   stat: Stats;
+}
+
+/** An fd open for reading on a selected regular file, if it is still the inode selected. */
+export function openSelected(f: FoundEntry): number {
+  return openBeneath(f.root, f.rel, identityOf(f.stat));
+}
+
+/** The target of a selected symlink, read without following any link below the root. */
+export function readlinkSelected(f: FoundEntry): string {
+  const tree = new SafeTree(f.root);
+  try {
+    return tree.readlink(f.rel);
+  } finally {
+    tree.close();
+  }
 }
 
 export interface SourceMatch {
@@ -59,10 +80,10 @@ export async function resolveInRoot(
       continue;
     }
     stack.push(c);
-    if (queue.length === 0) return { rel: cand, abs, stat: st };
+    if (queue.length === 0) return { root, rel: cand, abs, stat: st };
   }
   const st = await lstat(root);
-  return { rel: stack.join('/'), abs: join(root, stack.join('/')), stat: st };
+  return { root, rel: stack.join('/'), abs: join(root, stack.join('/')), stat: st };
 }
 
 /** Go filepath.Match as a RegExp over a whole `/`-separated path. */
@@ -112,7 +133,7 @@ export async function walkBelow(
       const childAbs = join(abs, name);
       const st = lstatSync(childAbs);
       const skip = ignored(childRel);
-      if (!skip) out.push({ rel: childRel, abs: childAbs, stat: st });
+      if (!skip) out.push({ root: dir.root, rel: childRel, abs: childAbs, stat: st });
       if (st.isDirectory() && (!skip || descendIgnored)) visit(childRel, childAbs);
     }
   };

@@ -26,7 +26,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
-import { walkBelow, type FoundEntry } from '../context/select.js';
+import { readlinkSelected, walkBelow, type FoundEntry } from '../context/select.js';
 import type { FileDigester } from './file-digests.js';
 import { trackTemp } from './interrupt.js';
 
@@ -90,9 +90,9 @@ export async function bindContentKey(
   for (const e of [src, ...below]) {
     const st = e.stat;
     const content = st.isFile()
-      ? await digester.digest(e.abs, st)
+      ? await digester.digest(e.abs, st, e.root)
       : st.isSymbolicLink()
-        ? readlinkSync(e.abs)
+        ? readlinkSelected(e)
         : '';
     const rel = e === src ? '.' : e.rel.slice(src.rel ? src.rel.length + 1 : 0);
     h.update(`${rel}\0${st.mode.toString(8)}\0${st.uid}:${st.gid}\0${content}\n`);

@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { LayerEntry } from '../../shared/tar/layer-writer.js';
 import type { Stats } from 'node:fs';
-import type { FoundEntry, SourceMatch } from '../context/select.js';
+import { readlinkSelected, type FoundEntry, type SourceMatch } from '../context/select.js';
+import { identityOf } from '../../shared/tar/safe-tree.js';
 import type { FileDigester } from './file-digests.js';
 import { withParents } from './layer-parents.js';
 import { FILE_LIST_CAP } from '../cache/build-cache.js';
@@ -55,7 +56,6 @@ export async function planCopy(
   heredocs: { name: string; content: string }[],
   t: CopyTarget,
   digester: FileDigester,
-  readlink: (abs: string) => Promise<string>,
 ): Promise<PlannedCopy> {
   // Later sources overwrite earlier ones at the same path, as copying one after another does.
   const placed = new Map<string, Placed>();
@@ -63,7 +63,7 @@ export async function planCopy(
     placed.delete(entry.path);
     placed.set(entry.path, { entry, source });
   };
-  const fileStats = new Map<string, FoundEntry['stat']>();
+  const fileStats = new Map<string, FoundEntry>();
   const destIsDir = t.dest.endsWith('/') || t.multiple || (await t.isDir(t.dest));
   const dest = posix.resolve('/', t.dest);
   const mk = async (
@@ -84,8 +84,13 @@ export async function planCopy(
       mtime: type === 'dir' && !archive ? t.now : Math.floor(f.stat.mtimeMs / 1000),
     };
     if (type === 'file' && f.stat.nlink > 1) e.inode = `${source}:${f.stat.dev}:${f.stat.ino}`;
-    if (type === 'symlink') e.linkname = await readlink(f.abs);
-    else if (type === 'file') fileStats.set((e.source = f.abs), f.stat);
+    if (type === 'symlink') e.linkname = readlinkSelected(f);
+    else if (type === 'file') {
+      // read (digest and layer) only as selected: below its root, the same inode
+      fileStats.set((e.source = f.abs), f);
+      e.sourceRoot = f.root;
+      e.sourceIdentity = identityOf(f.stat);
+    }
     return e;
   };
   for (const [i, m] of matches.entries()) {
@@ -147,7 +152,7 @@ function touchChangedDirs(placed: Map<string, Placed>, now: number): void {
 async function contentKey(
   entries: LayerEntry[],
   digester: FileDigester,
-  fileStats: ReadonlyMap<string, FoundEntry['stat']>,
+  fileStats: ReadonlyMap<string, FoundEntry>,
 ): Promise<{ contentKey: string; files: Record<string, string> }> {
   const h = createHash('sha256');
   const files: Record<string, string> = {};
@@ -169,7 +174,7 @@ async function contentOf(
   e: LayerEntry,
   firstOfInode: Map<string, string>,
   digester: FileDigester,
-  fileStats: ReadonlyMap<string, FoundEntry['stat']>,
+  fileStats: ReadonlyMap<string, FoundEntry>,
 ): Promise<string> {
   if (e.inode) {
     const first = firstOfInode.get(e.inode);
@@ -177,6 +182,9 @@ async function contentOf(
     firstOfInode.set(e.inode, e.path);
   }
   if (Buffer.isBuffer(e.source)) return createHash('sha256').update(e.source).digest('hex');
-  if (typeof e.source === 'string') return digester.digest(e.source, fileStats.get(e.source));
+  if (typeof e.source === 'string') {
+    const f = fileStats.get(e.source);
+    return digester.digest(e.source, f?.stat, f?.root);
+  }
   return '';
 }

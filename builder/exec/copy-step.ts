@@ -2,13 +2,13 @@
 // context (or a stage/image view for --from), fetches ADD URLs (with --checksum), and unpacks
 // local ADD archives through the hardened extractor (entries climbing out with `..` are refused,
 // symlinks cannot redirect writes). The layer itself is written by layer-output.ts.
-import { mkdtemp, open, readlink, rm, utimes } from 'node:fs/promises';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, utimes } from 'node:fs/promises';
+import { closeSync, createReadStream, createWriteStream, readSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { join, posix } from 'node:path';
 import { DigestingStream } from '../../shared/digest.js';
 import { BuildStepError, errorAt, type SourceLocation } from '../errors.js';
-import { selectSource, type SourceMatch } from '../context/select.js';
+import { openSelected, selectSource, type SourceMatch } from '../context/select.js';
 import type { ExpandedStep } from '../plan/expand.js';
 import { planCopy, type PlannedCopy } from './copy-plan.js';
 import { trackTemp } from './interrupt.js';
@@ -74,13 +74,21 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
           'the source is missing from the build context or excluded by .dockerignore',
         );
       for (const m of found) {
-        if (step.add && m.root.stat.isFile() && (await isArchive(m.root.abs))) {
+        // an archive is read as selected: below the root, the same inode (select.ts)
+        const fd = step.add && m.root.stat.isFile() ? openSelected(m.root) : undefined;
+        if (fd === undefined || !isArchive(fd)) {
+          if (fd !== undefined) closeSync(fd);
+          matches.push(m);
+          continue;
+        }
+        const archive = createReadStream(m.root.abs, { fd, start: 0 });
+        const named = new Set<string>();
+        try {
           if (c.cacheOnly) needsNamespace(c.cacheOnly, 'unpacking an ADD archive');
           const dir = trackTemp(await mkdtemp(join(c.tmpDir, 'untar-')));
           temps.push(dir);
           const { extractLayer } = await import('../../shared/tar/extract.js');
-          const named = new Set<string>();
-          await extractLayer(createReadStream(m.root.abs), dir, {
+          await extractLayer(archive, dir, {
             whiteouts: 'apply',
             onEntry: (p) => named.add(p),
           }).catch((e: Error) => {
@@ -92,7 +100,9 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
           });
           const inner = await selectSource(dir, '/', () => false);
           matches.push(...inner.map((x) => ({ ...x, keepOwners: !step.chown, archive: named })));
-        } else matches.push(m);
+        } finally {
+          archive.destroy(); // closes fd (already closed when the archive was read to its end)
+        }
       }
     }
     const multiple =
@@ -113,7 +123,6 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
         now: c.now,
       },
       c.digester,
-      (abs) => readlink(abs),
     );
     return { ...planned, temps };
   } catch (e) {
@@ -122,17 +131,13 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
   }
 }
 
-async function isArchive(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(buf, 0, 512, 0);
-    if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return true;
-    if (bytesRead >= 4 && buf.readUInt32BE(0) === 0x28b52ffd) return true;
-    return bytesRead >= 262 && buf.toString('latin1', 257, 262) === 'ustar';
-  } finally {
-    await fh.close();
-  }
+/** Whether the file open on fd starts like a tar, gzip or zstd archive (fd stays open). */
+function isArchive(fd: number): boolean {
+  const buf = Buffer.alloc(512);
+  const bytesRead = readSync(fd, buf, 0, 512, 0);
+  if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return true;
+  if (bytesRead >= 4 && buf.readUInt32BE(0) === 0x28b52ffd) return true;
+  return bytesRead >= 262 && buf.toString('latin1', 257, 262) === 'ustar';
 }
 
 /**

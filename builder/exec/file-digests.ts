@@ -1,14 +1,21 @@
 // Content digests of context files for COPY cache keys, remembered across builds by
 // (path, inode, size, mtime, ctime) so a cache-hit rebuild does not re-read unchanged files
 // (BuildKit keeps a similar content-hash cache). The table is a JSON file in the build cache.
+// A file is read only if it is still the inode its stat names, reached below `root` without
+// following a symlink (shared/tar/safe-tree.ts): a context that swaps a directory or the file for
+// a link between selection and digest gets a ChangedError, not a digest of a host file.
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync, type Stats } from 'node:fs';
+import { createReadStream, lstatSync, type Stats } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, relative } from 'node:path';
+import { identityOf, openBeneath, openNoFollow } from '../../shared/tar/safe-tree.js';
 
 export interface FileDigester {
-  /** sha256 hex of the file's content; `known` is its stat when the caller already has it. */
-  digest(abs: string, known?: Stats): Promise<string>;
+  /**
+   * sha256 hex of the file's content; `known` is its lstat when the caller already has it,
+   * `root` the tree it was selected in (no symlink below it is followed to read it).
+   */
+  digest(abs: string, known?: Stats, root?: string): Promise<string>;
   /** Persists what was learnt (no-op when nothing changed). */
   save(): Promise<void>;
 }
@@ -36,13 +43,15 @@ export async function openFileDigester(
   }
   let dirty = false;
   return {
-    async digest(abs, known) {
-      const st = known ?? statSync(abs); // sync: one cheap call, no thread-pool round trip
+    async digest(abs, known, root) {
+      const st = known ?? lstatSync(abs); // sync: one cheap call, no thread-pool round trip
       const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
       const row = table.get(abs);
       if (row && row[0] === stamp) return row[1];
+      const id = identityOf(st);
+      const fd = root ? openBeneath(root, relative(root, abs), id) : openNoFollow(abs, id);
       const h = createHash('sha256');
-      for await (const chunk of createReadStream(abs)) h.update(chunk as Buffer);
+      for await (const chunk of createReadStream(abs, { fd })) h.update(chunk as Buffer);
       const d = h.digest('hex');
       table.set(abs, [stamp, d]);
       dirty = true;

@@ -39,6 +39,17 @@ export function identityOf(st: { dev: bigint | number; ino: bigint | number }): 
   return `${st.dev}:${st.ino}`;
 }
 
+/**
+ * Whether st is the inode `identity` names; an identity made from number stats (fs.Stats, whose
+ * dev and ino are doubles: exact below 2^53) matches the same rounding of the exact values.
+ */
+function sameIdentity(st: BigIntStats, identity: string): boolean {
+  return (
+    identityOf(st) === identity ||
+    identityOf({ dev: Number(st.dev), ino: Number(st.ino) }) === identity
+  );
+}
+
 const CHANGED_CODES = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'EINVAL', 'ENXIO']);
 
 /** A root and a cache of the directory fds leading to the last directory used. */
@@ -108,7 +119,7 @@ export class SafeTree {
     const pathFd = this.guard(rel, () => openSync(fdPath(parent, name), FILE_PATH_FLAGS));
     try {
       const st = fstatSync(pathFd, { bigint: true });
-      if (!st.isFile() || (identity !== undefined && identityOf(st) !== identity)) {
+      if (!st.isFile() || (identity !== undefined && !sameIdentity(st, identity))) {
         throw new ChangedError(this.root, rel);
       }
       return openSync(fdPath(pathFd), constants.O_RDONLY | constants.O_NOCTTY);

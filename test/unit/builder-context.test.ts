@@ -3,7 +3,8 @@
 // and the content key (changes with content and mode, not with mtimes).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, utimes, writeFile, readlink, chmod } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile, chmod } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import type { Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { cleanRel, globRegex, resolveInRoot, selectSource } from '../../builder/
 import { planCopy, type CopyTarget } from '../../builder/exec/copy-plan.js';
 import { openFileDigester } from '../../builder/exec/file-digests.js';
 import { FILE_LIST_CAP } from '../../builder/cache/build-cache.js';
+import { writeLayerFromEntries } from '../../shared/tar/layer-writer.js';
 import { RootfsView, resolveChown } from '../../builder/exec/rootfs-view.js';
 
 let dir: string;
@@ -83,7 +85,7 @@ test('globs match per segment like filepath.Match', async () => {
 test('directory semantics: contents of a dir, file to file, several sources into dir/', async () => {
   const d = await openFileDigester();
   const srcDir = await selectSource(dir, 'src', none);
-  const p1 = await planCopy(srcDir, [], target(), d, readlink);
+  const p1 = await planCopy(srcDir, [], target(), d);
   assert.deepEqual(p1.entries.map((e) => e.path).sort(), [
     'app',
     'app/sub',
@@ -92,15 +94,13 @@ test('directory semantics: contents of a dir, file to file, several sources into
   ]);
   const file = await selectSource(dir, 'a.txt', none);
   assert.deepEqual(
-    (await planCopy(file, [], target({ dest: '/app/renamed' }), d, readlink)).entries
+    (await planCopy(file, [], target({ dest: '/app/renamed' }), d)).entries
       .map((e) => e.path)
       .sort(),
     ['app', 'app/renamed'],
   );
   assert.deepEqual(
-    (await planCopy(file, [], target({ dest: '/existing' }), d, readlink)).entries.map(
-      (e) => e.path,
-    ),
+    (await planCopy(file, [], target({ dest: '/existing' }), d)).entries.map((e) => e.path),
     ['existing/a.txt', 'existing'],
   );
   const two = await selectSource(dir, '*.txt', none);
@@ -109,7 +109,6 @@ test('directory semantics: contents of a dir, file to file, several sources into
     [],
     target({ dest: '/d/', multiple: true, uid: 5, gid: 6, chmod: 0o600 }),
     d,
-    readlink,
   );
   const files = p3.entries.filter((e) => e.type === 'file');
   assert.deepEqual(
@@ -119,20 +118,14 @@ test('directory semantics: contents of a dir, file to file, several sources into
       ['d/b.txt', 5, 6, 0o600],
     ],
   );
-  const h = await planCopy(
-    [],
-    [{ name: 'EOF', content: 'hi\n' }],
-    target({ dest: '/h.txt' }),
-    d,
-    readlink,
-  );
+  const h = await planCopy([], [{ name: 'EOF', content: 'hi\n' }], target({ dest: '/h.txt' }), d);
   assert.equal(String(h.entries.find((e) => e.path === 'h.txt')?.source), 'hi\n');
 });
 
 test('content key: same for new mtimes, different for content or mode', async () => {
   const d = await openFileDigester();
   const key = async () =>
-    (await planCopy(await selectSource(dir, 'src', none), [], target(), d, readlink)).contentKey;
+    (await planCopy(await selectSource(dir, 'src', none), [], target(), d)).contentKey;
   const k1 = await key();
   await utimes(join(dir, 'src/x.ts'), new Date(2001, 1, 1), new Date(2001, 1, 1));
   assert.equal(await key(), k1);
@@ -190,15 +183,14 @@ test('COPY of a big tree: one stat per file (the walk one), every file in the ke
     let withStat = 0;
     let calls = 0;
     const counting = {
-      digest: async (abs: string, known?: Stats) => {
+      digest: async (abs: string, known?: Stats, root?: string) => {
         calls++;
         if (known?.isFile()) withStat++;
-        return inner.digest(abs, known);
+        return inner.digest(abs, known, root);
       },
       save: () => inner.save(),
     };
-    const plan = async () =>
-      planCopy(await selectSource(big, '.', none), [], target(), counting, readlink);
+    const plan = async () => planCopy(await selectSource(big, '.', none), [], target(), counting);
     const first = await plan();
     assert.equal(calls, n);
     assert.equal(withStat, n, 'the digester gets the stat the walk already made');
@@ -208,5 +200,68 @@ test('COPY of a big tree: one stat per file (the walk one), every file in the ke
     assert.notEqual((await plan()).contentKey, first.contentKey);
   } finally {
     await rm(big, { recursive: true, force: true });
+  }
+});
+
+test('sources swapped after selection (a parent or the file for a symlink, or another file): nothing else is read', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'builder-swap-'));
+  const ctx = join(base, 'ctx');
+  const outside = join(base, 'outside');
+  await mkdir(join(outside, 'sub'), { recursive: true });
+  await writeFile(join(outside, 'f'), 'SECRET\n');
+  await writeFile(join(outside, 'sub/f'), 'SECRET\n');
+  const swaps: Record<string, () => Promise<void>> = {
+    'a parent directory for a symlink out': async () => {
+      await rename(join(ctx, 'sub'), join(ctx, 'sub.orig'));
+      await symlink(join(outside, 'sub'), join(ctx, 'sub'));
+    },
+    'the file for a symlink out': async () => {
+      await rm(join(ctx, 'sub/f'));
+      await symlink(join(outside, 'f'), join(ctx, 'sub/f'));
+    },
+    'the file for another file': async () => {
+      await writeFile(join(ctx, 'sub/f.new'), 'SECRET\n');
+      await rename(join(ctx, 'sub/f.new'), join(ctx, 'sub/f'));
+    },
+  };
+  const fresh = async () => {
+    await rm(ctx, { recursive: true, force: true });
+    await mkdir(join(ctx, 'sub'), { recursive: true });
+    await writeFile(join(ctx, 'sub/f'), 'inside\n');
+  };
+  try {
+    for (const [what, swap] of Object.entries(swaps)) {
+      for (const src of ['sub/f', 'sub', 'su*/f']) {
+        // the content digest (cache key), after the swap
+        await fresh();
+        const selected = await selectSource(ctx, src, none);
+        await swap();
+        const d = await openFileDigester();
+        await assert.rejects(
+          planCopy(selected, [], target(), d),
+          /changed while it was being read/,
+          `${what}, COPY ${src}: digest`,
+        );
+        // the copy itself, planned before the swap and written after it
+        await fresh();
+        const planned = await planCopy(await selectSource(ctx, src, none), [], target(), d);
+        await swap();
+        const chunks: Buffer[] = [];
+        const out = new Writable({
+          write(c: Buffer, _e, cb) {
+            chunks.push(c);
+            cb();
+          },
+        });
+        await assert.rejects(
+          writeLayerFromEntries(planned.entries, out, { compression: 'none' }),
+          /changed while it was being read/,
+          `${what}, COPY ${src}: copy`,
+        );
+        assert.ok(!Buffer.concat(chunks).includes('SECRET'), `${what}, COPY ${src}: nothing read`);
+      }
+    }
+  } finally {
+    await rm(base, { recursive: true, force: true });
   }
 });
