@@ -141,6 +141,43 @@ export async function walkBelow(
   return Promise.resolve(out);
 }
 
+/**
+ * A wildcard source as BuildKit (fsutil) resolves it: the segments before the first wildcard are
+ * resolved inside the root (symlinks followed, chroot semantics: `link/*.txt` with `link -> /sub`
+ * lists <root>/sub); the rest are matched per segment, descending only through real directories.
+ */
+async function globInRoot(
+  root: string,
+  rel: string,
+  ignored: (rel: string) => boolean,
+): Promise<FoundEntry[]> {
+  const segments = rel.split('/');
+  const first = segments.findIndex(hasWildcard);
+  const base = await resolveInRoot(root, segments.slice(0, first).join('/'));
+  if (!base?.stat.isDirectory()) return [];
+  const re = globRegex(segments.slice(first).join('/'));
+  const depth = segments.length - first;
+  const found: FoundEntry[] = [];
+  const scan = async (dir: string, level: number): Promise<void> => {
+    const names = await readdir(join(base.abs, dir)).catch(() => [] as string[]);
+    for (const name of names.sort()) {
+      const sub = dir ? `${dir}/${name}` : name;
+      const r = base.rel ? `${base.rel}/${sub}` : sub;
+      if (level === depth) {
+        if (re.test(sub) && !ignored(r)) {
+          const f = await resolveInRoot(root, r);
+          if (f) found.push(f);
+        }
+      } else {
+        const st = await lstat(join(root, r)).catch(() => undefined);
+        if (st?.isDirectory()) await scan(sub, level + 1);
+      }
+    }
+  };
+  await scan('', 1);
+  return found;
+}
+
 /** Finds what one source pattern selects under root. Empty when nothing matches. */
 export async function selectSource(
   root: string,
@@ -151,25 +188,7 @@ export async function selectSource(
   const rel = cleanRel(src);
   let roots: FoundEntry[];
   if (hasWildcard(rel)) {
-    const re = globRegex(rel);
-    const depth = rel.split('/').length;
-    roots = [];
-    const scan = async (d: string, level: number): Promise<void> => {
-      const names = await readdir(join(root, d)).catch(() => [] as string[]);
-      for (const name of names.sort()) {
-        const r = d ? `${d}/${name}` : name;
-        if (level === depth) {
-          if (re.test(r) && !ignored(r)) {
-            const f = await resolveInRoot(root, r);
-            if (f) roots.push(f);
-          }
-        } else {
-          const st = await lstat(join(root, r)).catch(() => undefined);
-          if (st?.isDirectory()) await scan(r, level + 1);
-        }
-      }
-    };
-    await scan('', 1);
+    roots = await globInRoot(root, rel, ignored);
   } else {
     const f = rel !== '' && ignored(rel) ? undefined : await resolveInRoot(root, rel);
     roots = f ? [f] : [];

@@ -1,11 +1,12 @@
 // tsbuild with hostile inputs it reads from (the threats builder-behaviour.test.ts does not
-// cover): an image used by COPY --from or RUN --mount from= is unpacked within the same limits
-// as a base image (TSDOCK_MAX_IMAGE_SIZE...), refused in one line that says how to raise them,
-// leaving nothing behind.
+// cover): symlinks in a build context resolve inside it exactly as docker's BuildKit resolves
+// them (an absolute link as if the context were `/`, parents of globs too); an image used by
+// COPY --from or RUN --mount from= is unpacked within the same limits as a base image
+// (TSDOCK_MAX_IMAGE_SIZE...), refused in one line that says how to raise them, leaving nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentStore } from '../../shared/store/content-store.js';
@@ -21,6 +22,8 @@ import {
   writeContext,
   type BuildRoot,
 } from '../helpers/builder-run.js';
+import { startBuildKit } from '../helpers/buildkit.js';
+import { peerUnavailable } from '../helpers/peers.js';
 
 const MiB = 1024 * 1024;
 let br: BuildRoot;
@@ -84,5 +87,70 @@ test('COPY --from / RUN --mount from= an image: the per-image unpack limit appli
     assert.equal(readFileSync(join(u.rootfs, 'n'), 'utf8'), `${6 * MiB} /m/b\n`);
   } finally {
     await u.close();
+  }
+});
+
+/** Files and links under dir (not directories): `path=content` or `path->target`. */
+function listing(dir: string, rel = ''): string[] {
+  return readdirSync(join(dir, rel))
+    .sort()
+    .flatMap((name) => {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(dir, r));
+      if (st.isDirectory()) return listing(dir, r);
+      if (st.isSymbolicLink()) return [`${r}->${readlinkSync(join(dir, r))}`];
+      return [`${r}=${readFileSync(join(dir, r), 'utf8').trim()}`];
+    });
+}
+
+test('symlinks in the context resolve inside it as docker BuildKit resolves them', async (t) => {
+  const bk = await startBuildKit();
+  if ('reason' in bk) return peerUnavailable(t, bk.reason);
+  try {
+    const base = await mkdtemp(join(work, 'links-'));
+    const ctx = join(base, 'ctx');
+    await mkdir(join(ctx, 'real'), { recursive: true });
+    await mkdir(join(ctx, 'etc'));
+    await mkdir(join(base, 'outside'));
+    await writeFile(join(base, 'outside/s.txt'), 'SECRET\n');
+    await writeFile(join(ctx, 'real/s.txt'), 'in-real\n');
+    await writeFile(join(ctx, 'etc/passwd'), 'context-passwd\n');
+    await symlink('/etc', join(ctx, 'host-etc')); // <ctx>/etc
+    await symlink('../outside', join(ctx, 'rel-out')); // <ctx>/outside: missing
+    await symlink('/real', join(ctx, 'abs-in')); // <ctx>/real
+    await symlink('../../../../../../../etc/passwd', join(ctx, 'up-passwd')); // <ctx>/etc/passwd
+    const cases = [
+      'COPY host-etc/passwd /x',
+      'COPY host-etc/pass* /x/',
+      'COPY up-passwd /x',
+      'COPY rel-out/s.txt /x',
+      'COPY rel-out/*.txt /x/',
+      'COPY abs-in/s.txt /x',
+      'COPY abs-in/*.txt /x/',
+      'COPY abs-in /x/',
+      'COPY r*/s.txt /x/', // real/ matches; rel-out is a link: not descended
+      // (not `*/s.txt`: BuildKit's context sender fails on up-passwd/s.txt, ENOTDIR)
+      'COPY . /x/',
+    ];
+    for (const [i, copy] of cases.entries()) {
+      await writeFile(join(ctx, 'Dockerfile'), `FROM scratch\n${copy}\n`);
+      let theirs: string[] | string;
+      try {
+        theirs = listing(bk.exportFs([], ctx, base)).filter((p) => !p.startsWith('x/Dockerfile'));
+      } catch {
+        theirs = 'fails';
+      }
+      const res = tsbuild(br, ['-t', `links:${i}`, ctx]);
+      let ours: string[] | string = 'fails';
+      if (res.status === 0) {
+        const u = await unpack(br, fullRef(`links:${i}`));
+        ours = listing(u.rootfs).filter((p) => !p.startsWith('x/Dockerfile'));
+        await u.close();
+      }
+      assert.deepEqual(ours, theirs, `${copy}: ${res.stderr}`);
+      assert.ok(!JSON.stringify(ours).includes('SECRET'));
+    }
+  } finally {
+    await bk.close();
   }
 });

@@ -66,6 +66,28 @@ test('paths are confined and symlinks resolve inside the root', async () => {
   assert.deepEqual(await selectSource(dir, '../../../etc/passwd', none), []);
 });
 
+test('a symlinked parent resolves inside the root, globs too (as BuildKit: see builder-hostile)', async () => {
+  const ctx = await mkdtemp(join(tmpdir(), 'builder-links-'));
+  try {
+    await mkdir(join(ctx, 'real'));
+    await writeFile(join(ctx, 'real/s.txt'), 'in\n');
+    await symlink('/etc', join(ctx, 'host-etc')); // means <ctx>/etc: not there
+    await symlink('/real', join(ctx, 'abs-in')); // means <ctx>/real
+    await symlink('../../../real', join(ctx, 'up')); // cannot climb out: <ctx>/real
+    const rels = async (src: string) =>
+      (await selectSource(ctx, src, none)).map((m) => [m.root.rel, m.root.abs]);
+    for (const src of ['host-etc/passwd', 'host-etc/pass*', 'host-etc/*'])
+      assert.deepEqual(await rels(src), [], src);
+    for (const src of ['abs-in/s.txt', 'abs-in/*.txt', 'up/s.txt', 'up/s*', 'abs-in/../real/*'])
+      assert.deepEqual(await rels(src), [['real/s.txt', join(ctx, 'real/s.txt')]], src);
+    // a wildcard segment does not descend through a link (BuildKit: a*/s.txt finds nothing)
+    assert.deepEqual(await rels('a*/s.txt'), []);
+    assert.deepEqual(await rels('*/s.txt'), [['real/s.txt', join(ctx, 'real/s.txt')]]);
+  } finally {
+    await rm(ctx, { recursive: true, force: true });
+  }
+});
+
 test('globs match per segment like filepath.Match', async () => {
   assert.ok(globRegex('*.txt').test('a.txt'));
   assert.ok(!globRegex('*.txt').test('src/a.txt'));
