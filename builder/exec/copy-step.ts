@@ -7,6 +7,7 @@ import { closeSync, createReadStream, createWriteStream, readSync } from 'node:f
 import { pipeline } from 'node:stream/promises';
 import { join, posix } from 'node:path';
 import { DigestingStream } from '../../shared/digest.js';
+import { ChangedError } from '../../shared/tar/safe-tree.js';
 import { BuildStepError, errorAt, type SourceLocation } from '../errors.js';
 import { openSelected, selectSource, type SourceMatch } from '../context/select.js';
 import type { ExpandedStep } from '../plan/expand.js';
@@ -127,8 +128,19 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
     return { ...planned, temps };
   } catch (e) {
     await Promise.all(temps.map((t) => rm(t, { recursive: true, force: true })));
-    throw e;
+    throw sourceChangedAt(loc, e);
   }
+}
+
+/** A source that changed between selection and read, as a step error (others unchanged). */
+export function sourceChangedAt(loc: SourceLocation, e: unknown): unknown {
+  if (!(e instanceof ChangedError)) return e;
+  return new BuildStepError(
+    loc.file,
+    loc.line,
+    e.message,
+    'nothing else was read in its place; keep the build context still while it builds, and retry',
+  );
 }
 
 /** Whether the file open on fd starts like a tar, gzip or zstd archive (fd stays open). */

@@ -25,7 +25,7 @@ import { basePlatformWarning } from '../plan/platforms.js';
 import { ignoreMatcher } from '../context/build-context.js';
 import type { StepLog } from '../progress.js';
 import { loadBaseImage, unpackLayers } from './base-image.js';
-import { prepareCopy } from './copy-step.js';
+import { prepareCopy, sourceChangedAt } from './copy-step.js';
 import type { ExecContext, PreparedStep, StageResult, StageState } from './exec-context.js';
 import { layerFromEntries } from './layer-output.js';
 import { needsNamespace } from './namespace-probe.js';
@@ -328,7 +328,12 @@ export class StageBuilder implements StageState {
         format: '3',
       },
       files: res.files,
-      produce: () => layerFromEntries(this.ctx.env.store, res.entries, this.ctx.layerOptions),
+      produce: () =>
+        layerFromEntries(this.ctx.env.store, res.entries, this.ctx.layerOptions).catch(
+          (e: unknown) => {
+            throw sourceChangedAt(ins, e);
+          },
+        ),
       dispose: async () => {
         await Promise.all(res.temps.map((t) => rm(t, { recursive: true, force: true })));
       },

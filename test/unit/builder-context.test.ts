@@ -14,6 +14,7 @@ import { planCopy, type CopyTarget } from '../../builder/exec/copy-plan.js';
 import { openFileDigester } from '../../builder/exec/file-digests.js';
 import { FILE_LIST_CAP } from '../../builder/cache/build-cache.js';
 import { writeLayerFromEntries } from '../../shared/tar/layer-writer.js';
+import { prepareCopy } from '../../builder/exec/copy-step.js';
 import { RootfsView, resolveChown } from '../../builder/exec/rootfs-view.js';
 
 let dir: string;
@@ -283,6 +284,46 @@ test('sources swapped after selection (a parent or the file for a symlink, or an
         assert.ok(!Buffer.concat(chunks).includes('SECRET'), `${what}, COPY ${src}: nothing read`);
       }
     }
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});
+
+test('a COPY source changed while it is read fails the step on its Dockerfile line', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'builder-changed-'));
+  try {
+    const ctx = join(base, 'ctx');
+    await mkdir(join(ctx, 'sub'), { recursive: true });
+    await mkdir(join(base, 'layer'));
+    await writeFile(join(ctx, 'sub/f'), 'inside\n');
+    await writeFile(join(base, 'f'), 'SECRET\n');
+    const inner = await openFileDigester();
+    // the context's file becomes a link out just before its content is read
+    const swapping = {
+      digest: async (abs: string, known?: Stats, root?: string) => {
+        await rm(join(ctx, 'sub/f'));
+        await symlink(join(base, 'f'), join(ctx, 'sub/f'));
+        return inner.digest(abs, known, root);
+      },
+      save: () => inner.save(),
+    };
+    await assert.rejects(
+      prepareCopy({
+        step: { kind: 'copy', add: false, sources: [{ path: 'sub' }], dest: '/x/' },
+        loc: { file: 'Dockerfile', line: 3, original: 'COPY sub /x/' },
+        sourceRoot: ctx,
+        isIgnored: none,
+        descendIgnored: false,
+        workdir: '/',
+        uid: 0,
+        gid: 0,
+        view: new RootfsView([join(base, 'layer')]),
+        digester: swapping,
+        tmpDir: base,
+        now: 0,
+      }),
+      /Dockerfile:3: "sub\/f" under .* changed while it was being read$/,
+    );
   } finally {
     await rm(base, { recursive: true, force: true });
   }
