@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, type Stats } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
-import { identityOf, openBeneath, openNoFollow } from '../../shared/tar/safe-tree.js';
+import { SafeTree, identityOf, openNoFollow } from '../../shared/tar/safe-tree.js';
 
 export interface FileDigester {
   /**
@@ -16,7 +16,7 @@ export interface FileDigester {
    * `root` the tree it was selected in (no symlink below it is followed to read it).
    */
   digest(abs: string, known?: Stats, root?: string): Promise<string>;
-  /** Persists what was learnt (no-op when nothing changed). */
+  /** Persists what was learnt (no-op when nothing changed) and closes the trees it read. */
   save(): Promise<void>;
 }
 
@@ -42,6 +42,13 @@ export async function openFileDigester(
     }
   }
   let dirty = false;
+  // one tree per root: its directory fds are reused from file to file (a walk is sorted)
+  const trees = new Map<string, SafeTree>();
+  const openIn = (root: string, abs: string, id: string): number => {
+    let tree = trees.get(root);
+    if (!tree) trees.set(root, (tree = new SafeTree(root)));
+    return tree.openFile(relative(root, abs), id);
+  };
   return {
     async digest(abs, known, root) {
       const st = known ?? lstatSync(abs); // sync: one cheap call, no thread-pool round trip
@@ -49,7 +56,7 @@ export async function openFileDigester(
       const row = table.get(abs);
       if (row && row[0] === stamp) return row[1];
       const id = identityOf(st);
-      const fd = root ? openBeneath(root, relative(root, abs), id) : openNoFollow(abs, id);
+      const fd = root ? openIn(root, abs, id) : openNoFollow(abs, id);
       const h = createHash('sha256');
       for await (const chunk of createReadStream(abs, { fd })) h.update(chunk as Buffer);
       const d = h.digest('hex');
@@ -58,6 +65,8 @@ export async function openFileDigester(
       return d;
     },
     async save() {
+      for (const tree of trees.values()) tree.close();
+      trees.clear();
       if (!tablePath || !dirty) return;
       await mkdir(dirname(tablePath), { recursive: true });
       const tmp = `${tablePath}.${process.pid}.tmp`;

@@ -267,7 +267,12 @@ test('sources swapped after selection (a parent or the file for a symlink, or an
         );
         // the copy itself, planned before the swap and written after it
         await fresh();
-        const planned = await planCopy(await selectSource(ctx, src, none), [], target(), d);
+        const planned = await planCopy(
+          await selectSource(ctx, src, none),
+          [],
+          target(),
+          await openFileDigester(), // one per build: its trees hold the context it read
+        );
         await swap();
         const chunks: Buffer[] = [];
         const out = new Writable({
