@@ -7,7 +7,7 @@
 // between is a ChangedError, never a read of something else).
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import { SafeTree, identityOf, openBeneath } from '../../shared/tar/safe-tree.js';
 
 /** One file-system object found under a source. */
@@ -55,10 +55,11 @@ export function cleanRel(p: string): string {
 
 /** Resolves `rel` inside `root` following symlinks with chroot semantics; undefined if missing. */
 export async function resolveInRoot(
-  root: string,
+  rootGiven: string,
   rel: string,
   followLast = true,
 ): Promise<FoundEntry | undefined> {
+  const root = resolve(rootGiven); // normalized: every abs is root/rel, as readers check
   const queue = rel.split('/').filter((c) => c !== '' && c !== '.');
   const stack: string[] = [];
   let hops = 0;
