@@ -3,12 +3,19 @@
 // whether it exists, its NAT rules); `rm` takes the bridge and its iptables rules down, which
 // otherwise stay, like docker0, once the first container or RUN made them.
 import { runCommand } from '../shared/cli.js';
+import { TsdockError } from '../shared/errors.js';
 import { tsnetworkCommand } from './commands/tsnetwork.js';
 
 void runCommand(tsnetworkCommand, async ({ values: v, positionals }) => {
   const cmd = positionals[0];
   const net = await import('../runner/network.js');
   if (cmd === 'rm') {
+    const name = positionals[1];
+    if (name !== undefined && name !== net.BRIDGE)
+      throw new TsdockError(
+        `no network "${name}": tsdock has one bridge, ${net.BRIDGE}`,
+        `run "tsnetwork rm ${net.BRIDGE}", or set TSDOCK_BRIDGE=${name} to manage that one`,
+      );
     const { removed } = net.removeBridge({ force: v.force === true });
     process.stdout.write(removed ? `${net.BRIDGE}\n` : '');
     return 0;

@@ -3,12 +3,12 @@ import { defineCommand } from '../../shared/cli.js';
 
 export const tsnetworkCommand = defineCommand({
   name: 'tsnetwork',
-  usage: 'ls | rm',
+  usage: 'ls | rm [NAME]',
   summary: 'Show or remove the bridge of tsrun containers and tsbuild RUN steps.',
-  args: { min: 1, max: 1 },
+  args: { min: 1, max: 2 },
   commands: {
     ls: 'Show the bridge, its subnet and its NAT rules',
-    rm: 'Remove the bridge and its NAT rules (refused while containers use it)',
+    rm: 'Remove the bridge and its NAT rules (refused while containers use it); NAME, when given, must be the bridge',
   },
   flags: {
     force: {
@@ -22,5 +22,7 @@ export const tsnetworkCommand = defineCommand({
   validate: ({ positionals }) => {
     if (positionals[0] !== 'ls' && positionals[0] !== 'rm')
       throw new Error(`unknown command "${positionals[0]}"`);
+    if (positionals.length > 1 && positionals[0] !== 'rm')
+      throw new Error(`"tsnetwork ${positionals[0]}" takes no argument`);
   },
 });

@@ -148,6 +148,7 @@ test('bad flag values and argument counts are refused before any work', async ()
     ['tsregistry', ['gc', '--grace', 'soon'], /"--grace" flag/],
     ['tsregistry', ['user', 'rename', 'x'], /unknown user command "rename"/],
     ['tsnetwork', ['up'], /unknown command "up"/],
+    ['tsnetwork', ['ls', 'x'], /"tsnetwork ls" takes no argument/],
     ['tsdock', ['completion', 'fish'], /unknown shell "fish"/],
     ['tsexec', ['c1'], /"tsexec" requires at least 2 arguments/],
     ['tscommit', ['c1'], /requires exactly 2 arguments/],

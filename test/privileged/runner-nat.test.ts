@@ -87,6 +87,12 @@ test('tsnetwork ls shows the bridge; rm refuses while something is plugged in', 
     const rm = cli(['rm']);
     assert.equal(rm.status, 125);
     assert.match(rm.stderr, /is in use by 1 container network interface/);
+    const named = cli(['rm', BRIDGE]); // docker users name the network
+    assert.equal(named.status, 125);
+    assert.match(named.stderr, /is in use by 1 container network interface/);
+    const other = cli(['rm', 'nosuchnet']);
+    assert.equal(other.status, 125);
+    assert.match(other.stderr, /no network "nosuchnet": tsdock has one bridge/);
     assert.ok(existsSync(`/sys/class/net/${BRIDGE}`));
   } finally {
     spawnSync('ip', ['link', 'del', veth]);
