@@ -101,6 +101,8 @@ export interface Balancer {
 export async function startHaproxy(
   dir: string,
   backends: Array<{ port: number }>,
+  /** The health check's path (the reference registry answers /v2/, not /healthz). */
+  checkPath = '/healthz',
 ): Promise<Balancer> {
   const port = await freePort();
   mkdirSync(dir, { recursive: true });
@@ -124,7 +126,7 @@ export async function startHaproxy(
       '  default_backend replicas',
       'backend replicas',
       '  balance roundrobin',
-      '  option httpchk GET /healthz',
+      `  option httpchk GET ${checkPath}`,
       '  http-check expect status 200',
       // Lenient: on a loaded host /healthz can take seconds; a dead replica is found at once
       // anyway (its connections are refused, and such requests go to another replica).
@@ -139,7 +141,7 @@ export async function startHaproxy(
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/healthz`, () =>
+  await waitFor(`${url}${checkPath}`, () =>
     child.exitCode !== null ? `haproxy exited: ${stderr}` : undefined,
   );
   return {
