@@ -3,9 +3,11 @@
 // same storage. The leading process (the one that took the fetch's lock, ./fetch-files.ts)
 // streams the upstream body, hashed on the way (the stream errors on a digest mismatch), into
 // a file; every client, here or in another worker, tails that file as it grows, at its own
-// pace (memory stays constant however slow a client is). The last byte is held back until the
-// blob is verified and stored, so no client ever receives a complete wrong blob, and a client
-// that has the whole blob finds it cached; a failed or mismatching fetch stores nothing.
+// pace (memory stays constant however slow a client is), through a sendfile(2) helper where
+// the connection allows (../storage/drivers/filesystem/native-send.ts). The last byte is held
+// back until the blob is verified and stored, so no client ever receives a complete wrong
+// blob, and a client that has the whole blob finds it cached; a failed or mismatching fetch
+// stores nothing.
 // Verified bytes become visible only by the (durable) move into the blob's key, then linked.
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -20,6 +22,11 @@ import { proxyFetchDir, uploadDataPath, uploadDir } from '../paths.js';
 import type { Registry } from '../services/registry.js';
 import { FilesystemDriver } from '../storage/drivers/filesystem/filesystem-driver.js';
 import { sendFile } from '../storage/drivers/filesystem/file-io.js';
+import {
+  nativeTarget,
+  sendNative,
+  type NativeTarget,
+} from '../storage/drivers/filesystem/native-send.js';
 import { FetchFiles } from './fetch-files.js';
 import type { ProxyTarget } from './routes.js';
 
@@ -212,8 +219,17 @@ class SharedFetch {
     };
   }
 
-  /** Sends the file as it grows, all but the last byte until the blob is stored. */
+  /** The blob's size once every client may have all of it (it is stored); throws if the fetch failed. */
+  private complete(): number | undefined {
+    const s = this.current();
+    return s.state === 'stored' ? s.size : undefined;
+  }
+
+  /** Sends the file as it grows, all but the last byte until complete(). */
   private async tail(handle: FileHandle, dest: Writable): Promise<void> {
+    const size = this.size;
+    const target = size !== undefined && size > 1 ? nativeTarget(dest, size - 1) : undefined;
+    if (target) return this.tailNative(handle, dest, target, size!);
     let pos = 0;
     for (;;) {
       const written = (await handle.stat()).size;
@@ -223,10 +239,36 @@ class SharedFetch {
         pos = limit;
         continue;
       }
-      const s = this.current();
-      if (s.state === 'stored') {
-        if (pos < s.size) await sendFile(handle, dest, pos, s.size - 1);
+      const full = this.complete();
+      if (full !== undefined) {
+        if (pos < full) await sendFile(handle, dest, pos, full - 1);
         return;
+      }
+      if (dest.destroyed) throw new Error('client went away');
+      await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * The same through one blobsend helper that follows the file as it grows (sendfile(2), no
+   * copy through JavaScript): all but the last byte, stopped if the fetch fails; the last byte
+   * once complete().
+   */
+  private async tailNative(
+    handle: FileHandle,
+    dest: Writable,
+    target: NativeTarget,
+    size: number,
+  ): Promise<void> {
+    const stop = new AbortController();
+    this.done.catch((err: unknown) => stop.abort(err));
+    await sendNative(handle, target, 0, size - 2, { follow: true, stop: stop.signal });
+    for (;;) {
+      const full = this.complete();
+      if (full !== undefined) {
+        if (full !== size)
+          throw new Error(`fetched ${full} bytes of ${this.digest}, announced ${size}`);
+        return await sendFile(handle, dest, size - 1, size - 1);
       }
       if (dest.destroyed) throw new Error('client went away');
       await sleep(POLL_MS);

@@ -3,10 +3,12 @@
 //     fs read stream allocates a fresh buffer per read, and 256 MiB of short-lived external
 //     memory makes V8 run a full mark-compact every ~30 MiB (measured: GC was ~40% of the
 //     server's CPU during a pull). Here one buffer is read while the previous one is written.
+//     Large ranges to a plain HTTP socket skip JavaScript entirely: ./native-send.ts.
 // It keeps memory constant: at most two buffers. Uploads are written by shared/write-all.ts's
 // FileSink (1 MiB writev batches on the thread pool).
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { nativeTarget, sendNative } from './native-send.js';
 
 const CHUNK = 1 << 20;
 const POOL_MAX = 8;
@@ -31,6 +33,8 @@ export async function sendFile(
   start: number,
   end: number,
 ): Promise<void> {
+  const target = nativeTarget(dest, end + 1 - start);
+  if (target) return sendNative(handle, target, start, end);
   let failed: Error | undefined;
   let inflight = 0;
   let wake: (() => void) | undefined;
