@@ -6,7 +6,10 @@
 // image (the manifest, then config and layer with one curl per pull, bytes discarded: curl,
 // not Node's fetch, so that the 16 clients' own cost stays small beside the servers'). Proxies
 // alternate which goes first each round. Also a skopeo pull from bench/null-registry.ts (the
-// image served from memory): what skopeo alone can do, the ceiling of any warm-pull ratio.
+// image served from memory): what skopeo alone can do, the ceiling of any warm-pull ratio. And,
+// since skopeo's own work (hashing, writing the layer to disk) dominates its pulls here, the
+// layer alone with one curl (bytes dropped), cold then warm, from fresh proxies: the servers'
+// own speed.
 // Prints median seconds and the ratio reference/tsregistry (>1: tsregistry faster).
 // Usage: node dist/bench/registry-proxy.js [MiB=256] [ROUNDS=3]
 import { spawn, spawnSync } from 'node:child_process';
@@ -51,6 +54,20 @@ async function startProxy(kind: Kind, upstream: string, work: string): Promise<P
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** One GET of a blob with curl (bytes dropped); seconds. */
+function curlGet(proxy: Proxy, digest: string, size: number): number {
+  const t0 = performance.now();
+  const r = spawnSync(
+    'curl',
+    ['-sf', '-o', '/dev/null', '-w', '%{size_download}', `${proxy.url}/v2/${REPO}/blobs/${digest}`],
+    { encoding: 'utf8' },
+  );
+  const s = (performance.now() - t0) / 1000;
+  if (r.status !== 0 || Number(r.stdout) !== size)
+    throw new Error(`curl from ${proxy.host}: exit ${r.status}, ${r.stdout} of ${size} bytes`);
+  return s;
 }
 
 function skopeoPull(proxy: Proxy, work: string): number {
@@ -155,9 +172,23 @@ async function main(): Promise<void> {
     rmSync(layout, { recursive: true, force: true });
     ceiling = await startNullRegistry(pulled);
     skopeo(['--dest-tls-verify=false', `oci:${pulled}:v1`, `docker://${ceiling.host}/${REPO}:v1`]);
-    const times: Record<Kind, { cold: number[]; warm: number[]; c16: number[] }> = {
-      tsregistry: { cold: [], warm: [], c16: [] },
-      reference: { cold: [], warm: [], c16: [] },
+    const m = (await (
+      await fetch(`${upstream.url}/v2/${REPO}/manifests/v1`, {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      })
+    ).json()) as { layers: { digest: string; size: number }[] };
+    const layer = m.layers[0]!;
+    type Row = 'cold' | 'warm' | 'c16' | 'curlCold' | 'curlWarm';
+    const empty = (): Record<Row, number[]> => ({
+      cold: [],
+      warm: [],
+      c16: [],
+      curlCold: [],
+      curlWarm: [],
+    });
+    const times: Record<Kind, Record<Row, number[]>> = {
+      tsregistry: empty(),
+      reference: empty(),
     };
     const nullPulls: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -172,13 +203,24 @@ async function main(): Promise<void> {
           await proxy.close();
         }
       }
+      for (const kind of order) {
+        const proxy = await startProxy(kind, upstream.url, work);
+        try {
+          times[kind].curlCold.push(curlGet(proxy, layer.digest, layer.size));
+          times[kind].curlWarm.push(curlGet(proxy, layer.digest, layer.size));
+        } finally {
+          await proxy.close();
+        }
+      }
       for (const kind of order)
         times[kind].c16.push(await concurrentCold(kind, upstream.url, work));
     }
-    const rows: [string, 'cold' | 'warm' | 'c16', string][] = [
+    const rows: [string, Row, string][] = [
       ['cold pull (skopeo, nothing cached)', 'cold', '>= 1.0'],
       ['warm pull (skopeo, all cached)', 'warm', '>= 1.5'],
       [`${CONCURRENT} concurrent cold pulls (HTTP)`, 'c16', '>= 2.0'],
+      ['cold GET of the layer (one curl)', 'curlCold', ''],
+      ['warm GET of the layer (one curl)', 'curlWarm', ''],
     ];
     console.log(`${mib} MiB single-layer image, ${ROUNDS} rounds, medians.\n`);
     console.log('| pull | reference proxy s | tsregistry proxy s | ratio ref/ts | target |');
