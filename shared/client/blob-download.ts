@@ -2,10 +2,11 @@
 // arrive (the response's own 'data' events, paused while the reader is full: no async iterator
 // and no PassThrough, whose per-chunk promises and writes cost ~15% of the CPU of a download);
 // when the connection breaks before the blob is complete it asks again with `Range: bytes=N-`
-// and carries on (also coping with servers that ignore Range), hashing as the bytes flow.
-import { createHash, type Hash } from 'node:crypto';
+// and carries on (also coping with servers that ignore Range), hashing as the bytes flow (on a
+// worker thread for large blobs: ../thread-hash.ts).
 import { Readable } from 'node:stream';
 import { parseDigest } from '../digest.js';
+import { inlineHash, threadHash, type IncrementalHash } from '../thread-hash.js';
 import { DigestMismatchError, TsdockError } from '../errors.js';
 import { header, isRetryableError, sleep, type HttpResponse } from './http.js';
 
@@ -23,6 +24,9 @@ export interface DownloadOptions {
   maxResumes?: number;
 }
 
+/** Blobs from this size on are hashed on the worker thread. */
+const THREAD_HASH_MIN = 16 << 20;
+
 class TruncatedError extends Error {
   readonly code = 'ECONNRESET';
 }
@@ -30,7 +34,10 @@ class TruncatedError extends Error {
 export async function downloadBlob(o: DownloadOptions): Promise<Readable> {
   const first = await o.open(o.start);
   const download = new Download(o, first);
-  void download.run().catch((err: unknown) => download.out.destroy(err as Error));
+  void download
+    .run()
+    .catch((err: unknown) => download.out.destroy(err as Error))
+    .finally(() => download.hash?.abort()); // a no-op once the digest was taken
   return download.out;
 }
 
@@ -40,7 +47,7 @@ class Download {
   /** The response the bytes come from now; undefined between responses. */
   private current: HttpResponse | undefined;
   private offset: number;
-  private readonly hash: Hash | undefined;
+  readonly hash: IncrementalHash | undefined;
   private readonly algorithm: string;
 
   constructor(
@@ -49,7 +56,13 @@ class Download {
   ) {
     this.offset = o.start;
     this.algorithm = parseDigest(o.digest).algorithm;
-    this.hash = o.verify && o.start === 0 ? createHash(this.algorithm) : undefined;
+    if (o.verify && o.start === 0) {
+      const total = o.size ?? totalSize(first, o.start);
+      this.hash =
+        total !== undefined && total >= THREAD_HASH_MIN
+          ? threadHash(this.algorithm)
+          : inlineHash(this.algorithm);
+    }
     this.out = new Readable({
       highWaterMark: 1024 * 1024,
       read: () => this.current?.body.resume(),
@@ -90,7 +103,7 @@ class Download {
       );
     }
     if (this.hash) {
-      const actual = `${this.algorithm}:${this.hash.digest('hex')}`;
+      const actual = `${this.algorithm}:${await this.hash.digest()}`;
       if (actual !== o.digest) throw new DigestMismatchError(o.digest, actual);
     }
     out.push(null);

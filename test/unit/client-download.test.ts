@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { downloadBlob } from '../../shared/client/blob-download.js';
 import type { HttpResponse } from '../../shared/client/http.js';
 import { digestOf } from '../../shared/digest.js';
+import { threadHashStats } from '../../shared/thread-hash.js';
 
 /** A response whose body yields `data` and then, if `breakAfter` is set, fails like a cut socket. */
 function response(
@@ -92,4 +93,29 @@ test('wrong content fails with a digest mismatch; endless breaks give up', async
   });
   await assert.rejects(readAll(broken), /aborted/);
   assert.equal(calls, 3);
+});
+
+test('a large blob is hashed on the worker thread: one flipped byte still fails, resumes still pass', async () => {
+  const blob = randomBytes(20 * 1024 * 1024 + 12_345); // above THREAD_HASH_MIN, not whole batches
+  const before = threadHashStats.started;
+  const ok = await downloadBlob({
+    digest: digestOf(blob),
+    start: 0,
+    verify: true,
+    open: async (offset) =>
+      offset === 0
+        ? response(200, blob, blob.length, 0, 7_000_001)
+        : response(206, blob.subarray(offset), blob.length, offset),
+  });
+  assert.ok((await readAll(ok)).equals(blob));
+  const flipped = Buffer.from(blob);
+  flipped[flipped.length - 1]! ^= 1;
+  const wrong = await downloadBlob({
+    digest: digestOf(blob),
+    start: 0,
+    verify: true,
+    open: async () => response(200, flipped, flipped.length, 0),
+  });
+  await assert.rejects(readAll(wrong), /digest mismatch/);
+  assert.equal(threadHashStats.started - before, 2, 'both went to the hashing thread');
 });
