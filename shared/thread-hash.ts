@@ -32,17 +32,20 @@ const BATCH = 1 << 20;
 const POOL_MAX = 8;
 const pool: ArrayBuffer[] = [];
 const owed = new Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>();
-let worker: Worker | undefined;
+/** The thread, and its hashes started and not yet finished or aborted (it keeps the process alive meanwhile). */
+interface HashThread {
+  worker: Worker;
+  active: number;
+}
+let current: HashThread | undefined;
 let nextId = 1;
-/** Hashes started and not yet finished or aborted: the thread keeps the process alive meanwhile. */
-let active = 0;
 
-function begin(w: Worker): void {
-  if (active++ === 0) w.ref();
+function begin(t: HashThread): void {
+  if (t.active++ === 0) t.worker.ref();
 }
 
-function end(w: Worker): void {
-  if (--active === 0) w.unref();
+function end(t: HashThread): void {
+  if (--t.active === 0) t.worker.unref();
 }
 
 export type ThreadHashMessage =
@@ -56,8 +59,8 @@ export type ThreadHashReply =
   | { kind: 'digest'; id: number; hex: string }
   | { kind: 'error'; id: number; message: string };
 
-function thread(): Worker {
-  if (worker) return worker;
+function thread(): HashThread {
+  if (current) return current;
   const w = new Worker(new URL('../shared/thread-hash-worker.js', import.meta.url));
   w.on('message', (m: ThreadHashReply) => {
     if (m.kind === 'buffer') {
@@ -70,8 +73,9 @@ function thread(): Worker {
     if (m.kind === 'digest') o.resolve(m.hex);
     else o.reject(new Error(`hashing failed: ${m.message}`));
   });
+  const t: HashThread = { worker: w, active: 0 };
   const lost = (err: Error): void => {
-    if (worker === w) worker = undefined;
+    if (current === t) current = undefined;
     for (const o of owed.values()) o.reject(err);
     owed.clear();
   };
@@ -79,8 +83,8 @@ function thread(): Worker {
   w.on('exit', () => lost(new Error('the hashing thread exited')));
   // idle, it does not keep the process alive (after the listeners: adding one refs it again)
   w.unref();
-  worker = w;
-  return w;
+  current = t;
+  return t;
 }
 
 /** How many hashes went to the thread (tests check that large content did). */
@@ -90,8 +94,9 @@ export const threadHashStats = { started: 0 };
 export function threadHash(algorithm: string): IncrementalHash {
   const id = nextId++;
   threadHashStats.started++;
-  const w = thread();
-  begin(w);
+  const t = thread();
+  const w = t.worker;
+  begin(t);
   w.postMessage({ kind: 'start', id, algorithm } satisfies ThreadHashMessage);
   let batch: Uint8Array | undefined;
   let used = 0;
@@ -118,21 +123,21 @@ export function threadHash(algorithm: string): IncrementalHash {
     digest() {
       if (finished) return Promise.reject(new Error('hash already finished'));
       finished = true;
-      if (worker !== w) {
-        end(w);
+      if (current !== t) {
+        end(t);
         return Promise.reject(new Error('the hashing thread exited'));
       }
       flush();
       return new Promise<string>((resolve, reject) => {
         owed.set(id, { resolve, reject });
         w.postMessage({ kind: 'final', id } satisfies ThreadHashMessage);
-      }).finally(() => end(w));
+      }).finally(() => end(t));
     },
     abort() {
       if (finished) return;
       finished = true;
       w.postMessage({ kind: 'abort', id } satisfies ThreadHashMessage);
-      end(w);
+      end(t);
     },
   };
 }

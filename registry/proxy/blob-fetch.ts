@@ -22,11 +22,7 @@ import { proxyFetchDir, uploadDataPath, uploadDir } from '../paths.js';
 import type { Registry } from '../services/registry.js';
 import { FilesystemDriver } from '../storage/drivers/filesystem/filesystem-driver.js';
 import { sendFile } from '../storage/drivers/filesystem/file-io.js';
-import {
-  nativeTarget,
-  sendNative,
-  type NativeTarget,
-} from '../storage/drivers/filesystem/native-send.js';
+import { nativeTarget, sendNative } from '../storage/drivers/filesystem/native-send.js';
 import { FetchFiles } from './fetch-files.js';
 import type { ProxyTarget } from './routes.js';
 
@@ -219,18 +215,21 @@ class SharedFetch {
     };
   }
 
-  /** The blob's size once every client may have all of it (it is stored); throws if the fetch failed. */
-  private complete(): number | undefined {
-    const s = this.current();
-    return s.state === 'stored' ? s.size : undefined;
-  }
-
-  /** Sends the file as it grows, all but the last byte until complete(). */
+  /**
+   * Sends the file as it grows, all but the last byte until the blob is stored. Where the
+   * connection allows, one blobsend helper follows the file for all those bytes (sendfile(2), no
+   * copy through JavaScript), stopped if the fetch fails.
+   */
   private async tail(handle: FileHandle, dest: Writable): Promise<void> {
+    let pos = 0;
     const size = this.size;
     const target = size !== undefined && size > 1 ? nativeTarget(dest, size - 1) : undefined;
-    if (target) return this.tailNative(handle, dest, target, size!);
-    let pos = 0;
+    if (target) {
+      const stop = new AbortController();
+      this.done.catch((err: unknown) => stop.abort(err));
+      await sendNative(handle, target, 0, size! - 2, { follow: true, stop: stop.signal });
+      pos = size! - 1;
+    }
     for (;;) {
       const written = (await handle.stat()).size;
       const limit = Math.min(written, (this.size ?? written) - 1);
@@ -239,36 +238,10 @@ class SharedFetch {
         pos = limit;
         continue;
       }
-      const full = this.complete();
-      if (full !== undefined) {
-        if (pos < full) await sendFile(handle, dest, pos, full - 1);
+      const s = this.current();
+      if (s.state === 'stored') {
+        if (pos < s.size) await sendFile(handle, dest, pos, s.size - 1);
         return;
-      }
-      if (dest.destroyed) throw new Error('client went away');
-      await sleep(POLL_MS);
-    }
-  }
-
-  /**
-   * The same through one blobsend helper that follows the file as it grows (sendfile(2), no
-   * copy through JavaScript): all but the last byte, stopped if the fetch fails; the last byte
-   * once complete().
-   */
-  private async tailNative(
-    handle: FileHandle,
-    dest: Writable,
-    target: NativeTarget,
-    size: number,
-  ): Promise<void> {
-    const stop = new AbortController();
-    this.done.catch((err: unknown) => stop.abort(err));
-    await sendNative(handle, target, 0, size - 2, { follow: true, stop: stop.signal });
-    for (;;) {
-      const full = this.complete();
-      if (full !== undefined) {
-        if (full !== size)
-          throw new Error(`fetched ${full} bytes of ${this.digest}, announced ${size}`);
-        return await sendFile(handle, dest, size - 1, size - 1);
       }
       if (dest.destroyed) throw new Error('client went away');
       await sleep(POLL_MS);

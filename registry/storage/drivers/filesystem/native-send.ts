@@ -30,10 +30,11 @@ function helper(): string | null {
   return helperPath;
 }
 
-/** A response whose body can go around it, and its plain socket. */
+/** A response whose body can go around it, its plain socket and the socket's descriptor. */
 export interface NativeTarget {
   res: ServerResponse;
   socket: Socket;
+  fd: number;
 }
 
 /** The response and its plain socket when `dest` can be sent to natively. */
@@ -43,8 +44,8 @@ export function nativeTarget(dest: Writable, bytes: number): NativeTarget | unde
   const socket = res.socket;
   if (!(socket instanceof Socket) || 'encrypted' in socket || socket.destroyed) return undefined;
   if (typeof res.flushHeaders !== 'function' || helper() === null) return undefined;
-  if (socketFd(socket) === undefined) return undefined;
-  return { res: res as ServerResponse, socket };
+  const fd = socketFd(socket);
+  return fd === undefined ? undefined : { res: res as ServerResponse, socket, fd };
 }
 
 /** The descriptor under a connected TCP socket (libuv's handle exposes it on Unix). */
@@ -93,14 +94,12 @@ export async function sendNative(
   end: number,
   opts: { follow?: boolean; stop?: AbortSignal } = {},
 ): Promise<void> {
-  const { res, socket } = target;
+  const { res, socket, fd } = target;
   await flushed(res, socket);
   const args = [String(start), String(end), ...(opts.follow ? ['follow'] : [])];
   // The socket's fd as a number: given the Socket itself, spawn() would stop reading from it
   // for good (it hands a stream over to the child), and the connection's next request would
   // never be read.
-  const fd = socketFd(socket);
-  if (fd === undefined) throw closedEarly();
   const child = spawn(helper()!, args, { stdio: [handle.fd, fd, 'pipe'] });
   nativeSendStats.started++;
   let stderr = '';
