@@ -223,7 +223,7 @@ class SharedFetch {
   private async tail(handle: FileHandle, dest: Writable): Promise<void> {
     let pos = 0;
     const size = this.size;
-    const target = size !== undefined && size > 1 ? nativeTarget(dest, size - 1) : undefined;
+    const target = size !== undefined && size > 1 ? await nativeTarget(dest, size - 1) : undefined;
     if (target) {
       const stop = new AbortController();
       this.done.catch((err: unknown) => stop.abort(err));

@@ -33,7 +33,7 @@ export async function sendFile(
   start: number,
   end: number,
 ): Promise<void> {
-  const target = nativeTarget(dest, end + 1 - start);
+  const target = await nativeTarget(dest, end + 1 - start);
   if (target) return sendNative(handle, target, start, end);
   let failed: Error | undefined;
   let inflight = 0;

@@ -37,13 +37,30 @@ export interface NativeTarget {
   fd: number;
 }
 
-/** The response and its plain socket when `dest` can be sent to natively. */
-export function nativeTarget(dest: Writable, bytes: number): NativeTarget | undefined {
-  if (bytes < NATIVE_MIN) return undefined;
+/**
+ * The response and its plain socket when `dest` can be sent to natively. A response queued behind
+ * the connection's previous one (a keep-alive client that had all that response's bytes, sent
+ * by a helper, before the server ended it) gets its socket once that one ends: waited for.
+ */
+export async function nativeTarget(
+  dest: Writable,
+  bytes: number,
+): Promise<NativeTarget | undefined> {
+  if (bytes < NATIVE_MIN || helper() === null) return undefined;
   const res = dest as Partial<ServerResponse> & Writable;
+  if (!res.socket && typeof res.assignSocket === 'function' && !res.writableEnded && !res.destroyed)
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        res.off('socket', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.once('socket', done);
+      res.once('close', done);
+    });
   const socket = res.socket;
   if (!(socket instanceof Socket) || 'encrypted' in socket || socket.destroyed) return undefined;
-  if (typeof res.flushHeaders !== 'function' || helper() === null) return undefined;
+  if (typeof res.flushHeaders !== 'function') return undefined;
   const fd = socketFd(socket);
   return fd === undefined ? undefined : { res: res as ServerResponse, socket, fd };
 }
