@@ -74,9 +74,11 @@ export function proxyRouter(ctx: HandlerContext, proxy: ProxyService): Router {
     }
     count('miss');
     if (req.method === 'HEAD') {
-      const size = await upstreamCall(proxy.metrics, t, { kind: 'blob', reference: digest }, () =>
-        t.route.upstream.blobSize(t.remoteRepo, digest),
-      );
+      const size =
+        proxy.blobs.verifiedSize(digest) ??
+        (await upstreamCall(proxy.metrics, t, { kind: 'blob', reference: digest }, () =>
+          t.route.upstream.blobSize(t.remoteRepo, digest),
+        ));
       blobHeaders(res, digest, size);
       return void res.status(200).end();
     }

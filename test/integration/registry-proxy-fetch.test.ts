@@ -3,7 +3,9 @@
 // its request metrics) and all 16 clients get the right bytes; an upstream that sends bytes not
 // matching the digest gets nothing stored, and no client receives a complete wrong blob; the
 // admin listing shows what is cached, and eviction down to a size removes the least recently
-// used images (GC frees their bytes), which are fetched again when asked for.
+// used images (GC frees their bytes), which are fetched again when asked for. A client gets its
+// whole verified blob without waiting for the cache to store it, and a request meanwhile (GET or
+// HEAD) is answered from the fetch still open, not by the upstream.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -21,6 +23,7 @@ import {
   startRegistry,
   type TestRegistry,
 } from '../helpers/registry-server.js';
+import { waitFor } from '../helpers/wait.js';
 import type { UpstreamConfig } from '../../registry/proxy/config.js';
 
 const LAYER = 64 * 1024 * 1024;
@@ -102,8 +105,11 @@ async function pullImage(repo: string): Promise<string[]> {
   return digests;
 }
 
-async function pullDigest(url: string): Promise<{ status: number; digest: string }> {
-  const res = await fetch(url);
+async function pullDigest(
+  url: string,
+  signal?: AbortSignal,
+): Promise<{ status: number; digest: string }> {
+  const res = await fetch(url, { signal });
   const hash = createHash('sha256');
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
   return { status: res.status, digest: `sha256:${hash.digest('hex')}` };
@@ -192,6 +198,8 @@ test('admin listing of the cache; LRU eviction to a size, bytes freed by GC, ref
   assert.equal(await blobs.size(bBlobs[1]!, { fresh: true }), undefined);
   assert.equal(await blobs.size(aBlobs[1]!, { fresh: true }), 100 * 1024);
   await pullImage('up/library/b'); // fetched again from the upstream
+  // the client had the blob once verified; storing it finishes just after
+  await waitFor(() => blobs.size(bBlobs[1]!, { fresh: true }), 'b stored again', 10_000);
   assert.equal(await blobs.size(bBlobs[1]!, { fresh: true }), 200 * 1024);
 });
 
@@ -240,5 +248,50 @@ test('a fetch left behind by a process that died is taken over by the next reque
   writeFileSync(join(dir, 'data'), img.layers[0]!.subarray(0, 1000));
   const url = `${proxy.url}/v2/up/library/orphan/blobs/${layer}`;
   assert.deepEqual(await pullDigest(url), { status: 200, digest: layer });
-  assert.deepEqual(readdirSync(join(proxy.root, 'proxy-fetch')), []);
+  const left = (): string[] => readdirSync(join(proxy.root, 'proxy-fetch'));
+  await waitFor(() => left().length === 0, 'the fetch cleaned up once stored', 10_000);
+  assert.deepEqual(left(), []);
+  assert.equal(await proxy.running.registry.blobs.size(layer, { fresh: true }), 1024 * 1024);
+});
+
+test('a client gets its verified blob without waiting for the cache to store it; requests meanwhile join the fetch', async () => {
+  const token = await upstreamToken(['library/slowstore']);
+  const img = makeImage([3 * 1024 * 1024]);
+  const layer = sha256(img.layers[0]!);
+  await pushImage(upstream.url, 'library/slowstore', 'v1', img, {
+    authorization: `Bearer ${token}`,
+  });
+  const blobs = proxy.running.registry.blobs;
+  // storing the blob waits for the gate: a disk far slower than the network
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const commitFrom = blobs.commitFrom.bind(blobs);
+  blobs.commitFrom = async (...args: Parameters<typeof commitFrom>) => {
+    if (args[1] === layer) await gate;
+    return commitFrom(...args);
+  };
+  try {
+    const before = await upstreamBlobGets();
+    const url = `${proxy.url}/v2/up/library/slowstore/blobs/${layer}`;
+    // (the gate stays shut: a client waiting for the store would time out here)
+    assert.deepEqual(await pullDigest(url, AbortSignal.timeout(10_000)), {
+      status: 200,
+      digest: layer,
+    });
+    assert.equal(await blobs.size(layer, { fresh: true }), undefined, 'not stored yet');
+    // meanwhile another client, and a HEAD, are served from the fetch still open
+    assert.deepEqual(await pullDigest(url, AbortSignal.timeout(10_000)), {
+      status: 200,
+      digest: layer,
+    });
+    const head = await fetch(url, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(img.layers[0]!.length));
+    assert.equal((await upstreamBlobGets()) - before, 1, 'one GET of the blob at the upstream');
+  } finally {
+    open();
+    blobs.commitFrom = commitFrom;
+  }
+  await waitFor(() => blobs.size(layer, { fresh: true }), 'the blob stored', 10_000);
+  assert.equal(await blobs.size(layer, { fresh: true }), 3 * 1024 * 1024);
 });
