@@ -9,7 +9,8 @@
 // image served from memory): what skopeo alone can do, the ceiling of any warm-pull ratio. And,
 // since skopeo's own work (hashing, writing the layer to disk) dominates its pulls here, the
 // layer alone with one curl (bytes dropped), cold then warm, from fresh proxies: the servers'
-// own speed.
+// own speed; and the same cold and warm pulls with tspull, a lighter client than skopeo (its
+// ceiling from the null registry printed too).
 // Prints median seconds and the ratio reference/tsregistry (>1: tsregistry faster).
 // Usage: node dist/bench/registry-proxy.js [MiB=256] [ROUNDS=3]
 import { spawn, spawnSync } from 'node:child_process';
@@ -81,6 +82,23 @@ function skopeoPull(proxy: Proxy, work: string): number {
   const s = (performance.now() - t0) / 1000;
   rmSync(dest, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`skopeo pull from ${proxy.host} failed: ${r.stderr}`);
+  return s;
+}
+
+/** One `tspull` of the image into a fresh local store; seconds. */
+function tspullPull(proxy: Proxy, work: string): number {
+  const root = mkdtempSync(join(work, 'tspull-'));
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'tspull.js');
+  const env = { ...process.env, TSDOCK_ROOT: root, TSDOCK_CONFIG: join(root, 'config') };
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [bin, '-q', `${proxy.host}/${REPO}:v1`], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const s = (performance.now() - t0) / 1000;
+  rmSync(root, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error(`tspull from ${proxy.host} failed: ${r.stderr}`);
   return s;
 }
 
@@ -178,21 +196,25 @@ async function main(): Promise<void> {
       })
     ).json()) as { layers: { digest: string; size: number }[] };
     const layer = m.layers[0]!;
-    type Row = 'cold' | 'warm' | 'c16' | 'curlCold' | 'curlWarm';
+    type Row = 'cold' | 'warm' | 'c16' | 'curlCold' | 'curlWarm' | 'tsCold' | 'tsWarm';
     const empty = (): Record<Row, number[]> => ({
       cold: [],
       warm: [],
       c16: [],
       curlCold: [],
       curlWarm: [],
+      tsCold: [],
+      tsWarm: [],
     });
     const times: Record<Kind, Record<Row, number[]>> = {
       tsregistry: empty(),
       reference: empty(),
     };
     const nullPulls: number[] = [];
+    const nullTspulls: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       nullPulls.push(skopeoPull(ceiling, work));
+      nullTspulls.push(tspullPull(ceiling, work));
       const order: Kind[] = round % 2 ? ['reference', 'tsregistry'] : ['tsregistry', 'reference'];
       for (const kind of order) {
         const proxy = await startProxy(kind, upstream.url, work);
@@ -212,6 +234,15 @@ async function main(): Promise<void> {
           await proxy.close();
         }
       }
+      for (const kind of order) {
+        const proxy = await startProxy(kind, upstream.url, work);
+        try {
+          times[kind].tsCold.push(tspullPull(proxy, work));
+          times[kind].tsWarm.push(tspullPull(proxy, work));
+        } finally {
+          await proxy.close();
+        }
+      }
       for (const kind of order)
         times[kind].c16.push(await concurrentCold(kind, upstream.url, work));
     }
@@ -221,6 +252,8 @@ async function main(): Promise<void> {
       [`${CONCURRENT} concurrent cold pulls (HTTP)`, 'c16', '>= 2.0'],
       ['cold GET of the layer (one curl)', 'curlCold', ''],
       ['warm GET of the layer (one curl)', 'curlWarm', ''],
+      ['cold pull (tspull, nothing cached)', 'tsCold', ''],
+      ['warm pull (tspull, all cached)', 'tsWarm', ''],
     ];
     console.log(`${mib} MiB single-layer image, ${ROUNDS} rounds, medians.\n`);
     console.log('| pull | reference proxy s | tsregistry proxy s | ratio ref/ts | target |');
@@ -237,6 +270,11 @@ async function main(): Promise<void> {
       `\nskopeo from a null registry (image in memory, no storage), same rounds: ${n.toFixed(2)} s = ` +
         `${(median(times.reference.warm) / n).toFixed(2)}x the reference warm pull: the most any ` +
         'registry can score on the warm pull here.',
+    );
+    const nt = median(nullTspulls);
+    console.log(
+      `tspull from the null registry: ${nt.toFixed(2)} s = ` +
+        `${(median(times.reference.tsWarm) / nt).toFixed(2)}x the reference warm tspull.`,
     );
   } finally {
     await ceiling?.close();
