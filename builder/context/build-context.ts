@@ -3,10 +3,15 @@
 // semantics (`!` re-includes, `**`) via @balena/dockerignore. `<Dockerfile>.dockerignore` next to
 // the Dockerfile wins over the context's, as in BuildKit. The Dockerfile and .dockerignore
 // themselves are still sent (docker does too) unless a rule excludes them.
-import { readFile } from 'node:fs/promises';
+// The Dockerfile and the .dockerignore files are read inside their directory, as BuildKit's
+// local sources read them: a symlink is followed only within it (an absolute target is taken
+// from that directory, as if it were `/`), so a context whose Dockerfile links to a host file
+// (`Dockerfile -> /etc/shadow`) finds nothing instead of printing the file in an error.
+import { closeSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as dockerignoreModule from '@balena/dockerignore';
 import { InvalidInputError, NotFoundError } from '../../shared/errors.js';
+import { openSelected, resolveInRoot } from './select.js';
 
 export interface BuildContext {
   /** Absolute context directory; undefined for a stdin-only build (`-`). */
@@ -43,13 +48,15 @@ export async function openContext(opts: ContextOptions): Promise<BuildContext> {
   } else {
     dfPath = opts.file ? resolve(opts.file) : join(dir!, 'Dockerfile');
     name = basename(dfPath);
-    text = await readFile(dfPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT')
-        throw new NotFoundError(`cannot read Dockerfile ${dfPath}`, 'no such file; pass -f PATH');
-      if (e.code === 'EISDIR')
-        throw new InvalidInputError(`${dfPath} is a directory`, 'pass -f FILE');
-      throw e;
-    });
+    const read = await readInDir(dirname(dfPath), name);
+    if (read === 'directory')
+      throw new InvalidInputError(`${dfPath} is a directory`, 'pass -f FILE');
+    if (read === 'missing')
+      throw new NotFoundError(
+        `cannot read Dockerfile ${dfPath}`,
+        'no such file in its directory (a symlink must point inside it); pass -f PATH',
+      );
+    text = read.text;
   }
   const patterns = dir ? await readIgnore(dir, dfPath) : [];
   return {
@@ -63,15 +70,35 @@ export async function openContext(opts: ContextOptions): Promise<BuildContext> {
 }
 
 async function readIgnore(dir: string, dfPath: string | undefined): Promise<string[]> {
-  const candidates = [
-    ...(dfPath ? [join(dirname(dfPath), `${basename(dfPath)}.dockerignore`)] : []),
-    join(dir, '.dockerignore'),
+  const candidates: [string, string][] = [
+    ...(dfPath ? [[dirname(dfPath), `${basename(dfPath)}.dockerignore`] as [string, string]] : []),
+    [dir, '.dockerignore'],
   ];
-  for (const p of candidates) {
-    const text = await readFile(p, 'utf8').catch(() => undefined);
-    if (text !== undefined) return parseIgnore(text);
+  for (const [d, name] of candidates) {
+    const read = await readInDir(d, name);
+    if (typeof read === 'object') return parseIgnore(read.text);
   }
   return [];
+}
+
+/**
+ * A file's text read inside `dir` (symlinks followed only within it, the file opened without
+ * following a link: ./select.ts), or why there is none.
+ */
+async function readInDir(
+  dir: string,
+  name: string,
+): Promise<{ text: string } | 'directory' | 'missing'> {
+  const found = await resolveInRoot(dir, name).catch(() => undefined);
+  if (!found || found.rel === '') return 'missing';
+  if (found.stat.isDirectory()) return 'directory';
+  if (!found.stat.isFile()) return 'missing';
+  const fd = openSelected(found);
+  try {
+    return { text: readFileSync(fd, 'utf8') };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** .dockerignore lines: comments and blanks dropped, whitespace trimmed. */

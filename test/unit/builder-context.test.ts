@@ -193,6 +193,36 @@ test('context: -f outside the context, Dockerfile.dockerignore wins, stdin conte
   await assert.rejects(openContext({ context: join(dir, 'nope') }), /cannot read Dockerfile/);
 });
 
+test('a Dockerfile or .dockerignore that links out of its directory reads nothing of the host (as BuildKit)', async () => {
+  const host = await mkdtemp(join(tmpdir(), 'builder-host-'));
+  const ctx = await mkdtemp(join(tmpdir(), 'builder-linkctx-'));
+  try {
+    await writeFile(join(host, 'secret'), 'host-secret-line\n');
+    await symlink(join(host, 'secret'), join(ctx, 'Dockerfile'));
+    const err = await openContext({ context: ctx }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.match(String(err?.message), /cannot read Dockerfile/);
+    assert.doesNotMatch(`${err?.message} ${(err as { hint?: string })?.hint}`, /host-secret/i);
+    // relative links that stay inside the directory are followed, absolute ones taken inside it
+    await rm(join(ctx, 'Dockerfile'));
+    await mkdir(join(ctx, 'df'));
+    await writeFile(join(ctx, 'df', 'real'), 'FROM scratch\n');
+    await symlink('df/real', join(ctx, 'Dockerfile'));
+    await symlink(join(host, 'secret'), join(ctx, '.dockerignore'));
+    const c = await openContext({ context: ctx });
+    assert.equal(c.dockerfileText, 'FROM scratch\n');
+    assert.deepEqual(c.ignorePatterns, [], 'the host file is no .dockerignore');
+    await symlink('/df/real', join(ctx, 'Abs.Dockerfile'));
+    const abs = await openContext({ context: ctx, file: join(ctx, 'Abs.Dockerfile') });
+    assert.equal(abs.dockerfileText, 'FROM scratch\n');
+  } finally {
+    await rm(host, { recursive: true, force: true });
+    await rm(ctx, { recursive: true, force: true });
+  }
+});
+
 test('COPY of a big tree: one stat per file (the walk one), every file in the key, a capped list', async () => {
   const big = await mkdtemp(join(tmpdir(), 'builder-big-'));
   try {
