@@ -80,6 +80,7 @@ export function sandboxArgs(req: SandboxRequest): string[] {
   if (req.uts) a.push('--uts', req.uts);
   for (const m of req.mounts ?? []) {
     if (m.type === 'tmpfs') a.push('--tmpfs', m.target, m.options ?? 'mode=1777');
+    else if (m.sourceRoot) a.push('--bind-in', m.sourceRoot, m.source, m.target, bindMode(m));
     else a.push('--bind', m.source, m.target, bindMode(m));
   }
   for (const dir of req.cgroups ?? []) a.push('--cgroup', dir);

@@ -18,6 +18,11 @@ export interface Mount {
   /** bind: a host path; volume: a named volume (resolved to a host dir by the caller); tmpfs */
   type: 'bind' | 'volume' | 'tmpfs';
   source: string;
+  /**
+   * bind: `source` is a path inside this directory, resolved there as if it were `/` right
+   * before the mount (symlinks cannot lead out, even one swapped in after the caller looked).
+   */
+  sourceRoot?: string;
   /** absolute path inside the container (resolved inside the rootfs, never outside) */
   target: string;
   readOnly: boolean;

@@ -171,7 +171,7 @@ async function sandboxMounts(
         tmpRoot: ctx.env.tmpDir,
         temps,
       });
-      out.push({ type: 'bind', source, target: m.target, readOnly: m.readonly });
+      out.push({ type: 'bind', ...source, target: m.target, readOnly: m.readonly });
     }
   }
   return out;

@@ -5,8 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { chmod, link, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
+import { chmod, link, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,12 @@ import {
   writeContext,
   type BuildRoot,
 } from '../helpers/builder-run.js';
+import { makeBusyboxRootfs } from './runner-helpers.js';
+import { resolveInRoot } from '../../builder/context/select.js';
+import { bindSource, type BindSourcePath } from '../../builder/exec/bind-source.js';
+import { sandboxArgs } from '../../runner/sandbox.js';
+import { nativeBinary } from '../../shared/native.js';
+import { ChangedError } from '../../shared/tar/safe-tree.js';
 
 let br: BuildRoot;
 let work: string;
@@ -241,4 +247,54 @@ test('RUN --mount=type=bind: the bound files are in the cache key (changed conte
   assert.deepEqual(await seen(), ['two\n', 's2\n']);
   await chmod(join(dir, 'sub/f'), 0o600);
   assert.deepEqual(build(), { ctx: false, stage: true }, 'a bound file mode changed: miss');
+});
+
+test('RUN --mount=type=bind: a context directory swapped for a symlink to a host path after it was chosen shows nothing of the host', async () => {
+  const ctx = await mkdtemp(join(work, 'swapctx-'));
+  const host = await mkdtemp(join(work, 'swaphost-'));
+  const tmpRoot = await mkdtemp(join(work, 'swaptmp-'));
+  const rootfs = makeBusyboxRootfs(await mkdtemp(join(work, 'swaprootfs-')));
+  await mkdir(join(ctx, 'sub'));
+  await writeFile(join(ctx, 'sub', 'f'), 'context\n');
+  await writeFile(join(host, 'secret'), 'host secret\n');
+  const found = (await resolveInRoot(ctx, 'sub'))!;
+  assert.ok(found.stat.isDirectory());
+  /** Runs `cat /b/*` with the bind as the sandbox gets it; exit code and output. */
+  const catBound = (src: BindSourcePath) => {
+    const args = sandboxArgs({
+      rootfs,
+      argv: ['sh', '-c', 'cat /b/*'],
+      env: ['PATH=/bin'],
+      cwd: '/',
+      network: 'new',
+      mounts: [{ type: 'bind', ...src, target: '/b', readOnly: true }],
+    });
+    const r = spawnSync(nativeBinary('sandbox'), args, { encoding: 'utf8' });
+    return { status: r.status, out: `${r.stdout}${r.stderr}` };
+  };
+  const temps: string[] = [];
+  const ro = await bindSource(found, { readOnly: true, tmpRoot, temps });
+  assert.deepEqual(catBound(ro), { status: 0, out: 'context\n' }, 'unswapped: the context');
+  // the race: between choosing the source (and keying the RUN) and the mount
+  await rename(join(ctx, 'sub'), join(ctx, 'sub.old'));
+  await symlink(host, join(ctx, 'sub'));
+  // (binding the path as it was chosen, as the builder did before, shows the host's file)
+  assert.equal(catBound({ source: join(ctx, 'sub') }).out, 'host secret\n');
+  const swapped = catBound(ro);
+  assert.equal(swapped.status, 125, swapped.out);
+  assert.doesNotMatch(swapped.out, /host secret/);
+  // a writable bind (a copy) and a .dockerignore'd one (a tree) refuse instead of reading it
+  for (const opts of [
+    { readOnly: false },
+    { readOnly: true, ignore: { isIgnored: (r: string) => r === 'sub/x', hasExceptions: false } },
+  ]) {
+    await assert.rejects(
+      bindSource(found, { ...opts, tmpRoot, temps }),
+      (e: Error) => e instanceof ChangedError,
+    );
+  }
+  for (const t of temps) for (const n of readdirSync(t)) assert.notEqual(n, 'secret');
+  await rm(ctx, { recursive: true, force: true });
+  await rm(host, { recursive: true, force: true });
+  await rm(tmpRoot, { recursive: true, force: true });
 });

@@ -57,11 +57,15 @@ void parse(int argc, char **argv) {
     else if (!strcmp(a, "--status-fd")) { NEED(1); o.status_fd = atoi(argv[++i]); }
     else if (!strcmp(a, "--bind")) {
       NEED(3);
-      o.binds[o.nbinds++] = (struct bind){argv[i + 1], argv[i + 2], argv[i + 3]}; i += 3;
+      o.binds[o.nbinds++] = (struct bind){argv[i + 1], argv[i + 2], argv[i + 3], NULL}; i += 3;
+    }
+    else if (!strcmp(a, "--bind-in")) {
+      NEED(4);
+      o.binds[o.nbinds++] = (struct bind){argv[i + 2], argv[i + 3], argv[i + 4], argv[i + 1]}; i += 4;
     }
     else if (!strcmp(a, "--tmpfs")) {
       NEED(2);
-      o.tmpfs[o.ntmpfs++] = (struct bind){"tmpfs", argv[i + 1], argv[i + 2]}; i += 2;
+      o.tmpfs[o.ntmpfs++] = (struct bind){"tmpfs", argv[i + 1], argv[i + 2], NULL}; i += 2;
     }
     else if (!strcmp(a, "--cgroup")) { NEED(1); o.cgroups[o.ncgroups++] = argv[++i]; }
     else if (!strcmp(a, "--env")) { NEED(1); o.env[o.nenv++] = argv[++i]; }

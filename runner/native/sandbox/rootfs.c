@@ -15,7 +15,7 @@
 
 /* ---------- paths inside the rootfs ---------- */
 
-static int open_in_root(int rootfd, const char *path, int flags) {
+int open_in_root(int rootfd, const char *path, int flags) {
   struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
   return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
 }

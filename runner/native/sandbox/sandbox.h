@@ -55,7 +55,8 @@
 
 #define MAX_RLIMITS 32
 
-struct bind { const char *src, *dst, *mode; };
+/* src is a host path, or (root set) a path resolved inside the directory root: --bind-in */
+struct bind { const char *src, *dst, *mode, *root; };
 struct opts {
   int exec_mode;
   pid_t target;
@@ -93,6 +94,8 @@ void parse(int argc, char **argv);
 void setup_rootfs(void);
 /* rootfs.c: DST resolved inside the rootfs (created when missing; a file when AS_FILE) */
 int resolve_target(int rootfd, const char *dst, int as_file);
+/* openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) below rootfd: symlinks cannot lead out */
+int open_in_root(int rootfd, const char *path, int flags);
 void mount_at(int rootfd, const char *src, const char *dst, const char *type,
               unsigned long flags, const char *data, int as_file);
 /* volumes.c: one --bind, read-only as its mode says (rw, ro, rro, ro-non-recursive) */

@@ -1,4 +1,7 @@
-/* volumes.c: --bind SRC DST MODE. A bind is recursive (MS_REC), so the source's submounts come
+/* volumes.c: --bind SRC DST MODE, and --bind-in ROOT REL DST MODE: REL resolved inside the
+ * directory ROOT as if it were / (openat2 RESOLVE_IN_ROOT, in this mount namespace, right
+ * before the mount), so a build context whose directory is swapped for a symlink to a host
+ * path after the builder chose it binds nothing outside ROOT. A bind is recursive (MS_REC), so the source's submounts come
  * along; read-only must then hold in every one of them, or `-v /:/host:ro` leaves /host/proc,
  * /host/sys/fs/cgroup and /host/dev writable. Modes, as docker 25+ and runc:
  *   rw                nothing read-only
@@ -89,9 +92,22 @@ void bind_volume(int rootfd, const struct bind *b) {
   else if (!strcmp(b->mode, "rro")) ro = recursive = required = 1;
   else if (!strcmp(b->mode, "ro-non-recursive")) ro = 1;
   else fail(125, "volume %s: unknown mode %s (rw, ro, rro or ro-non-recursive)", b->dst, b->mode);
+  const char *src = b->src;
+  char pinned[64];
+  int srcfd = -1;
+  if (b->root) {
+    int dirfd = open(b->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) fail(125, "bind root %s: %s", b->root, strerror(errno));
+    srcfd = open_in_root(dirfd, b->src, O_PATH);
+    if (srcfd < 0) fail(125, "bind source %s in %s: %s", b->src, b->root, strerror(errno));
+    close(dirfd);
+    snprintf(pinned, sizeof pinned, "/proc/self/fd/%d", srcfd);
+    src = pinned;
+  }
   struct stat st;
-  if (stat(b->src, &st) < 0) fail(125, "bind source %s: %s", b->src, strerror(errno));
+  if (stat(src, &st) < 0) fail(125, "bind source %s: %s", b->src, strerror(errno));
   int as_file = !S_ISDIR(st.st_mode);
-  mount_at(rootfd, b->src, b->dst, NULL, MS_BIND | MS_REC | (ro ? MS_RDONLY : 0), NULL, as_file);
+  mount_at(rootfd, src, b->dst, NULL, MS_BIND | MS_REC | (ro ? MS_RDONLY : 0), NULL, as_file);
+  if (srcfd >= 0) close(srcfd);
   if (recursive) make_readonly_below(rootfd, b, as_file, required);
 }
