@@ -9,7 +9,13 @@ import { join, posix } from 'node:path';
 import { DigestingStream } from '../../shared/digest.js';
 import { ChangedError } from '../../shared/tar/safe-tree.js';
 import { BuildStepError, errorAt, type SourceLocation } from '../errors.js';
-import { openSelected, selectSource, type SourceMatch } from '../context/select.js';
+import {
+  cleanRel,
+  hasWildcard,
+  openSelected,
+  selectSource,
+  type SourceMatch,
+} from '../context/select.js';
 import type { ExpandedStep } from '../plan/expand.js';
 import { planCopy, type PlannedCopy } from './copy-plan.js';
 import { trackTemp } from './interrupt.js';
@@ -67,6 +73,8 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
           'build from a directory, not `-`',
         );
       const found = await selectSource(c.sourceRoot, src.path, c.isIgnored, c.descendIgnored);
+      // a wildcard matching nothing copies nothing (BuildKit's AllowEmptyWildcard for COPY/ADD)
+      if (found.length === 0 && hasWildcard(cleanRel(src.path))) continue;
       if (found.length === 0)
         throw new BuildStepError(
           loc.file,
