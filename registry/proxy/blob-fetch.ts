@@ -19,7 +19,6 @@ import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseDigest } from '../../shared/digest.js';
-import { FileSink } from '../../shared/write-all.js';
 import { proxyFetchDir, uploadDataPath, uploadDir } from '../paths.js';
 import type { Registry } from '../services/registry.js';
 import { FilesystemDriver } from '../storage/drivers/filesystem/filesystem-driver.js';
@@ -101,21 +100,20 @@ class SharedFetch {
       const stored = await this.registry.blobs.size(this.digest, { fresh: true });
       if (stored !== undefined) return this.finishFollowed({ state: 'stored', size: stored });
       const { upstream } = this.target.route;
-      const blob = await upstream.blob(this.target.remoteRepo, this.digest);
-      this.size = blob.size;
-      const sink = new FileSink(await fsp.open(files.data, 'w'));
-      await files.publishSize(blob.size);
-      ready();
-      blob.body.on('data', (c: Buffer) => {
-        received += c.length;
-        this.events.onBytes(c.length);
-      });
-      // the body errors before its end when the bytes do not match the digest
-      await pipeline(blob.body, sink);
-      if (blob.size !== undefined && received !== blob.size)
-        throw new Error(
-          `upstream sent ${received} bytes of ${this.digest}, announced ${blob.size}`,
-        );
+      const data = await fsp.open(files.data, 'w');
+      try {
+        // rejects after the last byte when the bytes do not match the digest
+        received = await upstream.blobToFile(this.target.remoteRepo, this.digest, data.fd, {
+          onSize: async (size) => {
+            this.size = size;
+            await files.publishSize(size);
+            ready();
+          },
+          onWritten: (n) => this.events.onBytes(n),
+        });
+      } finally {
+        await data.close();
+      }
       // clients get their last byte now; the fetch stays open for newcomers until stored
       this.status = { state: 'verified', size: received };
       await this.store(received);

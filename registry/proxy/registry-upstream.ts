@@ -2,14 +2,13 @@
 // anonymous or Basic credentials through the upstream's challenge (Docker token flow), tokens
 // cached until they expire, retries with backoff, resumed and verified blob downloads.
 import { NotFoundError } from '../../shared/errors.js';
-import { header } from '../../shared/client/http.js';
 import { RegistryClient } from '../../shared/client/registry-client.js';
 import type { UpstreamConfig } from './config.js';
 import {
   UpstreamNotFoundError,
   UpstreamUnavailableError,
+  type BlobFileEvents,
   type Upstream,
-  type UpstreamBlob,
   type UpstreamManifest,
 } from './upstream.js';
 
@@ -44,18 +43,8 @@ export class RegistryUpstream implements Upstream {
     });
   }
 
-  blob(repo: string, digest: string): Promise<UpstreamBlob> {
-    return this.call(async () => {
-      let size: number | undefined;
-      const body = await this.client.getBlob(repo, digest, {
-        onResponse: (res) => {
-          const length = header(res, 'content-length');
-          if (size === undefined && res.status === 200 && length !== undefined)
-            size = Number(length);
-        },
-      });
-      return { size, body };
-    });
+  blobToFile(repo: string, digest: string, fd: number, events: BlobFileEvents): Promise<number> {
+    return this.call(() => this.client.downloadBlobToFile(repo, digest, fd, events));
   }
 
   blobSize(repo: string, digest: string): Promise<number> {

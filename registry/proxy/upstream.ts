@@ -2,19 +2,17 @@
 // auth and TLS). Implementations: registry-upstream.ts (the Distribution API through the shared
 // client). Errors: UpstreamNotFoundError when the upstream says it has no such thing; anything
 // else (unreachable, 5xx, refused credentials) is UpstreamUnavailableError.
-import type { Readable } from 'node:stream';
-
 export interface UpstreamManifest {
   bytes: Buffer;
   mediaType: string;
   digest: string;
 }
 
-export interface UpstreamBlob {
-  /** Size from the upstream's headers, when it sent one. */
-  size: number | undefined;
-  /** The content; the stream errors (before its last bytes) when they do not match the digest. */
-  body: Readable;
+export interface BlobFileEvents {
+  /** Called once before the first byte is written, with the size when the upstream told it. */
+  onSize(size: number | undefined): void | Promise<void>;
+  /** Bytes written to the file so far, as they are. */
+  onWritten(n: number): void;
 }
 
 export interface Upstream {
@@ -24,8 +22,12 @@ export interface Upstream {
   manifest(repo: string, reference: string): Promise<UpstreamManifest>;
   /** The digest a tag points at now (HEAD). */
   manifestDigest(repo: string, tag: string): Promise<string>;
-  /** A blob's content, streamed and verified. */
-  blob(repo: string, digest: string): Promise<UpstreamBlob>;
+  /**
+   * A blob's content written into `fd` from offset 0, in order (the file only ever grows by
+   * bytes that are in it); resolves with the size once every byte is written and matched the
+   * digest, rejects otherwise.
+   */
+  blobToFile(repo: string, digest: string, fd: number, events: BlobFileEvents): Promise<number>;
   /** A blob's size, without its content (HEAD). */
   blobSize(repo: string, digest: string): Promise<number>;
   tags(repo: string): Promise<string[]>;

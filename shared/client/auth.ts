@@ -104,8 +104,13 @@ export class Authenticator {
    * Returns true when retrying with (new) authorization may help; callers bound the retries.
    */
   async onUnauthorized(res: HttpResponse, sentAuth: string | undefined): Promise<boolean> {
-    const ch = parseChallenge(header(res, 'www-authenticate'));
     await drain(res);
+    return this.onChallenge(header(res, 'www-authenticate'), sentAuth);
+  }
+
+  /** onUnauthorized for a 401 whose body is already gone: its WWW-Authenticate header alone. */
+  onChallenge(wwwAuthenticate: string | undefined, sentAuth: string | undefined): boolean {
+    const ch = parseChallenge(wwwAuthenticate);
     if (!ch) return false;
     this.challenge = ch;
     if (sentAuth === undefined) return true;

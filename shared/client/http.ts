@@ -61,23 +61,31 @@ function secureAgent(insecure: boolean | undefined, ca?: string): HttpsAgent {
   if (ca && !insecure) {
     let agent = caAgents.get(ca);
     if (!agent) {
-      const { rootCertificates } = requireBuiltin('node:tls') as typeof import('node:tls');
-      agent = new Agent({ keepAlive: true, maxSockets: 32, ca: [...rootCertificates, ca] });
+      agent = new Agent({ keepAlive: true, maxSockets: 32, ...tlsTrust(insecure, ca) });
       caAgents.set(ca, agent);
     }
     return agent;
   }
   if (insecure) {
-    agents.httpsInsecure ??= new Agent({
-      keepAlive: true,
-      maxSockets: 32,
-      rejectUnauthorized: false,
-    });
+    agents.httpsInsecure ??= new Agent({ keepAlive: true, maxSockets: 32, ...tlsTrust(true) });
     return agents.httpsInsecure;
   }
-  // the extra CA file is read only by commands that speak TLS
-  agents.https ??= new Agent({ keepAlive: true, maxSockets: 32, ...extraCaOptions() });
+  agents.https ??= new Agent({ keepAlive: true, maxSockets: 32, ...tlsTrust(false) });
   return agents.https;
+}
+
+/** Whom a TLS connection trusts: nobody checked (`--insecure`), Node's roots plus a registry's own CA, or the roots plus the set-aside extra certificates. */
+export function tlsTrust(
+  insecure: boolean | undefined,
+  ca?: string,
+): { rejectUnauthorized?: boolean; ca?: string[] } {
+  if (insecure) return { rejectUnauthorized: false };
+  if (ca) {
+    const { rootCertificates } = requireBuiltin('node:tls') as typeof import('node:tls');
+    return { ca: [...rootCertificates, ca] };
+  }
+  // the extra CA file is read only by commands that speak TLS
+  return extraCaOptions();
 }
 
 /** Milliseconds of socket inactivity after which a request is treated as a broken connection. */
@@ -218,7 +226,8 @@ export async function drain(res: HttpResponse): Promise<void> {
   }
 }
 
-function networkError(url: string, err: unknown): Error {
+/** A failure to reach `url` as one line (TLS problems with the --insecure hint). */
+export function networkError(url: string, err: unknown): Error {
   if (err instanceof TsdockError) return err;
   const e = err as NodeJS.ErrnoException;
   const host = safeHost(url);

@@ -24,6 +24,7 @@ import {
   type TestRegistry,
 } from '../helpers/registry-server.js';
 import { waitFor } from '../helpers/wait.js';
+import { fileDownloadStats } from '../../shared/client/file-download.js';
 import type { UpstreamConfig } from '../../registry/proxy/config.js';
 
 const LAYER = 64 * 1024 * 1024;
@@ -125,10 +126,12 @@ async function upstreamBlobGets(): Promise<number> {
 
 test('16 concurrent pulls of one uncached 64 MiB layer cause one upstream fetch', async () => {
   const before = await upstreamBlobGets();
+  const bulkBefore = fileDownloadStats.bulk;
   const url = `${proxy.url}/v2/up/library/big/blobs/${layerDigest}`;
   const pulls = await Promise.all(Array.from({ length: 16 }, () => pullDigest(url)));
   for (const p of pulls) assert.deepEqual(p, { status: 200, digest: layerDigest });
   assert.equal((await upstreamBlobGets()) - before, 1, 'one GET of the blob at the upstream');
+  assert.equal(fileDownloadStats.bulk - bulkBefore, 1, 'read in bulk, not through the http client');
   // cached now: served without the upstream
   assert.deepEqual(await pullDigest(url), { status: 200, digest: layerDigest });
   assert.equal((await upstreamBlobGets()) - before, 1);

@@ -1,6 +1,7 @@
 // Proxy upstreams over TLS: an upstream tsregistry serving HTTPS with a self-signed certificate;
 // the route given that certificate as `tls.ca` pulls through it (skopeo), the route without it
-// refuses the unverified upstream with a 502 naming the TLS error.
+// refuses the unverified upstream with a 502 naming the TLS error. Blobs come over TLS through
+// the bulk reader (shared/client/bulk-get.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ import {
   type TestRegistry,
 } from '../helpers/registry-server.js';
 import type { UpstreamConfig } from '../../registry/proxy/config.js';
+import { fileDownloadStats } from '../../shared/client/file-download.js';
 
 let dir: string;
 let upstream: TestRegistry;
@@ -64,6 +66,7 @@ after(async () => {
 });
 
 test('an upstream with its own CA: trusted with tls.ca, refused without', async () => {
+  const bulkBefore = fileDownloadStats.bulk;
   const r = await run('skopeo', [
     'copy',
     '--src-tls-verify=false',
@@ -71,6 +74,8 @@ test('an upstream with its own CA: trusted with tls.ca, refused without', async 
     `oci:${join(dir, 'out')}:v1`,
   ]);
   assert.equal(r.status, 0, r.stderr);
+  // the config and the layer, read over TLS in bulk
+  assert.equal(fileDownloadStats.bulk - bulkBefore, 2);
   const res = await fetch(`${proxy.url}/v2/noca/team/app/manifests/v1`);
   assert.equal(res.status, 502);
   const body = (await res.json()) as { errors: { code: string; message: string }[] };

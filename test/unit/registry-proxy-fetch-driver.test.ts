@@ -17,6 +17,7 @@ import type { Upstream } from '../../registry/proxy/upstream.js';
 import { Registry } from '../../registry/services/registry.js';
 import { InMemoryDriver } from '../../registry/storage/drivers/inmemory/inmemory-driver.js';
 import { sha256 } from '../helpers/registry-server.js';
+import { writeStreamToFd } from '../../shared/client/file-download.js';
 
 test('a fetch on the in-memory driver is shared, stored and linked, and leaves nothing behind', async () => {
   const root = mkdtempSync(join(tmpdir(), 'tsreg-proxymem-'));
@@ -27,12 +28,13 @@ test('a fetch on the in-memory driver is shared, stored and linked, and leaves n
   let fetches = 0;
   const upstream: Upstream = {
     url: 'http://upstream.invalid',
-    blob: () => {
+    blobToFile: async (_repo, _digest, fd, events) => {
       fetches++;
+      await events.onSize(data.length);
       const chunks = Array.from({ length: 50 }, (_, i) =>
         data.subarray((i * data.length) / 50, ((i + 1) * data.length) / 50),
       );
-      return Promise.resolve({ size: data.length, body: Readable.from(chunks) });
+      return writeStreamToFd(Readable.from(chunks), fd, events.onWritten);
     },
     manifest: () => Promise.reject(new Error('not used')),
     manifestDigest: () => Promise.reject(new Error('not used')),
