@@ -22,6 +22,9 @@ import {
 } from './transfer-common.js';
 
 import { INDEX_DIGEST_ANNOTATION } from '../media-types.js';
+
+/** Blobs from this size on go straight into the store's file (RegistryClient.downloadBlobToFile). */
+const BULK_MIN = 16 << 20;
 /** Annotation on a pulled image's tag: the digest of the index it was selected from. */
 export { INDEX_DIGEST_ANNOTATION };
 
@@ -122,6 +125,24 @@ async function pullFrom(
     try {
       sources.add(d.digest, r.registry, repo);
       if ((await store.statBlob(d.digest)) === d.size) return item.done('Already exists');
+      if (d.size >= BULK_MIN) {
+        // large: straight into the store's file, verified, one reused socket buffer
+        let got = 0;
+        let last = 0;
+        await store.writeBlobFrom({ digest: d.digest, size: d.size }, (fd) =>
+          client.downloadBlobToFile(repo, d.digest, fd, {
+            size: d.size,
+            onWritten: (n) => {
+              got += n;
+              if (isConfig || !opts.progress || (Date.now() - last < 100 && got < d.size)) return;
+              last = Date.now();
+              item.update(got, d.size);
+            },
+          }),
+        );
+        downloaded++;
+        return item.done('Pull complete');
+      }
       const body = await client.getBlob(repo, d.digest, { size: d.size, verify: false });
       const writer = await store.blobWriter();
       try {

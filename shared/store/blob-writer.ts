@@ -126,6 +126,37 @@ export async function publish(paths: LayoutPaths, temp: string, digest: Digest):
   await syncDir(dir);
 }
 
+/**
+ * Ingests a blob that `fill` writes into a fresh temp file's descriptor (from offset 0) and
+ * verifies against `expected.digest` itself (resolving with the size written; it rejects
+ * otherwise): fsynced, its size checked, then published. A failure removes the temp file.
+ */
+export async function writeFromFd(
+  paths: LayoutPaths,
+  expected: { digest: Digest; size?: number },
+  fill: (fd: number) => Promise<number>,
+): Promise<WrittenBlob> {
+  const temp = ingestPath(paths);
+  await fs.mkdir(paths.ingestDir, { recursive: true });
+  try {
+    const handle = await fs.open(temp, 'wx', 0o644);
+    let size: number;
+    try {
+      size = await fill(handle.fd);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const written = { digest: expected.digest, size };
+    verify(expected, written);
+    await publish(paths, temp, expected.digest);
+    return written;
+  } catch (err) {
+    await fs.rm(temp, { force: true });
+    throw err;
+  }
+}
+
 /** Writes an in-memory blob: verified before anything touches the disk. */
 export async function writeBuffer(
   paths: LayoutPaths,

@@ -14,6 +14,7 @@ import { secureStateDirs } from '../state-dirs.js';
 import {
   createBlobWriter,
   writeBuffer,
+  writeFromFd,
   type BlobWriter,
   type ExpectedBlob,
   type WrittenBlob,
@@ -129,6 +130,14 @@ export class ContentStore {
   /** A writable to pipe content into; `commit` verifies and publishes, `abort` discards. */
   blobWriter(opts: { algorithm?: Algorithm } = {}): BlobWriter {
     return createBlobWriter(this.paths, opts.algorithm);
+  }
+
+  /** Stores a blob that `fill` writes into a descriptor and verifies itself (blob-writer.ts). */
+  writeBlobFrom(
+    expected: { digest: Digest; size?: number },
+    fill: (fd: number) => Promise<number>,
+  ): Promise<WrittenBlob> {
+    return writeFromFd(this.paths, expected, fill);
   }
 
   /** Stores a JSON document (manifest, config, index) and returns its descriptor. */

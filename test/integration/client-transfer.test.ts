@@ -1,14 +1,18 @@
 // pushImage/pullImage against the reference registry, proven with skopeo: what we push skopeo
 // inspects and copies; what skopeo pushes from an OCI layout we pull with identical digests.
-// Also: multi-arch index + --platform, cross-repo mount on a second push, skipping known blobs.
+// Also: multi-arch index + --platform, cross-repo mount on a second push, skipping known blobs;
+// a large layer read in bulk straight into the store's file.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { RegistryClient } from '../../shared/client/registry-client.js';
+import { fileDownloadStats } from '../../shared/client/file-download.js';
+import { makeImage, writeOciLayout } from '../helpers/registry-server.js';
 import { INDEX_DIGEST_ANNOTATION, pull, push } from '../../shared/client/transfer.js';
 import { digestOf } from '../../shared/digest.js';
 import type { ImageManifest } from '../../shared/manifest.js';
@@ -137,6 +141,22 @@ test('pull what skopeo pushed: identical manifest, config and layer digests', as
   assert.equal(v2.descriptor.mediaType, MediaType.DockerManifest);
   assert.equal(v2.digest, digestOf(Buffer.from(raw2)));
   assert.equal((await store.readBlob(v2.digest)).toString(), raw2);
+});
+
+test('a 20 MiB layer goes straight into the store file (bulk read), byte-exact with what the registry holds', async () => {
+  const layout = join(tmp, 'big-layout');
+  const image = makeImage([randomBytes(20 * 1024 * 1024)]);
+  writeOciLayout(layout, 'v1', image);
+  skopeo(['copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${reg.host}/big/x:v1`]);
+  const store = await ContentStore.open(join(tmp, 'store-big'));
+  const before = fileDownloadStats.bulk;
+  const result = await pull(store, `${reg.host}/big/x:v1`);
+  assert.equal(fileDownloadStats.bulk - before, 1, 'the layer, not the small config');
+  const m = await manifestOf(store, result.descriptor.digest);
+  const layer = m.layers[0]!;
+  const file = join(store.root, 'blobs', 'sha256', layer.digest.slice(7));
+  assert.equal(digestOf(readFileSync(file)), layer.digest);
+  assert.equal(await store.statBlob(layer.digest), layer.size);
 });
 
 test('a multi-arch index: the index and the chosen platform are stored', async () => {
