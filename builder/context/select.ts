@@ -147,6 +147,29 @@ export async function walkBelow(
  * resolved inside the root (symlinks followed, chroot semantics: `link/*.txt` with `link -> /sub`
  * lists <root>/sub); the rest are matched per segment, descending only through real directories.
  */
+/**
+ * Whether the directory a wildcard source searches (the path before its first wildcard) is
+ * there: BuildKit copies nothing when a wildcard matches nothing in it, and fails when it is
+ * missing (or .dockerignore'd, so not in the context it was sent).
+ */
+export async function wildcardBaseExists(
+  root: string,
+  rel: string,
+  ignored: (rel: string) => boolean,
+): Promise<boolean> {
+  const base = await wildcardBase(root, rel);
+  return base !== undefined && (base.rel === '' || !ignored(base.rel));
+}
+
+async function wildcardBase(root: string, rel: string): Promise<FoundEntry | undefined> {
+  const segments = rel.split('/');
+  const base = await resolveInRoot(
+    root,
+    segments.slice(0, segments.findIndex(hasWildcard)).join('/'),
+  );
+  return base?.stat.isDirectory() ? base : undefined;
+}
+
 async function globInRoot(
   root: string,
   rel: string,
@@ -154,8 +177,8 @@ async function globInRoot(
 ): Promise<FoundEntry[]> {
   const segments = rel.split('/');
   const first = segments.findIndex(hasWildcard);
-  const base = await resolveInRoot(root, segments.slice(0, first).join('/'));
-  if (!base?.stat.isDirectory()) return [];
+  const base = await wildcardBase(root, rel);
+  if (!base) return [];
   const re = globRegex(segments.slice(first).join('/'));
   const depth = segments.length - first;
   const found: FoundEntry[] = [];

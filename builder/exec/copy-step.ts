@@ -14,6 +14,7 @@ import {
   hasWildcard,
   openSelected,
   selectSource,
+  wildcardBaseExists,
   type SourceMatch,
 } from '../context/select.js';
 import type { ExpandedStep } from '../plan/expand.js';
@@ -73,8 +74,15 @@ export async function prepareCopy(c: CopyInputs): Promise<CopyResult> {
           'build from a directory, not `-`',
         );
       const found = await selectSource(c.sourceRoot, src.path, c.isIgnored, c.descendIgnored);
-      // a wildcard matching nothing copies nothing (BuildKit's AllowEmptyWildcard for COPY/ADD)
-      if (found.length === 0 && hasWildcard(cleanRel(src.path))) continue;
+      // a wildcard matching nothing in a directory that is there copies nothing (BuildKit's
+      // AllowEmptyWildcard for COPY/ADD); in a missing one it fails, as a plain source does
+      const rel = cleanRel(src.path);
+      if (
+        found.length === 0 &&
+        hasWildcard(rel) &&
+        (await wildcardBaseExists(c.sourceRoot, rel, c.isIgnored))
+      )
+        continue;
       if (found.length === 0)
         throw new BuildStepError(
           loc.file,

@@ -9,7 +9,13 @@ import type { Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ignoreMatcher, openContext, parseIgnore } from '../../builder/context/build-context.js';
-import { cleanRel, globRegex, resolveInRoot, selectSource } from '../../builder/context/select.js';
+import {
+  cleanRel,
+  globRegex,
+  resolveInRoot,
+  selectSource,
+  wildcardBaseExists,
+} from '../../builder/context/select.js';
 import { planCopy, type CopyTarget } from '../../builder/exec/copy-plan.js';
 import { openFileDigester } from '../../builder/exec/file-digests.js';
 import { FILE_LIST_CAP } from '../../builder/cache/build-cache.js';
@@ -221,6 +227,15 @@ test('a Dockerfile or .dockerignore that links out of its directory reads nothin
     await rm(host, { recursive: true, force: true });
     await rm(ctx, { recursive: true, force: true });
   }
+});
+
+test('a wildcard with no match: its directory there, missing, or ignored', async () => {
+  const none = () => false;
+  assert.equal(await wildcardBaseExists(dir, 'nomatch*', none), true);
+  assert.equal(await wildcardBaseExists(dir, 'src/*.none', none), true);
+  assert.equal(await wildcardBaseExists(dir, 'rel-link/*.x', none), false, 'a file, not a dir');
+  assert.equal(await wildcardBaseExists(dir, 'missing/*.txt', none), false);
+  assert.equal(await wildcardBaseExists(dir, 'src/*.none', (r) => r === 'src'), false);
 });
 
 test('COPY of a big tree: one stat per file (the walk one), every file in the key, a capped list', async () => {
